@@ -1,0 +1,319 @@
+import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
+import type { Future } from './future.js';
+import { futureInternals } from './future.js';
+import { invokeChunk, invokeTask, isPromiseLike } from './invoke.js';
+import { Job, type JobKind, type JobOwner } from './job.js';
+import { PriorityQueue } from './job-queue.js';
+import { checkMapOptions, streamResults, toArgListSource, type MapOptions, type MapPlan } from './map.js';
+import { checkTask, isTaskRef, type AnyTask, type TaskArgs, type TaskRef, type TaskResult, type TaskYield } from './task.js';
+import { expected } from './validate.js';
+
+/**
+ * The executor contract, implemented once. A backend only says how many jobs it can run at
+ * once (`capacity`) and how to start one (`dispatch`); queueing, priorities, timeouts,
+ * retries, cancellation, map/imap and shutdown live here, so every backend behaves alike.
+ *
+ *   submit ─▶ Job ─▶ queue (priority, FIFO) ─▶ pump ─▶ dispatch(job) ─▶ backend runs it
+ *                                                                          │
+ *   future ◀── settle ◀── retry? ◀── resolveAttempt / rejectAttempt ◀──────┘
+ *
+ * Invariant: at most one attempt of a job holds a backend slot (`job.runningAttempt`), so a
+ * retry never starts while an abandoned attempt is still running somewhere.
+ */
+export interface Executor {
+  submit<T extends AnyTask>(task: T, ...args: TaskArgs<T>): Future<TaskResult<T>, TaskYield<T>>;
+  map<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): Promise<TaskResult<T>[]>;
+  imap<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): AsyncIterable<TaskResult<T>>;
+  imapUnordered<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): AsyncIterable<TaskResult<T>>;
+  starmap<T extends AnyTask>(task: T, argLists: Iterable<TaskArgs<T>> | AsyncIterable<TaskArgs<T>>, options?: MapOptions): Promise<TaskResult<T>[]>;
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface ShutdownOptions {
+  /** Resolve only once every submitted task has finished and the backend has closed. @default true */
+  wait?: boolean;
+  /** Cancel the tasks that have not started yet. @default false */
+  cancelPending?: boolean;
+}
+
+export interface ExecutorStats {
+  queued: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+}
+
+/** First retry waits `retryDelay`; each later one doubles, times a jitter in [0.5, 1). */
+const DEFAULT_RETRY_DELAY_MS = 100;
+const MAX_IMAP_WINDOW = 4096;
+
+export abstract class ExecutorBase implements Executor, JobOwner {
+  #queue = new PriorityQueue<Job>();
+  #active = 0;
+  /** Jobs not yet finalized: future unsettled, holding a slot, or waiting to retry. */
+  #live = 0;
+  #pumpScheduled = false;
+  #pumping = false;
+  #state: 'open' | 'shutting-down' | 'closed' = 'open';
+  #cancelPending = false;
+  #drainWaiters: (() => void)[] = [];
+  #closing: Promise<void> | undefined;
+  #counts = { completed: 0, failed: 0, cancelled: 0 };
+
+  /** A name for messages: "GreenPool", "ThreadPool", ... */
+  protected abstract readonly kind: string;
+  /** How many jobs the backend runs at once. */
+  protected abstract get capacity(): number;
+  /** Starts `job.runningAttempt`; report with resolveAttempt/rejectAttempt/pushValue. */
+  protected abstract dispatch(job: Job): void;
+
+  /** A running job was cancelled or timed out; its signal has aborted with `reason`. */
+  protected abandon(_job: Job, _reason: unknown): void {}
+  /** Refuses tasks this backend cannot run; throw a TypeError saying why. */
+  protected accept(_task: AnyTask): void {}
+  /** Releases the backend once every job has finished. */
+  protected async close(): Promise<void> {}
+  /** Chunk size for map calls that do not set one. */
+  protected defaultChunksize(_itemCount: number | undefined): number {
+    return 1;
+  }
+
+  get stats(): ExecutorStats {
+    return { queued: this.#queue.size, running: this.#active, ...this.#counts };
+  }
+
+  submit<T extends AnyTask>(task: T, ...args: TaskArgs<T>): Future<TaskResult<T>, TaskYield<T>> {
+    return this.#submitJob(task, args, 'call');
+  }
+
+  map<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): Promise<TaskResult<T>[]> {
+    return collect(this.#stream(task, items, options, false, true, Infinity));
+  }
+
+  imap<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): AsyncIterable<TaskResult<T>> {
+    return this.#stream(task, items, options, false, true, this.#imapWindow());
+  }
+
+  imapUnordered<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): AsyncIterable<TaskResult<T>> {
+    return this.#stream(task, items, options, false, false, this.#imapWindow());
+  }
+
+  starmap<T extends AnyTask>(task: T, argLists: Iterable<TaskArgs<T>> | AsyncIterable<TaskArgs<T>>, options?: MapOptions): Promise<TaskResult<T>[]> {
+    return collect(this.#stream(task, argLists, options, true, true, Infinity));
+  }
+
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const { wait = true, cancelPending = false } = options;
+    if (cancelPending) {
+      this.#cancelPending = true;
+      for (const job of this.#queue.drain()) job.future.cancel();
+    }
+    if (this.#state === 'open') this.#state = 'shutting-down';
+    this.#closing ??= this.#drained().then(() => this.close()).then(() => {
+      this.#state = 'closed';
+    });
+    if (!wait) {
+      this.#closing.catch(() => {});
+      return Promise.resolve();
+    }
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown({ wait: true });
+  }
+
+  // ---- backend side -------------------------------------------------------------------------
+
+  /** Runs a job's function in this thread and reports its outcome. */
+  protected runHere(job: Job): void {
+    const attempt = job.runningAttempt;
+    try {
+      const out = job.kind === 'call'
+        ? invokeTask(job.fn, job.args, job, (value) => this.pushValue(job, attempt, value))
+        : invokeChunk(job.fn, job.args as unknown[][], job);
+      if (isPromiseLike(out)) {
+        out.then((value) => this.resolveAttempt(job, attempt, value), (error) => this.rejectAttempt(job, attempt, error));
+      } else {
+        this.resolveAttempt(job, attempt, out);
+      }
+    } catch (error) {
+      this.rejectAttempt(job, attempt, error);
+    }
+  }
+
+  protected resolveAttempt(job: Job, attempt: number, value: unknown): void {
+    if (job.runningAttempt !== attempt) return;
+    this.#leaveSlot(job);
+    if (job.future.state === 'running') futureInternals.setResult(job.future, value);
+    this.#finalize(job);
+    this.#pump();
+  }
+
+  protected rejectAttempt(job: Job, attempt: number, error: unknown): void {
+    if (job.runningAttempt !== attempt) return;
+    this.#leaveSlot(job);
+    if (job.future.state === 'running') {
+      const retries = job.options.retries ?? 0;
+      if (job.attempt <= retries && !(error instanceof CancelledError) && !this.#cancelPending) this.#scheduleRetry(job);
+      else futureInternals.setException(job.future, error);
+    }
+    this.#finalize(job);
+    this.#pump();
+  }
+
+  protected pushValue(job: Job, attempt: number, value: unknown): void {
+    if (job.runningAttempt === attempt && job.future.state === 'running') futureInternals.pushValue(job.future, value);
+  }
+
+  /** Called by a job when its future is cancelled. */
+  jobCancelled(job: Job): void {
+    if (job.runningAttempt !== 0) {
+      const reason = new CancelledError(`future ${job.id} was cancelled while running`);
+      job.abort(reason);
+      this.abandon(job, reason);
+    } else if (job.timer !== undefined) {
+      clearTimeout(job.timer); // it was waiting to retry
+      job.timer = undefined;
+    }
+    this.#finalize(job);
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  #submitJob(task: AnyTask, args: unknown[], kind: JobKind): Future<any, any> {
+    checkTask(task);
+    if (this.#state !== 'open') {
+      throw new InvalidStateError(`cannot submit a task to a ${this.kind} that has been shut down`);
+    }
+    if (!Array.isArray(args)) throw new TypeError(expected('args', 'an array of arguments', args));
+    this.accept(task);
+    const ref: TaskRef | undefined = isTaskRef(task) ? task : undefined;
+    const job = new Job(this, ref ? ref.fn : task as (...args: any[]) => unknown, args, kind, ref, ref?.options);
+    this.#live++;
+    this.#enqueue(job);
+    return job.future;
+  }
+
+  #stream(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean, ordered: boolean, defaultWindow: number): AsyncGenerator<any> {
+    checkTask(task);
+    const o = checkMapOptions(options);
+    const itemCount = Array.isArray(items) ? items.length : undefined;
+    const plan: MapPlan = {
+      chunksize: o.chunksize ?? this.defaultChunksize(itemCount),
+      window: o.concurrency ?? defaultWindow,
+      timeout: o.timeout,
+      signal: o.signal,
+    };
+    const source = toArgListSource(items as Iterable<unknown>, spread);
+    const submit = plan.chunksize > 1
+      ? (argLists: unknown[][]) => this.#submitJob(task, argLists, 'chunk')
+      : (argLists: unknown[][]) => this.#submitJob(task, argLists[0]!, 'call');
+    return streamResults(source, submit, plan, ordered);
+  }
+
+  #imapWindow(): number {
+    return Math.min(Math.max(2 * this.capacity, 4), MAX_IMAP_WINDOW);
+  }
+
+  #enqueue(job: Job): void {
+    job.queued = true;
+    this.#queue.push(job, job.options.priority ?? 0);
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(() => {
+        this.#pumpScheduled = false;
+        this.#pump();
+      });
+    }
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#active < this.capacity) {
+        const job = this.#queue.shift();
+        if (!job) break;
+        job.queued = false;
+        if (job.future.done()) continue; // cancelled while queued: already finalized
+        this.#start(job);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #start(job: Job): void {
+    if (job.future.state === 'pending') futureInternals.setRunning(job.future);
+    const attempt = job.beginAttempt();
+    this.#active++;
+    const timeout = job.options.timeout;
+    if (timeout !== undefined) job.timer = setTimeout(() => this.#timedOut(job, attempt, timeout), timeout);
+    try {
+      this.dispatch(job);
+    } catch (error) {
+      this.rejectAttempt(job, attempt, error);
+    }
+  }
+
+  #timedOut(job: Job, attempt: number, timeout: number): void {
+    job.timer = undefined;
+    if (job.runningAttempt !== attempt) return;
+    const name = job.task?.taskName ?? (job.fn.name || 'anonymous function');
+    const error = new TimeoutError(`task ${name} (future ${job.id}, attempt ${attempt}) ran past its timeout of ${timeout} ms`);
+    job.abort(error);
+    // With no retry left the caller learns at once; the attempt keeps its slot until it ends.
+    if (job.attempt > (job.options.retries ?? 0) && job.future.state === 'running') {
+      futureInternals.setException(job.future, error);
+    }
+    this.abandon(job, error);
+  }
+
+  #leaveSlot(job: Job): void {
+    job.runningAttempt = 0;
+    this.#active--;
+    if (job.timer) {
+      clearTimeout(job.timer);
+      job.timer = undefined;
+    }
+  }
+
+  #scheduleRetry(job: Job): void {
+    const base = job.options.retryDelay ?? DEFAULT_RETRY_DELAY_MS;
+    const delay = base * 2 ** (job.attempt - 1) * (0.5 + Math.random() / 2);
+    job.timer = setTimeout(() => {
+      job.timer = undefined;
+      if (job.future.done()) return this.#finalize(job);
+      if (this.#cancelPending) return void job.future.cancel();
+      this.#enqueue(job);
+    }, delay);
+  }
+
+  #finalize(job: Job): void {
+    if (job.runningAttempt !== 0 || job.timer !== undefined || job.queued && !job.future.done()) return;
+    if (!job.future.done() || job.finalized) return;
+    job.finalized = true;
+    job.release();
+    const state = job.future.state;
+    if (state === 'done') this.#counts.completed++;
+    else if (state === 'failed') this.#counts.failed++;
+    else this.#counts.cancelled++;
+    if (--this.#live === 0 && this.#drainWaiters.length > 0) {
+      for (const wake of this.#drainWaiters.splice(0)) wake();
+    }
+  }
+
+  #drained(): Promise<void> {
+    if (this.#live === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+}
+
+async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const value of stream) out.push(value);
+  return out;
+}

@@ -1,0 +1,268 @@
+import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
+import { checkMilliseconds } from './validate.js';
+
+/**
+ * A Future is an explicit state machine. The only legal transitions are
+ *
+ *   pending ──▶ running ──▶ done | failed
+ *   pending | running ──▶ cancelled
+ *
+ * Anything else throws InvalidStateError. Users only read a future and cancel it; executors
+ * drive it through {@link futureInternals}, which is not part of the public API.
+ *
+ * Rejections never become unhandled on their own: the promise behind `then` is created only
+ * when somebody awaits, so a failed future that nobody looks at stays quiet.
+ */
+export type FutureState = 'pending' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** What an executor attaches to a future to hear about cancellation of its task. */
+export interface CancelListener {
+  onCancel(): void;
+}
+
+type DoneCallback = (future: Future<any, any>) => void;
+
+let nextFutureId = 1;
+
+// Assigned by Future's static block; declared first so the block does not hit the TDZ.
+export let futureInternals: FutureInternals;
+
+export class Future<T = unknown, Y = unknown> implements PromiseLike<T>, AsyncIterable<Y> {
+  #state: FutureState = 'pending';
+  #outcome: unknown;
+  #id: string | number;
+  #callbacks: DoneCallback[] | undefined;
+  #progress: ((value: unknown) => void)[] | undefined;
+  #promise: Promise<T> | undefined;
+  #stream: YieldStream<Y> | undefined;
+  #listener: CancelListener | undefined;
+
+  /** Executors create futures; `id` defaults to a process-unique number. */
+  constructor(id?: string) {
+    this.#id = id ?? nextFutureId++;
+  }
+
+  get id(): string {
+    return typeof this.#id === 'string' ? this.#id : (this.#id = String(this.#id));
+  }
+
+  get state(): FutureState {
+    return this.#state;
+  }
+
+  /** True once the future is done, failed or cancelled. */
+  done(): boolean {
+    return this.#state === 'done' || this.#state === 'failed' || this.#state === 'cancelled';
+  }
+
+  /**
+   * Cancels a pending or running future; returns false when it had already finished. A running
+   * task is told through `taskContext().signal`; what it does with that is up to the task and
+   * the executor (see the README's cancellation table).
+   */
+  cancel(): boolean {
+    if (this.done()) return false;
+    this.#settle('cancelled', new CancelledError(`future ${this.id} was cancelled`));
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.onCancel();
+    return true;
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#settledPromise().then(onFulfilled, onRejected);
+  }
+
+  /**
+   * The result. With `timeoutMs`, rejects with TimeoutError if the future has not finished by
+   * then; the future itself keeps running.
+   */
+  result(timeoutMs?: number): Promise<T> {
+    if (timeoutMs === undefined || this.done()) return this.#settledPromise();
+    checkMilliseconds('timeoutMs', timeoutMs);
+    return withTimeout(this.#settledPromise(), timeoutMs, () =>
+      new TimeoutError(`future ${this.id} did not finish within ${timeoutMs} ms (state: ${this.#state})`));
+  }
+
+  /** The error the task failed with, or undefined when it succeeded. Rejects if cancelled. */
+  async exception(timeoutMs?: number): Promise<unknown> {
+    try {
+      await this.result(timeoutMs);
+      return undefined;
+    } catch (error) {
+      if (this.#state === 'failed') return error;
+      throw error;
+    }
+  }
+
+  /** Calls `callback(future)` once the future finishes; at once if it already has. */
+  onDone(callback: (future: Future<T, Y>) => void): this {
+    if (this.done()) runCallback(callback, this);
+    else (this.#callbacks ??= []).push(callback);
+    return this;
+  }
+
+  /** Calls `callback(value)` for each `taskContext().progress(value)` of the running task. */
+  onProgress(callback: (value: unknown) => void): this {
+    (this.#progress ??= []).push(callback);
+    return this;
+  }
+
+  /**
+   * The values a generator task yields, in order, ending when the task returns and throwing
+   * its error if it fails. One consumer per future; breaking out early cancels the task.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Y> {
+    const stream = (this.#stream ??= new YieldStream<Y>());
+    return stream.claim(this);
+  }
+
+  #settledPromise(): Promise<T> {
+    if (this.#promise) return this.#promise;
+    if (this.#state === 'done') return (this.#promise = Promise.resolve(this.#outcome as T));
+    if (this.#state === 'failed' || this.#state === 'cancelled') return (this.#promise = Promise.reject(this.#outcome));
+    return (this.#promise = new Promise<T>((resolve, reject) => {
+      (this.#callbacks ??= []).push((f) => (f.#state === 'done' ? resolve(f.#outcome as T) : reject(f.#outcome)));
+    }));
+  }
+
+  #settle(state: FutureState, outcome: unknown): void {
+    this.#state = state;
+    this.#outcome = outcome;
+    this.#progress = undefined;
+    this.#stream?.end(state === 'done' ? undefined : outcome, state === 'done');
+    const callbacks = this.#callbacks;
+    this.#callbacks = undefined;
+    if (callbacks) for (const cb of callbacks) runCallback(cb, this);
+  }
+
+  #require(allowed: FutureState, action: string): void {
+    if (this.#state !== allowed) {
+      throw new InvalidStateError(`cannot ${action} future ${this.id}: it is ${this.#state}, expected ${allowed}`);
+    }
+  }
+
+  static {
+    futureInternals = {
+      setRunning(future) {
+        future.#require('pending', 'start');
+        future.#state = 'running';
+      },
+      setResult(future, value) {
+        future.#require('running', 'set the result of');
+        future.#settle('done', value);
+      },
+      setException(future, error) {
+        future.#require('running', 'set the exception of');
+        future.#settle('failed', error);
+      },
+      pushValue(future, value) {
+        future.#require('running', 'stream a value to');
+        (future.#stream ??= new YieldStream()).push(value);
+      },
+      reportProgress(future, value) {
+        const listeners = future.#progress;
+        if (listeners) for (const listener of listeners) runCallback(listener, value);
+      },
+      setCancelListener(future, listener) {
+        future.#listener = listener;
+      },
+    };
+  }
+}
+
+/** The executor side of a future. Not exported from the package. */
+export interface FutureInternals {
+  setRunning(future: Future<any, any>): void;
+  setResult(future: Future<any, any>, value: unknown): void;
+  setException(future: Future<any, any>, error: unknown): void;
+  pushValue(future: Future<any, any>, value: unknown): void;
+  reportProgress(future: Future<any, any>, value: unknown): void;
+  setCancelListener(future: Future<any, any>, listener: CancelListener | undefined): void;
+}
+
+export function isFuture(value: unknown): value is Future<unknown, unknown> {
+  return value instanceof Future;
+}
+
+function runCallback<A>(callback: (arg: A) => void, arg: A): void {
+  try {
+    callback(arg);
+  } catch (error) {
+    // A broken callback must not break the future or its other callbacks (CPython logs it too).
+    process.emitWarning(`a future callback threw: ${error instanceof Error ? error.stack : String(error)}`, 'WeftCallbackWarning');
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, makeError: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(makeError()), ms);
+    promise.then(
+      (value) => { clearTimeout(timer); resolve(value); },
+      (error) => { clearTimeout(timer); reject(error); },
+    );
+  });
+}
+
+/** Buffers a generator task's values until its single consumer reads them. */
+class YieldStream<Y> {
+  #values: Y[] = [];
+  #head = 0;
+  #ended = false;
+  #ok = true;
+  #error: unknown;
+  #wake: (() => void) | undefined;
+  #claimed = false;
+
+  push(value: Y): void {
+    this.#values.push(value);
+    this.#notify();
+  }
+
+  end(error: unknown, ok: boolean): void {
+    this.#ended = true;
+    this.#ok = ok;
+    this.#error = error;
+    this.#notify();
+  }
+
+  claim(future: Future<any, Y>): AsyncIterator<Y> {
+    if (this.#claimed) throw new InvalidStateError(`future ${future.id} is already being iterated; it has one consumer`);
+    this.#claimed = true;
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        future.cancel();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  async #next(): Promise<IteratorResult<Y>> {
+    for (;;) {
+      if (this.#head < this.#values.length) {
+        const value = this.#values[this.#head]!;
+        this.#values[this.#head++] = undefined as Y;
+        if (this.#head > 1024 && this.#head * 2 > this.#values.length) {
+          this.#values = this.#values.slice(this.#head);
+          this.#head = 0;
+        }
+        return { done: false, value };
+      }
+      if (this.#ended) {
+        if (this.#ok) return { done: true, value: undefined };
+        throw this.#error;
+      }
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}

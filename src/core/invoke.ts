@@ -1,0 +1,91 @@
+import { runWithContext, type TaskContext } from './context.js';
+
+/**
+ * Runs a task function here, inside its context, and turns whatever it returns into one
+ * outcome: a value, a promise of one, or, for generator functions, the values streamed to
+ * `onValue` and then the generator's return value. Shared by every executor that runs code in
+ * this thread and by the worker side of the pools, so all of them treat results alike.
+ */
+export function invokeTask(
+  fn: (...args: any[]) => unknown,
+  args: readonly unknown[],
+  context: TaskContext,
+  onValue: (value: unknown) => void,
+): unknown {
+  const out = runWithContext(context, applyFn, fn, args);
+  if (out === null || typeof out !== 'object') return out;
+  if (isIterator(out)) {
+    if (Symbol.asyncIterator in out) return drainAsyncGenerator(out as AsyncGenerator, context, onValue);
+    if (Symbol.iterator in out) return drainGenerator(out as Generator, context, onValue);
+  }
+  return out;
+}
+
+/** Runs `fn` over each argument list of a chunk, one after the other; resolves to the results. */
+export function invokeChunk(
+  fn: (...args: any[]) => unknown,
+  argLists: readonly (readonly unknown[])[],
+  context: TaskContext,
+): unknown[] | Promise<unknown[]> {
+  const results: unknown[] = new Array(argLists.length);
+  for (let i = 0; i < argLists.length; i++) {
+    const out = invokeTask(fn, argLists[i]!, context, noValue);
+    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out);
+    results[i] = out;
+  }
+  return results;
+}
+
+async function finishChunkAsync(
+  fn: (...args: any[]) => unknown,
+  argLists: readonly (readonly unknown[])[],
+  context: TaskContext,
+  results: unknown[],
+  from: number,
+  pending: PromiseLike<unknown>,
+): Promise<unknown[]> {
+  results[from] = await pending;
+  for (let i = from + 1; i < argLists.length; i++) {
+    results[i] = await invokeTask(fn, argLists[i]!, context, noValue);
+  }
+  return results;
+}
+
+function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[]): unknown {
+  return fn(...args);
+}
+
+function noValue(): void {}
+
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+function isIterator(value: object): boolean {
+  return typeof (value as Iterator<unknown>).next === 'function' && typeof (value as Generator).throw === 'function';
+}
+
+function drainGenerator(gen: Generator, context: TaskContext, onValue: (value: unknown) => void): unknown {
+  for (;;) {
+    const step = runWithContext(context, () => gen.next());
+    if (step.done) return step.value;
+    onValue(step.value);
+    // A cancelled consumer stops the generator between values rather than at the end.
+    if (context.signal.aborted) {
+      gen.return(undefined);
+      throw context.signal.reason;
+    }
+  }
+}
+
+async function drainAsyncGenerator(gen: AsyncGenerator, context: TaskContext, onValue: (value: unknown) => void): Promise<unknown> {
+  for (;;) {
+    const step = await runWithContext(context, () => gen.next());
+    if (step.done) return step.value;
+    onValue(step.value);
+    if (context.signal.aborted) {
+      await gen.return(undefined);
+      throw context.signal.reason;
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import { Deque } from './deque.js';
+
+/**
+ * Queued work ordered by priority (higher first), FIFO within a priority. Almost every task has
+ * priority 0, so buckets keep the common case a plain deque with no heap operations.
+ */
+export class PriorityQueue<T> {
+  #buckets = new Map<number, Deque<T>>();
+  #priorities: number[] = [];
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(item: T, priority = 0): void {
+    let bucket = this.#buckets.get(priority);
+    if (!bucket) {
+      bucket = new Deque<T>();
+      this.#buckets.set(priority, bucket);
+      this.#priorities.push(priority);
+      this.#priorities.sort((a, b) => b - a);
+    }
+    bucket.push(item);
+    this.#size++;
+  }
+
+  shift(): T | undefined {
+    for (const priority of this.#priorities) {
+      const bucket = this.#buckets.get(priority)!;
+      if (bucket.length > 0) {
+        this.#size--;
+        return bucket.shift();
+      }
+    }
+    return undefined;
+  }
+
+  *drain(): Generator<T> {
+    for (;;) {
+      const item = this.shift();
+      if (item === undefined) return;
+      yield item;
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import type { TaskContext } from './context.js';
+import { Future, futureInternals, type CancelListener } from './future.js';
+import type { TaskOptions, TaskRef } from './task.js';
+
+/** How a job's work is shaped: one call, or a chunk of calls from map/starmap. */
+export type JobKind = 'call' | 'chunk';
+
+/** The executor side of one job, as the executor base sees it. */
+export interface JobOwner {
+  jobCancelled(job: Job): void;
+}
+
+const NO_OPTIONS: TaskOptions = Object.freeze({});
+
+/**
+ * One submitted task: its future, what to run, its options and the state of its current
+ * attempt. It is also the task's TaskContext, so running a task allocates no extra object;
+ * the AbortController is made only when somebody reads `signal`.
+ */
+export class Job implements TaskContext, CancelListener {
+  readonly future: Future<any, any>;
+  readonly fn: (...args: any[]) => unknown;
+  /** For 'call', the arguments; for 'chunk', one argument list per call. */
+  readonly args: readonly unknown[];
+  readonly kind: JobKind;
+  readonly task: TaskRef | undefined;
+  readonly options: TaskOptions;
+  attempt = 0;
+  /** The attempt that holds an executor slot right now, or 0. */
+  runningAttempt = 0;
+  queued = false;
+  /** Counted out of its executor: settled, slot released, no retry pending. */
+  finalized = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  #owner: JobOwner;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #onCallerAbort: (() => void) | undefined;
+
+  constructor(owner: JobOwner, fn: (...args: any[]) => unknown, args: readonly unknown[], kind: JobKind, task: TaskRef | undefined, options: TaskOptions | undefined) {
+    this.#owner = owner;
+    this.future = new Future();
+    this.fn = fn;
+    this.args = args;
+    this.kind = kind;
+    this.task = task;
+    this.options = options ?? NO_OPTIONS;
+    futureInternals.setCancelListener(this.future, this);
+    const signal = this.options.signal;
+    if (signal) this.#followCallerSignal(signal);
+  }
+
+  get id(): string {
+    return this.future.id;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  get aborted(): boolean {
+    return this.#abortReason !== undefined;
+  }
+
+  progress(value: unknown): void {
+    futureInternals.reportProgress(this.future, value);
+  }
+
+  onCancel(): void {
+    this.#owner.jobCancelled(this);
+  }
+
+  /** Aborts the current attempt's signal with `reason`. */
+  abort(reason: unknown): void {
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  /** Starts a fresh attempt: a new signal that has not aborted. */
+  beginAttempt(): number {
+    this.attempt++;
+    this.runningAttempt = this.attempt;
+    if (this.#abortReason !== undefined) {
+      this.#abortReason = undefined;
+      this.#controller = undefined;
+    }
+    return this.attempt;
+  }
+
+  /** Drops timers and listeners once the future has settled. */
+  release(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.#onCallerAbort) this.options.signal?.removeEventListener('abort', this.#onCallerAbort);
+    this.#onCallerAbort = undefined;
+  }
+
+  #followCallerSignal(signal: AbortSignal): void {
+    if (signal.aborted) {
+      queueMicrotask(() => this.future.cancel());
+      return;
+    }
+    this.#onCallerAbort = () => this.future.cancel();
+    signal.addEventListener('abort', this.#onCallerAbort, { once: true });
+  }
+}

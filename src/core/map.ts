@@ -1,0 +1,172 @@
+import { CancelledError, TimeoutError } from './errors.js';
+import { Deque } from './deque.js';
+import type { Future } from './future.js';
+import { checkMilliseconds, checkPositiveInteger, checkSignal, expected } from './validate.js';
+
+/** Options of map, imap, imapUnordered and starmap. */
+export interface MapOptions {
+  /** Items sent to a worker per message. @default chosen by the executor (1 for inline and green) */
+  chunksize?: number;
+  /** Most chunks in flight at once. @default unbounded for map/starmap, a small multiple of the executor's capacity for imap */
+  concurrency?: number;
+  /** Milliseconds for the whole call; on expiry it rejects with TimeoutError and cancels what is left. */
+  timeout?: number;
+  /** Aborting it rejects the call with CancelledError and cancels what is left. */
+  signal?: AbortSignal;
+}
+
+export interface MapPlan {
+  chunksize: number;
+  window: number;
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+export function checkMapOptions(options: unknown): MapOptions {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+  const o = options as MapOptions;
+  if (o.chunksize !== undefined) checkPositiveInteger('chunksize', o.chunksize);
+  if (o.concurrency !== undefined) checkPositiveInteger('concurrency', o.concurrency, true);
+  if (o.timeout !== undefined) checkMilliseconds('timeout', o.timeout);
+  if (o.signal !== undefined) checkSignal('signal', o.signal);
+  return o;
+}
+
+/** Submits one batch of argument lists: a single call when chunksize is 1, else a chunk. */
+export type SubmitBatch = (argLists: unknown[][]) => Future<any, any>;
+
+type Source = Iterator<unknown[]> | AsyncIterator<unknown[]>;
+
+export function toArgListSource(items: Iterable<unknown> | AsyncIterable<unknown>, spread: boolean): Source {
+  const iterator = isAsyncIterable(items)
+    ? items[Symbol.asyncIterator]()
+    : isIterable(items) ? items[Symbol.iterator]() : undefined;
+  if (!iterator) throw new TypeError(expected('items', 'an iterable or async iterable', items));
+  if (spread) return iterator as Source;
+  // map: each item is the single argument; wrap lazily so nothing is pulled ahead.
+  return {
+    next: (): any => {
+      const step = iterator.next();
+      return isThenable(step) ? step.then(wrapStep) : wrapStep(step);
+    },
+    return: (): any => iterator.return?.() ?? { done: true, value: undefined },
+  };
+}
+
+function wrapStep(step: IteratorResult<unknown>): IteratorResult<unknown[]> {
+  return step.done ? step : { done: false, value: [step.value] };
+}
+
+/**
+ * The one implementation of imap/imapUnordered (and, by collecting, of map/starmap).
+ * At most `window` batches are in flight; nothing more is pulled from the source until the
+ * consumer takes a result, and breaking out cancels what is in flight and closes the source.
+ */
+export async function* streamResults<R>(source: Source, submit: SubmitBatch, plan: MapPlan, ordered: boolean): AsyncGenerator<R> {
+  const guard = new MapGuard(plan);
+  const inflight = new Deque<Future<any>>();
+  const finished = new Deque<Future<any>>();
+  let wake: (() => void) | undefined;
+  const onFinished = (future: Future<any>) => {
+    finished.push(future);
+    wake?.();
+  };
+  let running = 0;
+  let exhausted = false;
+  const chunked = plan.chunksize > 1;
+  try {
+    for (;;) {
+      while (!exhausted && running < plan.window) {
+        const batch = await pullBatch(source, plan.chunksize);
+        if (batch.length > 0) {
+          const future = submit(batch);
+          running++;
+          inflight.push(future);
+          if (!ordered) future.onDone(onFinished);
+        }
+        if (batch.length < plan.chunksize) exhausted = true;
+      }
+      let next: Future<any> | undefined;
+      if (ordered) {
+        next = inflight.shift();
+      } else {
+        while (finished.length === 0 && running > 0) {
+          await guard.race(new Promise<void>((resolve) => (wake = resolve)));
+          wake = undefined;
+        }
+        next = finished.shift();
+      }
+      if (!next) return;
+      running--;
+      const value = await guard.race(next);
+      if (chunked) yield* value as R[];
+      else yield value as R;
+    }
+  } finally {
+    guard.dispose();
+    for (const future of inflight.drain()) future.cancel();
+    if (!exhausted) await source.return?.();
+  }
+}
+
+async function pullBatch(source: Source, size: number): Promise<unknown[][]> {
+  const batch: unknown[][] = [];
+  while (batch.length < size) {
+    const pending = source.next();
+    const step = isThenable(pending) ? await pending : pending;
+    if (step.done) break;
+    batch.push(step.value);
+  }
+  return batch;
+}
+
+/** Enforces a map call's overall timeout and signal while it waits. */
+class MapGuard {
+  #stop: Promise<never> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  constructor(plan: MapPlan) {
+    if (plan.timeout === undefined && plan.signal === undefined) return;
+    this.#stop = new Promise<never>((_, reject) => {
+      if (plan.timeout !== undefined) {
+        const ms = plan.timeout;
+        this.#timer = setTimeout(() => reject(new TimeoutError(`map did not finish within ${ms} ms`)), ms);
+      }
+      const signal = plan.signal;
+      if (signal) {
+        const abort = () => reject(signal.reason instanceof Error ? signal.reason : new CancelledError('map was aborted by its signal'));
+        if (signal.aborted) abort();
+        else {
+          this.#signal = signal;
+          this.#onAbort = abort;
+          signal.addEventListener('abort', abort, { once: true });
+        }
+      }
+    });
+    this.#stop.catch(() => {});
+  }
+
+  race<T>(promise: PromiseLike<T>): Promise<T> {
+    return this.#stop ? Promise.race([promise, this.#stop]) : Promise.resolve(promise);
+  }
+
+  dispose(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T>)?.then === 'function';
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return value != null && typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> {
+  return value != null && typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function';
+}

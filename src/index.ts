@@ -1,0 +1,22 @@
+// weft's public API. The core (futures, tasks, executor semantics, errors) does no I/O; each
+// executor is a thin module of its own.
+export {
+  WeftError, CancelledError, TimeoutError, InvalidStateError, RemoteError, WorkerCrashedError, BrokenExecutorError,
+  serializeError, type SerializedError, type WorkerCrashInfo,
+} from './core/errors.js';
+export { Future, isFuture, type FutureState } from './core/future.js';
+export {
+  defineTasks, isTaskRef, lookupTask,
+  type TaskRef, type TaskRefOf, type TaskOptions, type AnyTask, type TaskArgs, type TaskResult, type TaskYield,
+  type DefinedTasks, type DefineTasksOptions,
+} from './core/task.js';
+export { taskContext, currentTaskContext, type TaskContext } from './core/context.js';
+export { ExecutorBase, type Executor, type ExecutorStats, type ShutdownOptions } from './core/executor.js';
+export type { MapOptions } from './core/map.js';
+export {
+  wait, asCompleted, gather, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult,
+} from './core/wait.js';
+export { InlineExecutor } from './executors/inline.js';
+export { GreenPool, type GreenPoolOptions } from './green/green-pool.js';
+export { joinAll } from './green/join-all.js';
+export { Greenlet, type GreenletBody } from './green/greenlet.js';
