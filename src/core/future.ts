@@ -27,7 +27,7 @@ let nextFutureId = 1;
 // Assigned by Future's static block; declared first so the block does not hit the TDZ.
 export let futureInternals: FutureInternals;
 
-export class Future<T = unknown, Y = unknown> implements PromiseLike<T>, AsyncIterable<Y> {
+export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterable<Y> {
   #state: FutureState = 'pending';
   #outcome: unknown;
   #id: string | number;
@@ -74,6 +74,18 @@ export class Future<T = unknown, Y = unknown> implements PromiseLike<T>, AsyncIt
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     return this.#settledPromise().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#settledPromise().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.#settledPromise().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Future';
   }
 
   /**

@@ -65,25 +65,25 @@ function wrapStep(step: IteratorResult<unknown>): IteratorResult<unknown[]> {
  */
 export async function* streamResults<R>(source: Source, submit: SubmitBatch, plan: MapPlan, ordered: boolean): AsyncGenerator<R> {
   const guard = new MapGuard(plan);
-  const inflight = new Deque<Future<any>>();
-  const finished = new Deque<Future<any>>();
+  const inflight = new Deque<Future<any>>(); // ordered: in submission order
+  const unsettled = new Set<Future<any>>(); // every future not yet handed to the consumer
+  const finished = new Deque<Future<any>>(); // unordered: in completion order
   let wake: (() => void) | undefined;
   const onFinished = (future: Future<any>) => {
     finished.push(future);
     wake?.();
   };
-  let running = 0;
   let exhausted = false;
   const chunked = plan.chunksize > 1;
   try {
     for (;;) {
-      while (!exhausted && running < plan.window) {
+      while (!exhausted && unsettled.size < plan.window) {
         const batch = await pullBatch(source, plan.chunksize);
         if (batch.length > 0) {
           const future = submit(batch);
-          running++;
-          inflight.push(future);
-          if (!ordered) future.onDone(onFinished);
+          unsettled.add(future);
+          if (ordered) inflight.push(future);
+          else future.onDone(onFinished);
         }
         if (batch.length < plan.chunksize) exhausted = true;
       }
@@ -91,21 +91,21 @@ export async function* streamResults<R>(source: Source, submit: SubmitBatch, pla
       if (ordered) {
         next = inflight.shift();
       } else {
-        while (finished.length === 0 && running > 0) {
+        while (finished.length === 0 && unsettled.size > 0) {
           await guard.race(new Promise<void>((resolve) => (wake = resolve)));
           wake = undefined;
         }
         next = finished.shift();
       }
       if (!next) return;
-      running--;
       const value = await guard.race(next);
+      unsettled.delete(next);
       if (chunked) yield* value as R[];
       else yield value as R;
     }
   } finally {
     guard.dispose();
-    for (const future of inflight.drain()) future.cancel();
+    for (const future of unsettled) future.cancel();
     if (!exhausted) await source.return?.();
   }
 }
@@ -137,7 +137,7 @@ class MapGuard {
       }
       const signal = plan.signal;
       if (signal) {
-        const abort = () => reject(signal.reason instanceof Error ? signal.reason : new CancelledError('map was aborted by its signal'));
+        const abort = () => reject(new CancelledError('map was aborted by its signal', { cause: signal.reason }));
         if (signal.aborted) abort();
         else {
           this.#signal = signal;

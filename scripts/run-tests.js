@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs every compiled test file (build/test/**/*.test.js) with Node's own test runner.
+// Task modules used by the tests are compiled too, so worker threads, child processes and
+// remote workers import plain JavaScript: no loader has to reach them.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+function find(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...find(path));
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const filter = process.argv.slice(2);
+const files = find('build/test').filter((f) => filter.length === 0 || filter.some((p) => f.includes(p))).sort();
+if (files.length === 0) {
+  console.error('no test files found under build/test');
+  process.exit(1);
+}
+console.log(`node ${process.version}: ${files.length} test files`);
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

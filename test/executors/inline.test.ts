@@ -1,0 +1,4 @@
+import { InlineExecutor } from '../../src/index.js';
+import { executorContract } from '../executor-suite.js';
+
+executorContract('InlineExecutor', () => new InlineExecutor(), { parallel: false });
