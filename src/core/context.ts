@@ -13,7 +13,9 @@ export interface TaskContext {
   progress(value: unknown): void;
 }
 
-const storage = new AsyncLocalStorage<TaskContext>();
+// Shared by every copy of weft in this thread, for the same reason as the task registry.
+const storage: AsyncLocalStorage<TaskContext> = ((globalThis as Record<symbol, unknown>)[Symbol.for('weft.taskContext')] ??=
+  new AsyncLocalStorage<TaskContext>()) as AsyncLocalStorage<TaskContext>;
 
 /** The context of the task running here; throws when called outside one. */
 export function taskContext(): TaskContext {

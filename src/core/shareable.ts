@@ -37,7 +37,9 @@ export interface ShareableHandler {
   serve?(value: object, method: string, args: unknown[]): unknown;
 }
 
-const handlers = new Map<string, ShareableHandler>();
+// Shared by every copy of weft in this thread (see the task registry).
+const handlers: Map<string, ShareableHandler> = ((globalThis as Record<symbol, unknown>)[Symbol.for('weft.shareables')] ??=
+  new Map()) as Map<string, ShareableHandler>;
 
 export function registerShareable(handler: ShareableHandler): void {
   handlers.set(handler.name, handler);

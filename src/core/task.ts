@@ -64,7 +64,9 @@ export interface DefineTasksOptions {
   namespace?: string;
 }
 
-const registry = new Map<string, TaskRef>();
+// One registry per thread, shared by every copy of weft loaded in it: a worker's copy (from
+// dist/) must see tasks that a task module registered through another copy (for example build/).
+const registry: Map<string, TaskRef> = ((globalThis as Record<symbol, unknown>)[Symbol.for('weft.taskRegistry')] ??= new Map()) as Map<string, TaskRef>;
 
 /**
  * Defines the tasks of a module. Pass `import.meta.url` so that workers can import it.
