@@ -25,3 +25,4 @@ export { ProcessPool, type ProcessPoolOptions } from './pools/process-pool.js';
 export { PoolBase, type PoolOptions, type PoolStats, type CancelOptions } from './pools/pool-base.js';
 export type { WorkerStats } from './pools/worker-slot.js';
 export { transfer } from './pools/transfer.js';
+export { Thread, Process } from './pools/thread.js';

@@ -117,6 +117,14 @@ export abstract class PoolBase extends ExecutorBase {
     return cancelled;
   }
 
+  /**
+   * Terminates every worker now (`signal` for processes; threads just stop). Tasks they were
+   * running fail with WorkerCrashedError; tasks queued behind them run on new workers.
+   */
+  terminateWorkers(signal?: NodeJS.Signals): void {
+    for (const w of [...this.#workers]) if (w.exiting !== 'kill') this.#kill(w, `terminated by the caller${signal ? ` with ${signal}` : ''}`, signal);
+  }
+
   override get stats(): PoolStats {
     return { ...super.stats, workers: this.#workers.filter((w) => !w.exiting).map((w) => w.stats()) };
   }
@@ -207,12 +215,12 @@ export abstract class PoolBase extends ExecutorBase {
     w.transport.stop();
   }
 
-  #kill(w: WorkerSlot, reason: string): void {
+  #kill(w: WorkerSlot, reason: string, signal?: NodeJS.Signals): void {
     if (w.exiting === 'kill') return;
     if (!w.exiting) this.#live--;
     w.exiting = 'kill';
     w.killReason = reason;
-    w.transport.kill();
+    w.transport.kill(signal);
   }
 
   #armGrace(w: WorkerSlot): void {
