@@ -294,8 +294,10 @@ export abstract class PoolBase extends ExecutorBase {
     const jobs = [...w.fifo.drain()];
     if (jobs.length > 0) this.#failOrRequeue(w, info, jobs);
     if (this.#workers.length === 0 && this.#closeWaiters.length > 0) for (const wake of this.#closeWaiters.splice(0)) wake();
-    // Keep the pool at strength after a crash; idle stops are not replaced until there is work.
-    if (this.#open && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
+    // Keep the pool at strength after a crash; idle stops are not replaced until there is work,
+    // nor are workers that died starting (that would loop; the next task retries on demand).
+    const diedStarting = !w.ready && !w.exiting;
+    if (this.#open && !diedStarting && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
   }
 
   /**
@@ -314,7 +316,7 @@ export abstract class PoolBase extends ExecutorBase {
         this.requeueAttempt(job, job.runningAttempt);
         continue;
       }
-      const reason = seq < started ? `${how} (this task had finished, but its result was lost with the worker)` : how;
+      const reason = seq < started && w.ready ? `${how} (this task had finished, but its result was lost with the worker)` : how;
       const error = new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason });
       w.failed++;
       this.rejectAttempt(job, job.runningAttempt, error);
