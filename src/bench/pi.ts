@@ -16,7 +16,7 @@ export interface PiOptions {
   warmup: number;
 }
 
-export const PI_DEFAULTS: PiOptions = { tasks: 3000, samples: 4000, workers: 2, executors: ['inline', 'green'], repeats: 3, warmup: 1 };
+export const PI_DEFAULTS: PiOptions = { tasks: 3000, samples: 4000, workers: 2, executors: ['inline', 'green', 'threads', 'processes'], repeats: 3, warmup: 1 };
 
 interface PiRow {
   executor: string;
