@@ -20,3 +20,8 @@ export { InlineExecutor } from './executors/inline.js';
 export { GreenPool, type GreenPoolOptions } from './green/green-pool.js';
 export { joinAll } from './green/join-all.js';
 export { Greenlet, type GreenletBody } from './green/greenlet.js';
+export { ThreadPool, type ThreadPoolOptions } from './pools/thread-pool.js';
+export { ProcessPool, type ProcessPoolOptions } from './pools/process-pool.js';
+export { PoolBase, type PoolOptions, type PoolStats, type CancelOptions } from './pools/pool-base.js';
+export type { WorkerStats } from './pools/worker-slot.js';
+export { transfer } from './pools/transfer.js';
