@@ -115,7 +115,7 @@ function remoteMethod(handle: ProxyHandle, name: string, options: CallOptions | 
 }
 
 function guarded(handle: ProxyHandle, name: string, run: () => Future<any, any>): Future<any, any> {
-  if (!handle.released) return run();
+  if (!handle.released || handle.root) return run(); // a closed root fails with the connection's error
   const future = new Future();
   futureInternals.setRunning(future);
   futureInternals.setException(future, new InvalidStateError(`cannot use ${name} of remote object #${handle.id}: the proxy was released`));
