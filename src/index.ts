@@ -15,7 +15,7 @@ export { taskContext, currentTaskContext, type TaskContext } from './core/contex
 export { ExecutorBase, type Executor, type ExecutorStats, type ShutdownOptions } from './core/executor.js';
 export type { MapOptions } from './core/map.js';
 export {
-  wait, asCompleted, gather, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult,
+  wait, asCompleted, gather, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult, type Completed,
 } from './core/wait.js';
 export { InlineExecutor } from './executors/inline.js';
 export { GreenPool, type GreenPoolOptions } from './green/green-pool.js';

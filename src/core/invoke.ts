@@ -7,11 +7,11 @@ import { runWithContext, type TaskContext } from './context.js';
  * this thread, by the worker side of the pools and by remote objects (whose methods need
  * `thisArg`), so all of them treat results alike.
  */
-export function invokeTask(
+export function invokeTask<C extends TaskContext>(
   fn: (...args: any[]) => unknown,
   args: readonly unknown[],
-  context: TaskContext,
-  onValue: (value: unknown) => void,
+  context: C,
+  onValue: (context: C, value: unknown) => void,
   thisArg?: unknown,
 ): unknown {
   const out = runWithContext(context, applyFn, fn, args, thisArg);
@@ -31,7 +31,7 @@ export function invokeChunk(
 ): unknown[] | Promise<unknown[]> {
   const results: unknown[] = new Array(argLists.length);
   for (let i = 0; i < argLists.length; i++) {
-    const out = invokeTask(fn, argLists[i]!, context, noValue);
+    const out = invokeTask(fn, argLists[i]!, context, ignoreValue);
     if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out);
     results[i] = out;
   }
@@ -48,7 +48,7 @@ async function finishChunkAsync(
 ): Promise<unknown[]> {
   results[from] = await pending;
   for (let i = from + 1; i < argLists.length; i++) {
-    results[i] = await invokeTask(fn, argLists[i]!, context, noValue);
+    results[i] = await invokeTask(fn, argLists[i]!, context, ignoreValue);
   }
   return results;
 }
@@ -57,7 +57,8 @@ function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[], this
   return thisArg === undefined ? fn(...args) : Reflect.apply(fn, thisArg, args);
 }
 
-function noValue(): void {}
+/** Values yielded inside a chunk have no consumer: a chunk's result is its list of returns. */
+function ignoreValue(): void {}
 
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
@@ -67,11 +68,11 @@ function isIterator(value: object): boolean {
   return typeof (value as Iterator<unknown>).next === 'function' && typeof (value as Generator).throw === 'function';
 }
 
-function drainGenerator(gen: Generator, context: TaskContext, onValue: (value: unknown) => void): unknown {
+function drainGenerator<C extends TaskContext>(gen: Generator, context: C, onValue: (context: C, value: unknown) => void): unknown {
   for (;;) {
     const step = runWithContext(context, () => gen.next());
     if (step.done) return step.value;
-    onValue(step.value);
+    onValue(context, step.value);
     // A cancelled consumer stops the generator between values rather than at the end.
     if (context.signal.aborted) {
       gen.return(undefined);
@@ -80,11 +81,11 @@ function drainGenerator(gen: Generator, context: TaskContext, onValue: (value: u
   }
 }
 
-async function drainAsyncGenerator(gen: AsyncGenerator, context: TaskContext, onValue: (value: unknown) => void): Promise<unknown> {
+async function drainAsyncGenerator<C extends TaskContext>(gen: AsyncGenerator, context: C, onValue: (context: C, value: unknown) => void): Promise<unknown> {
   for (;;) {
     const step = await runWithContext(context, () => gen.next());
     if (step.done) return step.value;
-    onValue(step.value);
+    onValue(context, step.value);
     if (context.signal.aborted) {
       await gen.return(undefined);
       throw context.signal.reason;
