@@ -138,7 +138,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     const attempt = job.runningAttempt;
     try {
       const out = job.kind === 'call'
-        ? invokeTask(job.fn, job.args, job, this.#yieldHere, asyncContext)
+        ? invokeTask(job.fn, job.args, job, this.#yieldHere, undefined, asyncContext)
         : invokeChunk(job.fn, job.args as unknown[][], job, asyncContext);
       if (isPromiseLike(out)) this.#settleLater(job, attempt, out);
       else this.resolveAttempt(job, attempt, out);
