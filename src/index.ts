@@ -20,3 +20,4 @@ export { InlineExecutor } from './executors/inline.js';
 export { GreenPool, type GreenPoolOptions } from './green/green-pool.js';
 export { joinAll } from './green/join-all.js';
 export { Greenlet, type GreenletBody } from './green/greenlet.js';
+export * from './sync/index.js';

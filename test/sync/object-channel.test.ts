@@ -40,7 +40,7 @@ registerShareable({
 
 interface Outcome { ok: boolean; value?: unknown; className?: string; message?: string; code?: string; causeName?: string; remoteName?: string; detail?: unknown }
 
-describe('object channel with a forked child', () => {
+describe('object channel with a forked child', { timeout: 30_000 }, () => {
   let child: ChildProcess;
   let end: ObjectServerEnd;
   const waiting = new Map<number, (outcome: Outcome) => void>();
@@ -119,7 +119,7 @@ describe('object channel with a forked child', () => {
   });
 });
 
-describe('object channel ends in one process', () => {
+describe('object channel ends in one process', { timeout: 30_000 }, () => {
   test('messages of other protocols are left alone', () => {
     const { handleMessage } = createObjectServer(() => assert.fail('nothing to answer'));
     assert.equal(handleMessage({ t: 'task', id: 1 }), false);
