@@ -2,6 +2,7 @@
 // executor is a thin module of its own.
 export {
   WeftError, CancelledError, TimeoutError, InvalidStateError, RemoteError, WorkerCrashedError, BrokenExecutorError,
+  AuthenticationError, ProtocolError, ConnectionClosedError,
   serializeError, type SerializedError, type WorkerCrashInfo,
 } from './core/errors.js';
 export { Future, isFuture, type FutureState } from './core/future.js';
@@ -14,10 +15,22 @@ export { taskContext, currentTaskContext, type TaskContext } from './core/contex
 export { ExecutorBase, type Executor, type ExecutorStats, type ShutdownOptions } from './core/executor.js';
 export type { MapOptions } from './core/map.js';
 export {
-  wait, asCompleted, gather, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult,
+  wait, asCompleted, gather, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type ReturnWhen, type WaitResult, type Completed,
 } from './core/wait.js';
 export { InlineExecutor } from './executors/inline.js';
 export { GreenPool, type GreenPoolOptions } from './green/green-pool.js';
 export { joinAll } from './green/join-all.js';
 export { Greenlet, type GreenletBody } from './green/greenlet.js';
+export { ThreadPool, type ThreadPoolOptions } from './pools/thread-pool.js';
+export { ProcessPool, type ProcessPoolOptions } from './pools/process-pool.js';
+export { PoolBase, type PoolOptions, type PoolStats, type CancelOptions } from './pools/pool-base.js';
+export type { WorkerStats } from './pools/worker-slot.js';
+export { transfer } from './pools/transfer.js';
+export { serve, connect, byRef, RpcServer, type ServeOptions, type ConnectOptions } from './remote/rpc.js';
+export { releaseProxy, isRemote, type Remote, type RemoteRoot, type RemoteMethod, type RemoteMembers } from './remote/rpc/proxy.js';
+export type { CallOptions } from './remote/rpc/calls.js';
+export { registerRemoteClass, type ByRef } from './remote/codec.js';
+export type { Address } from './remote/dial.js';
+export { Manager, ManagerClient, type ManagerOptions, type ManagerConnectOptions } from './remote/manager.js';
+export { Dict } from './remote/dict.js';
 export * from './sync/index.js';

@@ -31,7 +31,8 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
   #state: FutureState = 'pending';
   #outcome: unknown;
   #id: string | number;
-  #callbacks: DoneCallback[] | undefined;
+  /** One callback is stored bare; an array only once there are two (most futures have one). */
+  #callbacks: DoneCallback | DoneCallback[] | undefined;
   #progress: ((value: unknown) => void)[] | undefined;
   #promise: Promise<T> | undefined;
   #stream: YieldStream<Y> | undefined;
@@ -113,7 +114,7 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
   /** Calls `callback(future)` once the future finishes; at once if it already has. */
   onDone(callback: (future: Future<T, Y>) => void): this {
     if (this.done()) runCallback(callback, this);
-    else (this.#callbacks ??= []).push(callback);
+    else this.#addCallback(callback as DoneCallback);
     return this;
   }
 
@@ -137,7 +138,7 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
     if (this.#state === 'done') return (this.#promise = Promise.resolve(this.#outcome as T));
     if (this.#state === 'failed' || this.#state === 'cancelled') return (this.#promise = Promise.reject(this.#outcome));
     return (this.#promise = new Promise<T>((resolve, reject) => {
-      (this.#callbacks ??= []).push((f) => (f.#state === 'done' ? resolve(f.#outcome as T) : reject(f.#outcome)));
+      this.#addCallback((f) => (f.#state === 'done' ? resolve(f.#outcome as T) : reject(f.#outcome)));
     }));
   }
 
@@ -148,7 +149,15 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
     this.#stream?.end(state === 'done' ? undefined : outcome, state === 'done');
     const callbacks = this.#callbacks;
     this.#callbacks = undefined;
-    if (callbacks) for (const cb of callbacks) runCallback(cb, this);
+    if (typeof callbacks === 'function') runCallback(callbacks, this);
+    else if (callbacks) for (const cb of callbacks) runCallback(cb, this);
+  }
+
+  #addCallback(callback: DoneCallback): void {
+    const existing = this.#callbacks;
+    if (existing === undefined) this.#callbacks = callback;
+    else if (typeof existing === 'function') this.#callbacks = [existing, callback];
+    else existing.push(callback);
   }
 
   #require(allowed: FutureState, action: string): void {
@@ -182,6 +191,9 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
       setCancelListener(future, listener) {
         future.#listener = listener;
       },
+      outcome(future) {
+        return future.#outcome;
+      },
     };
   }
 }
@@ -194,6 +206,8 @@ export interface FutureInternals {
   pushValue(future: Future<any, any>, value: unknown): void;
   reportProgress(future: Future<any, any>, value: unknown): void;
   setCancelListener(future: Future<any, any>, listener: CancelListener | undefined): void;
+  /** The result or error of a finished future, read without waiting a tick. */
+  outcome(future: Future<any, any>): unknown;
 }
 
 export function isFuture(value: unknown): value is Future<unknown, unknown> {

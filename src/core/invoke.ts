@@ -1,18 +1,23 @@
-import { runWithContext, type TaskContext } from './context.js';
+import { runWithContext, runWithSyncContext, type TaskContext } from './context.js';
 
 /**
  * Runs a task function here, inside its context, and turns whatever it returns into one
  * outcome: a value, a promise of one, or, for generator functions, the values streamed to
  * `onValue` and then the generator's return value. Shared by every executor that runs code in
- * this thread and by the worker side of the pools, so all of them treat results alike.
+ * this thread, by the worker side of the pools and by remote objects (whose methods need
+ * `thisArg`), so all of them treat results alike.
  */
-export function invokeTask(
+export function invokeTask<C extends TaskContext>(
   fn: (...args: any[]) => unknown,
   args: readonly unknown[],
-  context: TaskContext,
-  onValue: (value: unknown) => void,
+  context: C,
+  onValue: (context: C, value: unknown) => void,
+  thisArg?: unknown,
+  asyncContext = true,
 ): unknown {
-  const out = runWithContext(context, applyFn, fn, args);
+  const out = asyncContext
+    ? runWithContext(context, applyFn, fn, args, thisArg)
+    : runWithSyncContext(context, applyFn, fn, args, thisArg);
   if (out === null || typeof out !== 'object') return out;
   if (isIterator(out)) {
     if (Symbol.asyncIterator in out) return drainAsyncGenerator(out as AsyncGenerator, context, onValue);
@@ -26,11 +31,12 @@ export function invokeChunk(
   fn: (...args: any[]) => unknown,
   argLists: readonly (readonly unknown[])[],
   context: TaskContext,
+  asyncContext = true,
 ): unknown[] | Promise<unknown[]> {
   const results: unknown[] = new Array(argLists.length);
   for (let i = 0; i < argLists.length; i++) {
-    const out = invokeTask(fn, argLists[i]!, context, noValue);
-    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out);
+    const out = invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
+    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out, asyncContext);
     results[i] = out;
   }
   return results;
@@ -43,19 +49,21 @@ async function finishChunkAsync(
   results: unknown[],
   from: number,
   pending: PromiseLike<unknown>,
+  asyncContext: boolean,
 ): Promise<unknown[]> {
   results[from] = await pending;
   for (let i = from + 1; i < argLists.length; i++) {
-    results[i] = await invokeTask(fn, argLists[i]!, context, noValue);
+    results[i] = await invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
   }
   return results;
 }
 
-function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[]): unknown {
-  return fn(...args);
+function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[], thisArg: unknown): unknown {
+  return thisArg === undefined ? fn(...args) : Reflect.apply(fn, thisArg, args);
 }
 
-function noValue(): void {}
+/** Values yielded inside a chunk have no consumer: a chunk's result is its list of returns. */
+function ignoreValue(): void {}
 
 export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
@@ -65,11 +73,11 @@ function isIterator(value: object): boolean {
   return typeof (value as Iterator<unknown>).next === 'function' && typeof (value as Generator).throw === 'function';
 }
 
-function drainGenerator(gen: Generator, context: TaskContext, onValue: (value: unknown) => void): unknown {
+function drainGenerator<C extends TaskContext>(gen: Generator, context: C, onValue: (context: C, value: unknown) => void): unknown {
   for (;;) {
     const step = runWithContext(context, () => gen.next());
     if (step.done) return step.value;
-    onValue(step.value);
+    onValue(context, step.value);
     // A cancelled consumer stops the generator between values rather than at the end.
     if (context.signal.aborted) {
       gen.return(undefined);
@@ -78,11 +86,11 @@ function drainGenerator(gen: Generator, context: TaskContext, onValue: (value: u
   }
 }
 
-async function drainAsyncGenerator(gen: AsyncGenerator, context: TaskContext, onValue: (value: unknown) => void): Promise<unknown> {
+async function drainAsyncGenerator<C extends TaskContext>(gen: AsyncGenerator, context: C, onValue: (context: C, value: unknown) => void): Promise<unknown> {
   for (;;) {
     const step = await runWithContext(context, () => gen.next());
     if (step.done) return step.value;
-    onValue(step.value);
+    onValue(context, step.value);
     if (context.signal.aborted) {
       await gen.return(undefined);
       throw context.signal.reason;

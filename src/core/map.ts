@@ -1,6 +1,6 @@
 import { CancelledError, TimeoutError } from './errors.js';
 import { Deque } from './deque.js';
-import type { Future } from './future.js';
+import { futureInternals, type Future } from './future.js';
 import { checkMilliseconds, checkPositiveInteger, checkSignal, expected } from './validate.js';
 
 /** Options of map, imap, imapUnordered and starmap. */
@@ -78,7 +78,8 @@ export async function* streamResults<R>(source: Source, submit: SubmitBatch, pla
   try {
     for (;;) {
       while (!exhausted && unsettled.size < plan.window) {
-        const batch = await pullBatch(source, plan.chunksize);
+        const pulled = pullBatch(source, plan.chunksize);
+        const batch = isThenable(pulled) ? await pulled : pulled;
         if (batch.length > 0) {
           const future = submit(batch);
           unsettled.add(future);
@@ -98,7 +99,7 @@ export async function* streamResults<R>(source: Source, submit: SubmitBatch, pla
         next = finished.shift();
       }
       if (!next) return;
-      const value = await guard.race(next);
+      const value = next.done() ? settledValue(next) : await guard.race(next);
       unsettled.delete(next);
       if (chunked) yield* value as R[];
       else yield value as R;
@@ -110,15 +111,31 @@ export async function* streamResults<R>(source: Source, submit: SubmitBatch, pla
   }
 }
 
-async function pullBatch(source: Source, size: number): Promise<unknown[][]> {
+/** Pulls up to `size` argument lists; synchronously while the source is synchronous. */
+function pullBatch(source: Source, size: number): unknown[][] | Promise<unknown[][]> {
   const batch: unknown[][] = [];
   while (batch.length < size) {
-    const pending = source.next();
-    const step = isThenable(pending) ? await pending : pending;
+    const step = source.next();
+    if (isThenable(step)) return finishBatchAsync(source, size, batch, step);
     if (step.done) break;
     batch.push(step.value);
   }
   return batch;
+}
+
+async function finishBatchAsync(source: Source, size: number, batch: unknown[][], pending: PromiseLike<IteratorResult<unknown[]>>): Promise<unknown[][]> {
+  for (let step = await pending; !step.done; step = await source.next()) {
+    batch.push(step.value);
+    if (batch.length >= size) break;
+  }
+  return batch;
+}
+
+/** A finished future's value without waiting a tick; throws its error. */
+function settledValue(future: Future<any>): unknown {
+  const outcome = futureInternals.outcome(future);
+  if (future.state === 'done') return outcome;
+  throw outcome;
 }
 
 /** Enforces a map call's overall timeout and signal while it waits. */

@@ -69,10 +69,20 @@ export function wait<F extends Future<any, any>>(
 }
 
 /**
- * CPython's `as_completed`: yields each future as it finishes (those already finished first).
- * With `timeout`, throws TimeoutError if they have not all finished in time.
+ * A finished future as asCompleted yields it: the same object, typed without `then`, because
+ * TypeScript types the element of `for await` as the awaited value of a thenable. Read it with
+ * `result()`, `exception()` or `state`.
  */
-export async function* asCompleted<F extends Future<any, any>>(futures: Iterable<F>, options: { timeout?: number } = {}): AsyncGenerator<F> {
+export type Completed<F> = Omit<F, 'then' | 'catch' | 'finally'>;
+
+/**
+ * CPython's `as_completed`: yields each future as it finishes (those already finished first).
+ * With `timeout`, throws TimeoutError if they have not all finished in time. It yields the
+ * futures themselves, not their results, so one failure does not end the iteration.
+ */
+export function asCompleted<F extends Future<any, any>>(futures: Iterable<F>, options: { timeout?: number } = {}): AsyncIterableIterator<Completed<F>> {
+  // Not an async generator: `yield future` there would await the future (it is thenable) and
+  // hand out its result instead of the future.
   const list = checkFutures(futures);
   const { timeout } = options;
   if (timeout !== undefined) checkMilliseconds('timeout', timeout);
@@ -85,11 +95,15 @@ export async function* asCompleted<F extends Future<any, any>>(futures: Iterable
       wake?.();
     });
   }
-  for (let yielded = 0; yielded < list.length; yielded++) {
+  let yielded = 0;
+  const next = async (): Promise<IteratorResult<F>> => {
+    if (yielded === list.length) return { done: true, value: undefined };
     while (finished.length === 0) {
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) {
-        throw new TimeoutError(`${list.length - yielded} (of ${list.length}) futures unfinished after ${timeout} ms`);
+        const unfinished = list.length - yielded;
+        yielded = list.length; // the iteration is over
+        throw new TimeoutError(`${unfinished} (of ${list.length}) futures unfinished after ${timeout} ms`);
       }
       await new Promise<void>((resolve) => {
         const timer = left === undefined ? undefined : setTimeout(resolve, left);
@@ -100,8 +114,18 @@ export async function* asCompleted<F extends Future<any, any>>(futures: Iterable
       });
       wake = undefined;
     }
-    yield finished.shift()!;
-  }
+    yielded++;
+    return { done: false, value: finished.shift()! };
+  };
+  const iterator: AsyncIterableIterator<Completed<F>> = {
+    next: next as () => Promise<IteratorResult<Completed<F>>>,
+    return: async () => {
+      yielded = list.length;
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }
 
 type Results<T extends readonly unknown[]> = { -readonly [K in keyof T]: Awaited<T[K]> };

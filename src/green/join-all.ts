@@ -22,9 +22,10 @@ export function joinAll<F extends Future<any, any>>(futures: Iterable<F>, option
       if (timer) clearTimeout(timer);
       resolve(finished());
     };
-    for (const future of list) {
-      if (!future.done()) future.onDone(() => { if (--remaining === 0) finish(); });
-    }
+    const countDown = () => {
+      if (--remaining === 0) finish();
+    };
+    for (const future of list) if (!future.done()) future.onDone(countDown);
     if (timeout !== undefined) timer = setTimeout(finish, timeout);
   });
 }

@@ -1,0 +1,82 @@
+/**
+ * The articles' Monte Carlo pi (calcPi(3000, 4000)): `tasks` tasks of `samples` random points
+ * each, on every executor side by side, against a plain JavaScript loop doing the same work.
+ */
+import type { Executor } from '../core/executor.js';
+import { benchExecutor } from './executors.js';
+import { measure, percent, progress, type BenchReport, type Cell } from './harness.js';
+import piTasks, { monteCarloHits } from './tasks.js';
+
+export interface PiOptions {
+  tasks: number;
+  samples: number;
+  workers: number;
+  executors: string[];
+  repeats: number;
+  warmup: number;
+}
+
+export const PI_DEFAULTS: PiOptions = { tasks: 3000, samples: 4000, workers: 2, executors: ['inline', 'green'], repeats: 3, warmup: 1 };
+
+interface PiRow {
+  executor: string;
+  workers: number;
+  seconds: number;
+  spread: number;
+  samplesPerSecond: number;
+  speedup: number;
+  efficiency: number;
+  pi: number;
+}
+
+export async function benchPi(options: PiOptions): Promise<BenchReport> {
+  const { tasks, samples } = options;
+  const total = tasks * samples;
+  const toPi = (hits: number) => (4 * hits) / total;
+  const measured: Omit<PiRow, 'speedup' | 'efficiency'>[] = [];
+
+  const plain = await measure(() => {
+    let hits = 0;
+    for (let i = 0; i < tasks; i++) hits += monteCarloHits(samples);
+    return hits;
+  }, { ...options, onRun: (i, s) => progress(`plain loop run ${i + 1}: ${s.toFixed(3)} s`) });
+  measured.push({ executor: 'plain loop', workers: 1, seconds: plain.median, spread: plain.spread, samplesPerSecond: total / plain.median, pi: toPi(plain.value) });
+
+  for (const name of options.executors) {
+    const spec = benchExecutor(name);
+    const workers = spec.parallel ? options.workers : 1;
+    const executor: Executor = await spec.create(options.workers);
+    try {
+      const inputs = new Array<number>(tasks).fill(samples);
+      const result = await measure(async () => sum(await executor.map(piTasks.monteCarlo, inputs)), {
+        ...options,
+        onRun: (i, s) => progress(`${name} run ${i + 1}: ${s.toFixed(3)} s`),
+      });
+      measured.push({ executor: name, workers, seconds: result.median, spread: result.spread, samplesPerSecond: total / result.median, pi: toPi(result.value) });
+    } finally {
+      await executor.shutdown();
+    }
+  }
+
+  const base = measured.find((r) => r.executor === 'inline') ?? measured[0]!;
+  const rows: PiRow[] = measured.map((r) => ({ ...r, speedup: base.seconds / r.seconds, efficiency: base.seconds / r.seconds / r.workers }));
+  const notes = [`speedup and efficiency are against ${base.executor}; spread is (max - min) / median over ${options.repeats} runs`];
+  const inline = rows.find((r) => r.executor === 'inline');
+  if (inline) {
+    const overhead = inline.seconds / rows[0]!.seconds;
+    notes.push(`inline / plain loop: ${overhead.toFixed(3)}x (goal: at most 1.10x, the executor adds nothing measurable)`);
+  }
+  return {
+    title: `weft bench pi: ${tasks} tasks x ${samples} samples (${(total / 1e6).toFixed(1)} M samples), ${options.workers} workers`,
+    header: ['executor', 'workers', 'seconds', 'spread', 'samples/s', 'speedup', 'efficiency', 'pi'],
+    rows: rows.map((r): Cell[] => [r.executor, String(r.workers), r.seconds, percent(r.spread), r.samplesPerSecond, `${r.speedup.toFixed(2)}x`, percent(r.efficiency), r.pi.toFixed(5)]),
+    notes,
+    data: { benchmark: 'pi', options, rows },
+  };
+}
+
+function sum(values: number[]): number {
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
+}

@@ -1,0 +1,103 @@
+/**
+ * The `weft bench` modes. Each entry parses its own options from the command line's values and
+ * returns a report; `all` runs every entry marked `inAll`.
+ */
+import type { BenchReport } from './harness.js';
+import { benchGreen, GREEN_DEFAULTS } from './green.js';
+import { benchPi, PI_DEFAULTS } from './pi.js';
+import { benchRpc, RPC_DEFAULTS } from './rpc.js';
+
+export type BenchArgs = Record<string, string | boolean | undefined>;
+
+export interface BenchMode {
+  name: string;
+  summary: string;
+  /** Lines of `--help` describing its options. */
+  options: string[];
+  inAll: boolean;
+  run(args: BenchArgs): Promise<BenchReport>;
+}
+
+const modes = new Map<string, BenchMode>();
+
+export function registerBench(mode: BenchMode): void {
+  modes.set(mode.name, mode);
+}
+
+export function benchModes(): BenchMode[] {
+  return [...modes.values()];
+}
+
+export function benchMode(name: string): BenchMode | undefined {
+  return modes.get(name);
+}
+
+/** A positive integer option, or the default; a clear error otherwise. */
+export function intOption(args: BenchArgs, name: string, fallback: number): number {
+  const raw = args[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new TypeError(`--${name} expects a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+export function listOption(args: BenchArgs, name: string, fallback: string[]): string[] {
+  const raw = args[name];
+  if (raw === undefined || typeof raw !== 'string') return fallback;
+  return raw.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+registerBench({
+  name: 'pi',
+  summary: "the articles' Monte Carlo pi on every executor, against a plain loop",
+  options: [
+    `--tasks N        tasks (default ${PI_DEFAULTS.tasks})`,
+    `--samples N      random points per task (default ${PI_DEFAULTS.samples})`,
+    `--workers N      workers for pools (default ${PI_DEFAULTS.workers})`,
+    `--executors a,b  which executors (default ${PI_DEFAULTS.executors.join(',')})`,
+    `--repeats N      measured runs (default ${PI_DEFAULTS.repeats}); --warmup N (default ${PI_DEFAULTS.warmup})`,
+  ],
+  inAll: true,
+  run: (args) => benchPi({
+    tasks: intOption(args, 'tasks', PI_DEFAULTS.tasks),
+    samples: intOption(args, 'samples', PI_DEFAULTS.samples),
+    workers: intOption(args, 'workers', PI_DEFAULTS.workers),
+    executors: listOption(args, 'executors', PI_DEFAULTS.executors),
+    repeats: intOption(args, 'repeats', PI_DEFAULTS.repeats),
+    warmup: args.warmup === '0' ? 0 : intOption(args, 'warmup', PI_DEFAULTS.warmup),
+  }),
+});
+
+registerBench({
+  name: 'green',
+  summary: 'a million pending green tasks against a bare Promise.all (time and peak RSS)',
+  options: [
+    `--tasks N        pending tasks (default ${GREEN_DEFAULTS.tasks})`,
+    `--delay MS       timer each task awaits (default ${GREEN_DEFAULTS.delay})`,
+    `--repeats N      runs of each mode, alternating (default ${GREEN_DEFAULTS.repeats})`,
+  ],
+  inAll: true,
+  run: (args) => benchGreen({
+    tasks: intOption(args, 'tasks', GREEN_DEFAULTS.tasks),
+    delay: intOption(args, 'delay', GREEN_DEFAULTS.delay),
+    repeats: intOption(args, 'repeats', GREEN_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'rpc',
+  summary: 'RPC round trips and pipelined calls against a bare socket and JSON over TCP',
+  options: [
+    `--calls N        awaited round trips per run (default ${RPC_DEFAULTS.calls})`,
+    `--pipelined N    calls per pipelined run (default ${RPC_DEFAULTS.pipelined})`,
+    `--window N       calls in flight at once when pipelined (default ${RPC_DEFAULTS.window})`,
+    `--repeats N      measured runs (default ${RPC_DEFAULTS.repeats})`,
+  ],
+  inAll: true,
+  run: (args) => benchRpc({
+    calls: intOption(args, 'calls', RPC_DEFAULTS.calls),
+    pipelined: intOption(args, 'pipelined', RPC_DEFAULTS.pipelined),
+    window: intOption(args, 'window', RPC_DEFAULTS.window),
+    repeats: intOption(args, 'repeats', RPC_DEFAULTS.repeats),
+  }),
+});

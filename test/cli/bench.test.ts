@@ -1,0 +1,60 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+function weft(...args: string[]) {
+  const run = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('weft CLI', () => {
+  test('bench pi --json: every executor row, a pi estimate near pi, speedups against inline', () => {
+    const run = weft('bench', 'pi', '--tasks', '40', '--samples', '2000', '--repeats', '2', '--warmup', '0', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const data = JSON.parse(run.stdout) as { rows: { executor: string; pi: number; speedup: number; seconds: number }[] };
+    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'inline', 'green']);
+    for (const row of data.rows) {
+      assert.ok(Math.abs(row.pi - Math.PI) < 0.05, `${row.executor} estimated ${row.pi}`);
+      assert.ok(row.seconds > 0);
+    }
+    assert.equal(data.rows.find((r) => r.executor === 'inline')!.speedup, 1);
+  });
+
+  test('bench pi prints a table with the columns the issue asks for', () => {
+    const run = weft('bench', 'pi', '--tasks', '10', '--samples', '100', '--repeats', '1', '--warmup', '0');
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /executor\s+workers\s+seconds\s+spread\s+samples\/s\s+speedup\s+efficiency\s+pi/);
+    assert.match(run.stdout, /inline \/ plain loop: \d+\.\d+x/);
+  });
+
+  test('bench green runs both modes in fresh processes and reports ratios', () => {
+    const run = weft('bench', 'green', '--tasks', '2000', '--delay', '1', '--repeats', '1', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const data = JSON.parse(run.stdout) as { ratios: { mode: string; time: number; memory: number }[]; runs: Record<string, { completed: number }[]> };
+    for (const mode of ['bare', 'green', 'green-sync']) assert.equal(data.runs[mode]![0]!.completed, 2000, mode);
+    assert.deepEqual(data.ratios.map((r) => r.mode), ['bare', 'green', 'green-sync']);
+    for (const r of data.ratios) assert.ok(r.time > 0 && r.memory > 0);
+  });
+
+  test('bad input: unknown mode, unknown executor, bad number', () => {
+    const unknownMode = weft('bench', 'nope');
+    assert.equal(unknownMode.code, 2);
+    assert.match(unknownMode.stderr, /unknown mode "nope"/);
+    const unknownExecutor = weft('bench', 'pi', '--executors', 'warp', '--tasks', '1', '--samples', '1');
+    assert.equal(unknownExecutor.code, 1);
+    assert.match(unknownExecutor.stderr, /unknown executor "warp"; known: inline, green/);
+    const badNumber = weft('bench', 'pi', '--tasks', 'many');
+    assert.equal(badNumber.code, 1);
+    assert.match(badNumber.stderr, /--tasks expects a positive integer, got "many"/);
+  });
+
+  test('--help lists the commands and bench modes', () => {
+    const run = weft('--help');
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /bench/);
+    assert.match(run.stdout, /pi\s+the articles' Monte Carlo pi/);
+  });
+});
