@@ -13,6 +13,6 @@ export { Queue, QueueProxy, type QueueOptions } from './queue.js';
 export { Pipe, PipeEnd, PipeEndProxy } from './pipe.js';
 export { Timer } from './timer.js';
 export {
-  createObjectServer, createParentChannel, isObjectMessage,
+  createObjectServer, createParentChannel, isObjectMessage, ObjectRegistry,
   type ObjectServerEnd, type ParentChannelEnd, type ObjectCallMessage, type ObjectReplyMessage, type ObjectMessage,
 } from './object-channel.js';

@@ -16,6 +16,10 @@ import { BrokenBarrierError, ClosedError } from './errors.js';
  *                                                          │ handleMessage → handler.serve(value, ...)
  *   resolves / rejects ◀── handleMessage ◀──────── { t: 'weft:obj-reply', id, ok, value | error }
  *
+ * A pool keeps one ObjectRegistry (its `ObjectServer`, given to encodeArgs) and makes one end
+ * per child with `createObjectServer(send, registry)`; when a child dies, closing its end aborts
+ * only that child's calls.
+ *
  * Calls are served in arrival order: a call's synchronous part (a release, a set) takes effect
  * before the next message is read, so a child's `release(); acquire()` keeps its order. A call
  * that waits (a queue's get) does not hold up the ones behind it. Errors of weft's own classes
@@ -49,12 +53,13 @@ export function isObjectMessage(msg: unknown): msg is ObjectMessage {
 }
 
 export interface ObjectServerEnd {
-  server: ObjectServer;
+  /** The registry this end serves from (shared with other ends when one was given). */
+  server: ObjectRegistry;
   /** Feed every message from the child here; returns false for messages that are not ours. */
   handleMessage(msg: unknown): boolean;
   /**
-   * The child is gone: abort the calls still being served (their waits give up without taking
-   * anything) and answer later calls with an error. Registered objects are dropped.
+   * The child is gone: abort the calls this end is still serving (their waits give up without
+   * taking anything) and answer later calls with an error. The registry is left as it is.
    */
   close(reason?: unknown): void;
 }
@@ -64,12 +69,52 @@ interface Served {
   handler: ShareableHandler & { serve: NonNullable<ShareableHandler['serve']> };
 }
 
-/** Parent side: keeps the objects a child may call and answers its calls through `send`. */
-export function createObjectServer(send: (msg: ObjectReplyMessage) => void): ObjectServerEnd {
-  const ids = new Map<object, number>();
-  const objects = new Map<number, Served>();
+/**
+ * The objects a parent serves, by id. A pool keeps one for all its children, so that an
+ * argument encoded once (the id) means the same object in whichever child runs the task, also
+ * after a crash sends it to another one.
+ */
+export class ObjectRegistry implements ObjectServer {
+  readonly #ids = new Map<object, number>();
+  readonly #objects = new Map<number, Served>();
+  #nextId = 0;
+
+  register(value: object): number {
+    const known = this.#ids.get(value);
+    if (known !== undefined) return known;
+    const handler = shareableHandlerFor(value);
+    if (!handler?.serve) {
+      throw new TypeError(`Expected an object a shareable handler can serve to a child process, got ${describe(value)}`);
+    }
+    const id = ++this.#nextId;
+    this.#ids.set(value, id);
+    this.#objects.set(id, { value, handler: handler as Served['handler'] });
+    return id;
+  }
+
+  /** The object registered as `id`, with the handler that serves it. */
+  lookup(id: number): Served | undefined {
+    return this.#objects.get(id);
+  }
+
+  /** How many objects are registered. */
+  get size(): number {
+    return this.#objects.size;
+  }
+
+  /** Forgets every object (the pool is closing). */
+  clear(): void {
+    this.#ids.clear();
+    this.#objects.clear();
+  }
+}
+
+/**
+ * Parent side, one per child: answers that child's calls through `send`. Pass the registry of
+ * another end to share its objects (a pool: one registry, one end per child).
+ */
+export function createObjectServer(send: (msg: ObjectReplyMessage) => void, registry = new ObjectRegistry()): ObjectServerEnd {
   const inFlight = new Set<AbortController>();
-  let nextId = 0;
   let closed: unknown;
 
   const reply = (msg: ObjectReplyMessage): void => {
@@ -80,21 +125,6 @@ export function createObjectServer(send: (msg: ObjectReplyMessage) => void): Obj
   };
   const fail = (id: number, error: unknown): void => reply({ t: OBJ_REPLY, id, ok: false, error: serializeError(error) });
 
-  const server: ObjectServer = {
-    register(value: object): number {
-      const known = ids.get(value);
-      if (known !== undefined) return known;
-      const handler = shareableHandlerFor(value);
-      if (!handler?.serve) {
-        throw new TypeError(`Expected an object a shareable handler can serve to a child process, got ${describe(value)}`);
-      }
-      const id = ++nextId;
-      ids.set(value, id);
-      objects.set(id, { value, handler: handler as Served['handler'] });
-      return id;
-    },
-  };
-
   function handleMessage(msg: unknown): boolean {
     if (!isObjectMessage(msg) || msg.t !== OBJ_CALL) return false;
     const { id, obj, method, args } = msg;
@@ -103,7 +133,7 @@ export function createObjectServer(send: (msg: ObjectReplyMessage) => void): Obj
       fail(id, new InvalidStateError('the object server is closed', { cause: closed }));
       return true;
     }
-    const served = objects.get(obj);
+    const served = registry.lookup(obj);
     if (!served) {
       fail(id, new InvalidStateError(`no object with id ${String(obj)} is served to this child`));
       return true;
@@ -143,11 +173,9 @@ export function createObjectServer(send: (msg: ObjectReplyMessage) => void): Obj
     closed = reason;
     for (const controller of inFlight) controller.abort(reason);
     inFlight.clear();
-    ids.clear();
-    objects.clear();
   }
 
-  return { server, handleMessage, close };
+  return { server: registry, handleMessage, close };
 }
 
 export interface ParentChannelEnd {

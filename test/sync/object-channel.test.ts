@@ -138,6 +138,22 @@ describe('object channel ends in one process', { timeout: 30_000 }, () => {
     await assert.rejects(end.channel.call(1, 'get', []), { message: 'parent gone' });
   });
 
+  test('ends sharing a registry serve the same objects; closing one leaves the other serving', async () => {
+    const replies: [string, unknown][] = [];
+    const first = createObjectServer((msg) => replies.push(['first', msg.ok && msg.value]));
+    const second = createObjectServer((msg) => replies.push(['second', msg.ok ? msg.value : msg.error.message]), first.server);
+    assert.equal(second.server, first.server);
+    const counter = new Counter();
+    const id = first.server.register(counter);
+    assert.equal(second.server.register(counter), id);
+    first.handleMessage({ t: 'weft:obj-call', id: 1, obj: id, method: 'add', args: [1] });
+    second.handleMessage({ t: 'weft:obj-call', id: 1, obj: id, method: 'add', args: [2] });
+    first.close();
+    second.handleMessage({ t: 'weft:obj-call', id: 2, obj: id, method: 'add', args: [3] });
+    assert.deepEqual(replies, [['first', 1], ['second', 3], ['second', 6]]);
+    assert.equal(first.server.size, 1);
+  });
+
   test('a send that throws rejects the call', async () => {
     const end = createParentChannel(() => { throw new Error('channel closed'); });
     await assert.rejects(end.channel.call(1, 'get', []), { message: 'channel closed' });
