@@ -31,23 +31,26 @@ export const opaqueClasses: Function[] = [Date, RegExp, Error, ArrayBuffer, MapB
 
 export function boxMaps(value: unknown, depth = 0): unknown {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return value;
-  if (Array.isArray(value)) return boxArray(value, depth);
+  const constructor = (value as object).constructor;
+  // The common shapes first: this runs on every frame sent.
+  if (constructor === Object) return boxProperties(value as Record<string, unknown>, depth);
+  if (constructor === Array) return boxArray(value as unknown[], depth);
   if (value instanceof Map) return new MapBox(value, depth);
   if (ArrayBuffer.isView(value)) return value;
-  const proto = Object.getPrototypeOf(value) as object | null;
-  if (proto !== Object.prototype && proto !== null) {
-    if (value instanceof Set) return boxSet(value, depth);
-    for (const Class of opaqueClasses) if (value instanceof Class) return value;
-  }
+  if (value instanceof Set) return boxSet(value, depth);
+  for (const Class of opaqueClasses) if (value instanceof Class) return value;
+  return boxProperties(value as Record<string, unknown>, depth);
+}
+
+function boxProperties(record: Record<string, unknown>, depth: number): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
+  for (const key in record) {
     const item = record[key];
-    if (typeof item !== 'object' || item === null) continue;
+    if (typeof item !== 'object' || item === null || !Object.hasOwn(record, key)) continue;
     const boxed = boxMaps(item, depth + 1);
     if (boxed !== item) (copy ??= { ...record })[key] = boxed;
   }
-  return copy ?? value;
+  return copy ?? record;
 }
 
 function boxArray(array: unknown[], depth: number): unknown[] {
