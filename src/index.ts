@@ -2,6 +2,7 @@
 // executor is a thin module of its own.
 export {
   WeftError, CancelledError, TimeoutError, InvalidStateError, RemoteError, WorkerCrashedError, BrokenExecutorError,
+  AuthenticationError, ProtocolError, ConnectionClosedError,
   serializeError, type SerializedError, type WorkerCrashInfo,
 } from './core/errors.js';
 export { Future, isFuture, type FutureState } from './core/future.js';
@@ -25,4 +26,12 @@ export { ProcessPool, type ProcessPoolOptions } from './pools/process-pool.js';
 export { PoolBase, type PoolOptions, type PoolStats, type CancelOptions } from './pools/pool-base.js';
 export type { WorkerStats } from './pools/worker-slot.js';
 export { transfer } from './pools/transfer.js';
+export { serve, connect, byRef, RpcServer, type ServeOptions, type ConnectOptions } from './remote/rpc.js';
+export { releaseProxy, isRemote, type Remote, type RemoteRoot, type RemoteMethod, type RemoteMembers } from './remote/rpc/proxy.js';
+export type { CallOptions } from './remote/rpc/calls.js';
+export { registerRemoteClass, type ByRef } from './remote/codec.js';
+export type { Address } from './remote/dial.js';
+export { Manager, ManagerClient, type ManagerOptions, type ManagerConnectOptions } from './remote/manager.js';
+export { Dict } from './remote/dict.js';
 export { Thread, Process } from './pools/thread.js';
+export * from './sync/index.js';

@@ -8,6 +8,7 @@ import { benchPi, PI_DEFAULTS } from './pi.js';
 import { benchOverhead, OVERHEAD_DEFAULTS } from './overhead.js';
 import { benchGrain } from './grain.js';
 import { PEER_NAMES } from './peers.js';
+import { benchRpc, RPC_DEFAULTS } from './rpc.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
 
@@ -123,5 +124,23 @@ registerBench({
     executors: withPeers(args, listOption(args, 'executors', ['threads', 'threads-per-task', 'processes'])),
     repeats: intOption(args, 'repeats', PI_DEFAULTS.repeats),
     warmup: args.warmup === '0' ? 0 : intOption(args, 'warmup', PI_DEFAULTS.warmup),
+  }),
+});
+
+registerBench({
+  name: 'rpc',
+  summary: 'RPC round trips and pipelined calls against a bare socket and JSON over TCP',
+  options: [
+    `--calls N        awaited round trips per run (default ${RPC_DEFAULTS.calls})`,
+    `--pipelined N    calls per pipelined run (default ${RPC_DEFAULTS.pipelined})`,
+    `--window N       calls in flight at once when pipelined (default ${RPC_DEFAULTS.window})`,
+    `--repeats N      measured runs (default ${RPC_DEFAULTS.repeats})`,
+  ],
+  inAll: true,
+  run: (args) => benchRpc({
+    calls: intOption(args, 'calls', RPC_DEFAULTS.calls),
+    pipelined: intOption(args, 'pipelined', RPC_DEFAULTS.pipelined),
+    window: intOption(args, 'window', RPC_DEFAULTS.window),
+    repeats: intOption(args, 'repeats', RPC_DEFAULTS.repeats),
   }),
 });

@@ -1,18 +1,23 @@
-import { runWithContext, type TaskContext } from './context.js';
+import { runWithContext, runWithSyncContext, type TaskContext } from './context.js';
 
 /**
  * Runs a task function here, inside its context, and turns whatever it returns into one
  * outcome: a value, a promise of one, or, for generator functions, the values streamed to
  * `onValue` and then the generator's return value. Shared by every executor that runs code in
- * this thread and by the worker side of the pools, so all of them treat results alike.
+ * this thread, by the worker side of the pools and by remote objects (whose methods need
+ * `thisArg`), so all of them treat results alike.
  */
 export function invokeTask<C extends TaskContext>(
   fn: (...args: any[]) => unknown,
   args: readonly unknown[],
   context: C,
   onValue: (context: C, value: unknown) => void,
+  thisArg?: unknown,
+  asyncContext = true,
 ): unknown {
-  const out = runWithContext(context, applyFn, fn, args);
+  const out = asyncContext
+    ? runWithContext(context, applyFn, fn, args, thisArg)
+    : runWithSyncContext(context, applyFn, fn, args, thisArg);
   if (out === null || typeof out !== 'object') return out;
   if (isIterator(out)) {
     if (Symbol.asyncIterator in out) return drainAsyncGenerator(out as AsyncGenerator, context, onValue);
@@ -26,11 +31,12 @@ export function invokeChunk(
   fn: (...args: any[]) => unknown,
   argLists: readonly (readonly unknown[])[],
   context: TaskContext,
+  asyncContext = true,
 ): unknown[] | Promise<unknown[]> {
   const results: unknown[] = new Array(argLists.length);
   for (let i = 0; i < argLists.length; i++) {
-    const out = invokeTask(fn, argLists[i]!, context, ignoreValue);
-    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out);
+    const out = invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
+    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out, asyncContext);
     results[i] = out;
   }
   return results;
@@ -43,16 +49,17 @@ async function finishChunkAsync(
   results: unknown[],
   from: number,
   pending: PromiseLike<unknown>,
+  asyncContext: boolean,
 ): Promise<unknown[]> {
   results[from] = await pending;
   for (let i = from + 1; i < argLists.length; i++) {
-    results[i] = await invokeTask(fn, argLists[i]!, context, ignoreValue);
+    results[i] = await invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
   }
   return results;
 }
 
-function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[]): unknown {
-  return fn(...args);
+function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[], thisArg: unknown): unknown {
+  return thisArg === undefined ? fn(...args) : Reflect.apply(fn, thisArg, args);
 }
 
 /** Values yielded inside a chunk have no consumer: a chunk's result is its list of returns. */
