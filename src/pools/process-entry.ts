@@ -1,6 +1,7 @@
 // Entry script of a ProcessPool child process (and of Process). See worker-runtime.ts.
 import { writeSync } from 'node:fs';
 import '../index.js'; // registers every shareable handler (Lock, Queue, ...) in this process
+import { createParentChannel } from '../sync/object-channel.js';
 import { WorkerRuntime } from './worker-runtime.js';
 
 /** The pool reads this pipe when the child dies: which call was running, and why it died. */
@@ -9,11 +10,13 @@ const REPORT_FD = 4;
 const sendRaw = process.send!.bind(process);
 // With a callback a failed send (the pool has gone) is not an 'error' event that kills us.
 const ignore = () => {};
-const send = (batch: unknown[]) => {
-  if (process.connected) sendRaw(batch, undefined, undefined, ignore);
+const send = (message: unknown) => {
+  if (process.connected) sendRaw(message, undefined, undefined, ignore);
 };
+// Lock, Queue, ... arguments are proxies that call the parent through this channel.
+const parent = createParentChannel(send);
 const started = new Int32Array(1);
-const runtime = new WorkerRuntime(send, 'process', started);
+const runtime = new WorkerRuntime(send, 'process', started, parent.channel);
 let fatal: unknown;
 process.on('uncaughtExceptionMonitor', (error) => { fatal = error; });
 process.on('exit', (code) => {
@@ -24,6 +27,12 @@ process.on('exit', (code) => {
     // the pool has gone; nobody to tell
   }
 });
-process.on('message', (batch: unknown[]) => runtime.receive(batch));
-process.on('disconnect', () => process.exit(0));
+process.on('message', (message: unknown) => {
+  if (Array.isArray(message)) runtime.receive(message);
+  else parent.handleMessage(message);
+});
+process.on('disconnect', () => {
+  parent.close();
+  process.exit(0);
+});
 send([]); // ready

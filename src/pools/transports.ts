@@ -20,6 +20,12 @@ export interface TransportEvents {
   exit(info: ExitInfo): void;
 }
 
+export interface ProcessTransportEvents {
+  /** Batches, and object-channel calls from the child. */
+  message(message: unknown): void;
+  exit(info: ExitInfo): void;
+}
+
 /** One worker thread or child process, seen from the pool: a pipe for batches and an exit. */
 export interface Transport {
   readonly threadId: number | undefined;
@@ -98,14 +104,14 @@ export class ProcessTransport implements Transport {
   #reportPipe: Readable & { ref?(): void; unref?(): void };
   #exit: { code: number | null; signal: string | null } | undefined;
 
-  constructor(_workerId: number, options: ProcessTransportOptions, events: TransportEvents) {
+  constructor(_workerId: number, options: ProcessTransportOptions, events: ProcessTransportEvents) {
     this.#child = fork(PROCESS_ENTRY, [], {
       serialization: 'advanced',
       execArgv: options.execArgv,
       env: options.env,
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
-    this.#child.on('message', events.message as (message: unknown) => void);
+    this.#child.on('message', events.message);
     const report = this.#child.stdio[4] as Readable;
     report.setEncoding('utf8');
     report.on('data', (chunk: string) => { this.#report += chunk; });
@@ -142,8 +148,9 @@ export class ProcessTransport implements Transport {
     return this.#child.pid;
   }
 
-  send(batch: unknown[]): void {
-    if (this.#child.connected) this.#child.send(batch);
+  /** A batch, or an object-channel reply. */
+  send(message: unknown): void {
+    if (this.#child.connected) this.#child.send(message as object);
   }
 
   stop(): void {
