@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { RemoteError, WorkerCrashedError, type SerializedError } from '../core/errors.js';
 import { ExecutorBase, type ExecutorStats, type ShutdownOptions } from '../core/executor.js';
 import type { Future } from '../core/future.js';
+import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
 import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
 import { isTaskRef, type AnyTask } from '../core/task.js';
@@ -79,6 +80,8 @@ export abstract class PoolBase extends ExecutorBase {
   #taskIds = new Map<(...args: any[]) => unknown, number>();
   #defs: [how: number, where: string, key: string][] = [];
   #dirty: WorkerSlot[] = [];
+  /** Dispatched jobs waiting for a worker to finish starting. */
+  #unbound = new Deque<Job>();
   #flushQueued = false;
   #taskMs = INITIAL_TASK_MS;
   #window = Math.round(TARGET_BATCH_MS / INITIAL_TASK_MS);
@@ -153,6 +156,12 @@ export abstract class PoolBase extends ExecutorBase {
 
   protected dispatch(job: Job): void {
     const w = this.#pick();
+    if (w) this.#bind(w, job);
+    else this.#unbound.push(job);
+  }
+
+  /** Sends `job` to `w`: its DEF the first time, the call, and an abort if it already has one. */
+  #bind(w: WorkerSlot, job: Job): void {
     const taskId = this.#taskIdOf(job);
     if (!w.known[taskId]) {
       const [how, where, key] = this.#defs[taskId]!;
@@ -166,6 +175,15 @@ export abstract class PoolBase extends ExecutorBase {
     if (w.idleTimer) w.idleTimer = void clearTimeout(w.idleTimer);
     if (!w.busy) w.markBusy(true, performance.now());
     this.#markDirty(w);
+    if (job.aborted) this.abandon(job, job.signal.reason); // cancelled or timed out while unbound
+  }
+
+  /** A worker that just became ready or idle takes its fair share of the jobs waiting for one. */
+  #takeUnbound(w: WorkerSlot): void {
+    if (this.#unbound.length === 0 || w.exiting) return;
+    let starting = 1;
+    for (const other of this.#workers) if (other !== w && !other.ready && !other.exiting) starting++;
+    for (let n = Math.ceil(this.#unbound.length / starting); n > 0; n--) this.#bind(w, this.#unbound.shift()!);
   }
 
   protected override abandon(job: Job, reason: unknown): void {
@@ -186,15 +204,24 @@ export abstract class PoolBase extends ExecutorBase {
 
   // ---- workers ------------------------------------------------------------------------------
 
-  /** An idle worker, else a new one while below `size`, else the least loaded. */
-  #pick(): WorkerSlot {
+  /**
+   * An idle ready worker, else the least loaded ready one once the pool is at full strength.
+   * Undefined while workers are still starting (a new one is started if below `size`): the job
+   * waits unbound and goes to whichever worker is ready first, so a slow start delays no task
+   * more than it must.
+   */
+  #pick(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const w of this.#workers) {
-      if (w.exiting) continue;
+      if (w.exiting || !w.ready) continue;
       if (w.fifo.length === 0) return w;
       if (!best || w.fifo.length < best.fifo.length) best = w;
     }
-    return best && this.#live >= this.size ? best : this.#spawn();
+    if (this.#live < this.size) {
+      this.#spawn();
+      return undefined;
+    }
+    return best;
   }
 
   #spawn(): WorkerSlot {
@@ -238,8 +265,9 @@ export abstract class PoolBase extends ExecutorBase {
   #onMessage(w: WorkerSlot, batch: unknown[]): void {
     if (!w.ready) {
       w.ready = true;
-      if (!w.busy) w.transport.setBusy(false);
       for (const wake of w.readyWaiters.splice(0)) wake();
+      this.#takeUnbound(w);
+      if (!w.busy) w.transport.setBusy(false);
     }
     let settledNow = 0;
     for (let i = 0; i < batch.length; i += 3) {
@@ -274,6 +302,7 @@ export abstract class PoolBase extends ExecutorBase {
     this.#taskMs += ((now - w.lastReplyAt) / settledNow - this.#taskMs) / 8;
     this.#window = Math.max(1, Math.min(MAX_WINDOW, Math.round(TARGET_BATCH_MS / Math.max(this.#taskMs, 1e-6))));
     w.lastReplyAt = now;
+    if (w.fifo.length === 0) this.#takeUnbound(w);
     if (w.fifo.length === 0) {
       w.markBusy(false, now);
       if (this.idleTimeout !== Infinity && !w.exiting) {
@@ -298,6 +327,19 @@ export abstract class PoolBase extends ExecutorBase {
     // nor are workers that died starting (that would loop; the next task retries on demand).
     const diedStarting = !w.ready && !w.exiting;
     if (this.#open && !diedStarting && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
+    else if (this.#unbound.length > 0 && this.#live === 0) {
+      // Jobs wait for a worker and none is left: start one, unless starting is what fails.
+      if (this.#open && !diedStarting) this.#spawn();
+      else this.#failUnbound(w, info);
+    }
+  }
+
+  /** No worker could start: the jobs waiting for one fail rather than wait forever. */
+  #failUnbound(w: WorkerSlot, info: ExitInfo): void {
+    const reason = `the worker failed to start${info.reason ? `: ${info.reason}` : ''}`;
+    for (const job of this.#unbound.drain()) {
+      this.rejectAttempt(job, job.runningAttempt, new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason }));
+    }
   }
 
   /**
