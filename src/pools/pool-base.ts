@@ -45,6 +45,9 @@ const MAX_WINDOW = 256;
 /** First guess of a task's duration: a window of 8 until real replies say otherwise. */
 const INITIAL_TASK_MS = TARGET_BATCH_MS / 8;
 const DEFAULT_CANCEL_GRACE_MS = 3000;
+const CHUNKS_PER_WORKER = 16;
+/** Items per map chunk at most: one chunk is one result message, kept small enough to stream. */
+const MAX_CHUNK = 1024;
 
 export interface PoolOptions {
   /** Most workers at once; they start on demand (or all with `start()`). @default os.availableParallelism() */
@@ -145,8 +148,9 @@ export abstract class PoolBase extends ExecutorBase {
   }
 
   protected override defaultChunksize(itemCount: number | undefined): number {
-    // multiprocessing.Pool's rule (about four chunks per worker), capped so one chunk stays short.
-    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * 4)), 1024));
+    // About CHUNKS_PER_WORKER chunks per worker: multiprocessing.Pool uses 4, but a message costs
+    // little here, and more, smaller chunks even out workers slowed by other load at the end.
+    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * CHUNKS_PER_WORKER)), MAX_CHUNK));
   }
 
   protected override accept(task: AnyTask): void {
