@@ -70,3 +70,27 @@ registerBenchExecutor({
     return pool;
   },
 });
+
+/**
+ * A ThreadPool created, started and shut down inside every measured run: the cost of starting
+ * the pool included, which `threads` (started before measuring) leaves out.
+ */
+class ColdThreadPool {
+  constructor(readonly workers: number) {}
+
+  async map(...args: Parameters<Executor['map']>): Promise<unknown[]> {
+    const pool = new ThreadPool({ workers: this.workers });
+    try {
+      return await pool.map(...args);
+    } finally {
+      await pool.shutdown();
+    }
+  }
+
+  async shutdown(): Promise<void> {}
+}
+registerBenchExecutor({
+  name: 'threads-cold',
+  parallel: true,
+  create: (workers) => new ColdThreadPool(workers) as unknown as Executor,
+});

@@ -15,7 +15,7 @@ describe('weft CLI', () => {
     const run = weft('bench', 'pi', '--tasks', '40', '--samples', '2000', '--repeats', '2', '--warmup', '0', '--json');
     assert.equal(run.code, 0, run.stderr);
     const data = JSON.parse(run.stdout) as { rows: { executor: string; pi: number; speedup: number; seconds: number }[] };
-    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'inline', 'green', 'threads', 'processes']);
+    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'inline', 'green', 'threads', 'threads-cold', 'processes']);
     for (const row of data.rows) {
       assert.ok(Math.abs(row.pi - Math.PI) < 0.05, `${row.executor} estimated ${row.pi}`);
       assert.ok(row.seconds > 0);
