@@ -1,6 +1,6 @@
 // Entry script of a ProcessPool child process (and of Process). See worker-runtime.ts.
 import { writeSync } from 'node:fs';
-import '../index.js'; // registers every shareable handler (Lock, Queue, ...) in this process
+import '../sync/index.js'; // registers the shareable handlers (Lock, Queue, ...); not all of weft, to start fast
 import { createParentChannel } from '../sync/object-channel.js';
 import { WorkerRuntime } from './worker-runtime.js';
 
