@@ -4,13 +4,12 @@ import { ExecutorBase, type ExecutorStats, type ShutdownOptions } from '../core/
 import type { Future } from '../core/future.js';
 import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
-import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
-import { isTaskRef, type AnyTask } from '../core/task.js';
+import type { ObjectServer, WorkerKind } from '../core/shareable.js';
+import { isTaskRef, type AnyTask, type TaskRef } from '../core/task.js';
 import { checkMilliseconds, checkPositiveInteger, expected } from '../core/validate.js';
 import { functionSource } from './source.js';
-import { takeTransfers } from './transfer.js';
 import type { ExitInfo, Transport, TransportEvents } from './transports.js';
-import { ABORT, CALL, CHUNK, DEF, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
+import { ABORT, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
 import { WorkerSlot, type WorkerStats } from './worker-slot.js';
 
 /**
@@ -154,8 +153,8 @@ export abstract class PoolBase extends ExecutorBase {
   }
 
   protected override accept(task: AnyTask): void {
-    const fn = task as (...args: any[]) => unknown;
-    if (!isTaskRef(task) && !this.#taskIds.has(fn)) functionSource(fn);
+    // A plain function is checked (and its source read) once, not once per submit.
+    if (!isTaskRef(task)) this.#taskIdOf(task as (...args: any[]) => unknown, undefined);
   }
 
   protected dispatch(job: Job): void {
@@ -166,16 +165,8 @@ export abstract class PoolBase extends ExecutorBase {
 
   /** Sends `job` to `w`: its DEF the first time, the call, and an abort if it already has one. */
   #bind(w: WorkerSlot, job: Job): void {
-    const taskId = this.#taskIdOf(job);
-    if (!w.known[taskId]) {
-      const [how, where, key] = this.#defs[taskId]!;
-      w.outbox.push(DEF, taskId, how, where, key);
-      w.known[taskId] = true;
-    }
-    const args = job.kind === 'call' ? this.#encode(job.args, w) : this.#encodeChunk(job.args as unknown[][], w);
-    w.outbox.push(job.kind === 'call' ? CALL : CHUNK, taskId, job.id, job.runningAttempt, args);
-    job.slot = w;
-    w.fifo.push(job);
+    const taskId = this.#taskIdOf(job.fn, job.task);
+    w.pushCall(job, taskId, this.#defs[taskId]!, this.workerKind, this.objectServer);
     if (w.idleTimer) w.idleTimer = void clearTimeout(w.idleTimer);
     if (!w.busy) w.markBusy(true, performance.now());
     this.#markDirty(w);
@@ -371,27 +362,14 @@ export abstract class PoolBase extends ExecutorBase {
 
   // ---- messages -----------------------------------------------------------------------------
 
-  #taskIdOf(job: Job): number {
-    let id = this.#taskIds.get(job.fn);
+  #taskIdOf(fn: (...args: any[]) => unknown, task: TaskRef | undefined): number {
+    let id = this.#taskIds.get(fn);
     if (id !== undefined) return id;
+    const def: [number, string, string] = task ? [MODULE, task.moduleUrl, task.key] : [SOURCE, functionSource(fn), ''];
     id = this.#defs.length;
-    this.#defs.push(job.task ? [MODULE, job.task.moduleUrl, job.task.key] : [SOURCE, functionSource(job.fn), '']);
-    this.#taskIds.set(job.fn, id);
+    this.#defs.push(def);
+    this.#taskIds.set(fn, id);
     return id;
-  }
-
-  #encode(args: readonly unknown[], w: WorkerSlot): readonly unknown[] {
-    w.transfers = takeTransfers(args, w.transfers); // processes ignore them, but the marks are cleared
-    return encodeArgs(args, this.workerKind, this.objectServer);
-  }
-
-  #encodeChunk(argLists: readonly unknown[][], w: WorkerSlot): readonly (readonly unknown[])[] {
-    let out: (readonly unknown[])[] | undefined;
-    for (let i = 0; i < argLists.length; i++) {
-      const encoded = this.#encode(argLists[i]!, w);
-      if (encoded !== argLists[i]) (out ??= [...argLists])[i] = encoded;
-    }
-    return out ?? argLists;
   }
 
   #markDirty(w: WorkerSlot): void {
@@ -409,58 +387,14 @@ export abstract class PoolBase extends ExecutorBase {
     const dirty = this.#dirty;
     this.#dirty = [];
     for (const w of dirty) {
-      w.dirty = false;
-      const batch = w.outbox;
-      const transfers = w.transfers;
-      w.outbox = [];
-      w.transfers = undefined;
-      if (w.exiting === 'kill') continue; // its jobs are failed or requeued on exit
-      try {
-        w.transport.send(batch, transfers);
-      } catch (error) {
-        this.#sendEach(w, batch, error);
+      const undeliverable = w.flush();
+      if (!undeliverable) continue;
+      for (const [job, cause] of undeliverable) {
+        job.slot = undefined;
+        const error = new TypeError(`the arguments of task future ${job.id} could not be sent to a worker: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+        this.rejectAttempt(job, job.runningAttempt, error);
       }
+      if (w.fifo.length === 0) w.markBusy(false, performance.now());
     }
   }
-
-  /**
-   * A batch would not serialise (an argument that cannot be cloned): send it record by record
-   * and fail only the calls that cannot go, dropping them from the fifo before the worker
-   * numbers them, so seqs stay aligned.
-   */
-  #sendEach(w: WorkerSlot, batch: unknown[], firstError: unknown): void {
-    const dropped = new Map<Job, unknown>();
-    const fifo = [...w.fifo.drain()];
-    let next = fifo.length - countCalls(batch); // fifo index of the first call in this batch
-    for (let i = 0; i < batch.length;) {
-      const op = batch[i] as number;
-      const width = op === ABORT ? 4 : 5;
-      const record = batch.slice(i, i + width);
-      i += width;
-      try {
-        w.transport.send(record, undefined); // copied, not transferred, on this rare path
-      } catch (error) {
-        if (op !== CALL && op !== CHUNK) throw error;
-        dropped.set(fifo[next]!, error ?? firstError);
-      }
-      if (op === CALL || op === CHUNK) next++;
-    }
-    for (const job of fifo) if (!dropped.has(job)) w.fifo.push(job);
-    for (const [job, cause] of dropped) {
-      job.slot = undefined;
-      const error = new TypeError(`the arguments of task future ${job.id} could not be sent to a worker: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-      this.rejectAttempt(job, job.runningAttempt, error);
-    }
-    if (w.fifo.length === 0) w.markBusy(false, performance.now());
-  }
-}
-
-function countCalls(batch: unknown[]): number {
-  let calls = 0;
-  for (let i = 0; i < batch.length;) {
-    const op = batch[i] as number;
-    if (op === CALL || op === CHUNK) calls++;
-    i += op === ABORT ? 4 : 5;
-  }
-  return calls;
 }
