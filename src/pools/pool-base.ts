@@ -31,7 +31,8 @@ import { WorkerSlot, type WorkerStats } from './worker-slot.js';
  *   The window bounds that work to about TARGET_BATCH_MS per worker.
  * - A worker runs its calls one at a time, so the head of its fifo is the running call. Only
  *   that call can be blamed when the worker dies (threads say which call they started through
- *   shared memory, processes in an exit report); calls behind it are queued again, untouched.
+ *   shared memory, processes in an exit report); calls behind it are queued again, untouched;
+ *   answers it had not sent yet come in its exit handler (threads) or exit report (processes).
  * - A cancelled or timed-out call still running after `cancelGraceMs` gets its worker
  *   terminated, only while it is still that worker's head (so a later task is never the victim).
  */
@@ -246,7 +247,7 @@ export abstract class PoolBase extends ExecutorBase {
   }
 
   #armGrace(w: WorkerSlot): void {
-    if (w.graceTimer) return;
+    if (w.graceTimer || w.exiting) return;
     const seq = w.settled + 1;
     w.graceTimer = setTimeout(() => {
       w.graceTimer = undefined;
@@ -310,18 +311,22 @@ export abstract class PoolBase extends ExecutorBase {
   }
 
   #onExit(w: WorkerSlot, info: ExitInfo): void {
+    const diedStarting = !w.ready && !w.exiting;
+    const stopped = w.exiting === 'stop';
     this.#workers.splice(this.#workers.indexOf(w), 1);
     if (!w.exiting) this.#live--;
+    w.exiting ||= 'kill'; // gone: nothing may be bound to it from here on
     if (w.graceTimer) clearTimeout(w.graceTimer);
     if (w.idleTimer) clearTimeout(w.idleTimer);
+    // Answers it wrote while dying (process.exit, an uncaught error) still count.
+    if (info.pending) this.#onMessage(w, info.pending);
     w.markBusy(false, performance.now());
     const jobs = [...w.fifo.drain()];
     if (jobs.length > 0) this.#failOrRequeue(w, info, jobs);
     if (this.#workers.length === 0 && this.#closeWaiters.length > 0) for (const wake of this.#closeWaiters.splice(0)) wake();
     // Keep the pool at strength after a crash; idle stops are not replaced until there is work,
     // nor are workers that died starting (that would loop; the next task retries on demand).
-    const diedStarting = !w.ready && !w.exiting;
-    if (this.#open && !diedStarting && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
+    if (this.#open && !diedStarting && !stopped && this.#live < this.size) this.#spawn();
     else if (this.#unbound.length > 0 && this.#live === 0) {
       // Jobs wait for a worker and none is left: start one, unless starting is what fails.
       if (this.#open && !diedStarting) this.#spawn();

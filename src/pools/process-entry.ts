@@ -1,5 +1,6 @@
 // Entry script of a ProcessPool child process (and of Process). See worker-runtime.ts.
 import { writeSync } from 'node:fs';
+import { serialize } from 'node:v8';
 import '../sync/index.js'; // registers the shareable handlers (Lock, Queue, ...); not all of weft, to start fast
 import { createParentChannel } from '../sync/object-channel.js';
 import { WorkerRuntime } from './worker-runtime.js';
@@ -21,8 +22,11 @@ let fatal: unknown;
 process.on('uncaughtExceptionMonitor', (error) => { fatal = error; });
 process.on('exit', (code) => {
   const reason = fatal instanceof Error ? `${fatal.name}: ${fatal.message}` : fatal === undefined ? undefined : String(fatal);
+  // Answers computed but not yet sent (the IPC channel cannot send from here) travel in the report.
+  const outbox = runtime.takeOutbox();
+  const pending = outbox.length > 0 ? safeSerialize(outbox) : undefined;
   try {
-    writeSync(REPORT_FD, JSON.stringify({ started: started[0], code, reason }));
+    writeSync(REPORT_FD, JSON.stringify({ started: started[0], code, reason, pending }));
   } catch {
     // the pool has gone; nobody to tell
   }
@@ -36,3 +40,11 @@ process.on('disconnect', () => {
   process.exit(0);
 });
 send([]); // ready
+
+function safeSerialize(batch: unknown[]): string | undefined {
+  try {
+    return serialize(batch).toString('base64');
+  } catch {
+    return undefined; // a value that cannot be cloned: those tasks are reported lost
+  }
+}

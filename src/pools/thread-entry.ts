@@ -10,4 +10,6 @@ await import('../sync/index.js'); // registers the shareable handlers (Lock, Que
 const { WorkerRuntime } = await import('./worker-runtime.js');
 const runtime = new WorkerRuntime((batch, transfer) => port.postMessage(batch, transfer ?? []), 'thread', new Int32Array(boot.started!));
 port.on('message', (batch: unknown[]) => runtime.receive(batch));
+// process.exit() or an uncaught error: answers computed so far still reach the pool.
+process.on('exit', () => runtime.flushNow());
 port.postMessage([]); // ready

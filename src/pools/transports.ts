@@ -3,6 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
+import { deserialize } from 'node:v8';
 import type { WorkerBoot } from './wire.js';
 import { preloadsFrom } from './preload.js';
 
@@ -13,6 +14,8 @@ export interface ExitInfo {
   reason: string | undefined;
   /** Seq of the last call the worker started, when it could say. */
   started: number | undefined;
+  /** Answers the worker had not sent yet when it died, when it could say (processes). */
+  pending?: unknown[];
 }
 
 export interface TransportEvents {
@@ -124,13 +127,14 @@ export class ProcessTransport implements Transport {
     const settle = () => {
       if (!exited || !drained) return;
       exited = false;
-      let parsed: { started?: number; reason?: string } = {};
+      let parsed: { started?: number; reason?: string; pending?: string } = {};
       try {
         if (this.#report) parsed = JSON.parse(this.#report) as typeof parsed;
       } catch {
         // a torn report: treat as none
       }
-      events.exit({ exitCode: this.#exit!.code, signal: this.#exit!.signal, reason: parsed.reason, started: parsed.started });
+      const pending = parsed.pending ? deserialize(Buffer.from(parsed.pending, 'base64')) as unknown[] : undefined;
+      events.exit({ exitCode: this.#exit!.code, signal: this.#exit!.signal, reason: parsed.reason, started: parsed.started, pending });
     };
     report.on('close', () => { drained = true; settle(); });
     this.#child.on('exit', (code, signal) => {

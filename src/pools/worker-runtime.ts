@@ -78,8 +78,25 @@ export class WorkerRuntime {
     }
   }
 
+  /** The worker is exiting: send what is waiting now (threads: postMessage still works here). */
+  flushNow(): void {
+    this.#doFlush();
+  }
+
+  /** The worker is exiting and cannot send any more (processes): what it had to say. */
+  takeOutbox(): unknown[] {
+    const batch = this.#outbox;
+    this.#outbox = [];
+    return batch;
+  }
+
   #define(taskId: number, how: number, where: string, key: string): void {
     if (how === MODULE) {
+      const known = lookupTask(where, key)?.fn; // its module is already loaded here
+      if (known) {
+        this.#fns[taskId] = known;
+        return;
+      }
       const loading = import(where).then(() => {
         const fn = lookupTask(where, key)?.fn;
         if (!fn) throw new TypeError(`module ${where} does not define a task named ${key} (is it exported through defineTasks?)`);

@@ -32,6 +32,21 @@ for (const [name, create] of pools) {
       assert.equal(await pool.submit(tasks.square, 9), 81);
     });
 
+    test('a crash inside a batch: tasks before it keep their results, tasks after it run again', async () => {
+      await using pool = create({ workers: 1 });
+      // Both tasks known to the worker, so nothing pauses the batch before the crash.
+      assert.equal(await pool.submit(crash.exitIf, null), 'alive');
+      assert.equal(await pool.submit(tasks.square, 1), 1);
+      const before = Array.from({ length: 2000 }, (_, i) => pool.submit(tasks.square, i));
+      const dying = pool.submit(crash.exitIf, 3);
+      const after = Array.from({ length: 2000 }, (_, i) => pool.submit(tasks.square, 100 + i));
+      await assert.rejects(dying, WorkerCrashedError);
+      assert.deepEqual(await Promise.all(before), before.map((_, i) => i * i));
+      assert.deepEqual(await Promise.all(after), after.map((_, i) => (100 + i) ** 2));
+      assert.equal(pool.stats.failed, 1, 'only the task that called process.exit failed');
+      assert.equal(pool.stats.completed, 4002);
+    });
+
     test('an uncaught exception in the worker fails the task it was running, with the reason', async () => {
       await using pool = create({ workers: 1 });
       const dying = pool.submit(crash.throwUncaught, 'kaboom');
