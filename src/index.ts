@@ -33,3 +33,5 @@ export { registerRemoteClass, type ByRef } from './remote/codec.js';
 export type { Address } from './remote/dial.js';
 export { Manager, ManagerClient, type ManagerOptions, type ManagerConnectOptions } from './remote/manager.js';
 export { Dict } from './remote/dict.js';
+export { Thread, Process } from './pools/thread.js';
+export * from './sync/index.js';

@@ -6,9 +6,14 @@ import { WorkerRuntime } from './worker-runtime.js';
 /** The pool reads this pipe when the child dies: which call was running, and why it died. */
 const REPORT_FD = 4;
 
-const send = process.send!.bind(process);
+const sendRaw = process.send!.bind(process);
+// With a callback a failed send (the pool has gone) is not an 'error' event that kills us.
+const ignore = () => {};
+const send = (batch: unknown[]) => {
+  if (process.connected) sendRaw(batch, undefined, undefined, ignore);
+};
 const started = new Int32Array(1);
-const runtime = new WorkerRuntime((batch) => { send(batch); }, 'process', started);
+const runtime = new WorkerRuntime(send, 'process', started);
 let fatal: unknown;
 process.on('uncaughtExceptionMonitor', (error) => { fatal = error; });
 process.on('exit', (code) => {

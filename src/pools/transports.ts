@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import type { WorkerBoot } from './wire.js';
+import { preloadsFrom } from './preload.js';
 
 /** How a worker ended, as far as the pool can tell. */
 export interface ExitInfo {
@@ -48,7 +49,7 @@ export class ThreadTransport implements Transport {
   constructor(workerId: number, options: ThreadTransportOptions, events: TransportEvents) {
     const started = new SharedArrayBuffer(4);
     this.#started = new Int32Array(started);
-    const workerData: WorkerBoot = { started, workerId };
+    const workerData: WorkerBoot = { started, workerId, preload: preloadsFrom(options.execArgv ?? process.execArgv) };
     this.#worker = new Worker(THREAD_ENTRY, { workerData, resourceLimits: options.resourceLimits, execArgv: options.execArgv });
     this.#worker.on('message', events.message);
     this.#worker.on('error', (error) => { this.#error = error; });
