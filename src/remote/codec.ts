@@ -3,6 +3,7 @@ import {
   AuthenticationError, BrokenExecutorError, CancelledError, ConnectionClosedError, InvalidStateError, ProtocolError,
   RemoteError, serializeError, TimeoutError, WeftError, type SerializedError,
 } from '../core/errors.js';
+import { BrokenBarrierError, ClosedError } from '../sync/errors.js';
 import { HEADER_SIZE, writeHeader } from './frame.js';
 import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
 
@@ -113,6 +114,8 @@ const weftErrors: Record<string, new (message: string, options?: ErrorOptions) =
   'weft:auth': AuthenticationError,
   'weft:protocol': ProtocolError,
   'weft:connection-closed': ConnectionClosedError,
+  'weft:closed': ClosedError,
+  'weft:broken-barrier': BrokenBarrierError,
 };
 
 /**
