@@ -4,6 +4,7 @@ import {
   RemoteError, serializeError, TimeoutError, WeftError, type SerializedError,
 } from '../core/errors.js';
 import { BrokenBarrierError, ClosedError } from '../sync/errors.js';
+import { expected } from '../core/validate.js';
 import { HEADER_SIZE, writeHeader } from './frame.js';
 import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
 
@@ -58,7 +59,7 @@ const refClasses = new Set<abstract new (...args: any[]) => object>();
 
 /** Instances of `Class` always cross weft connections by reference, like values wrapped in byRef(). */
 export function registerRemoteClass(Class: abstract new (...args: any[]) => object): void {
-  if (typeof Class !== 'function') throw new TypeError(`Expected \`Class\` to be a class, got ${typeof Class}`);
+  if (typeof Class !== 'function') throw new TypeError(expected('Class', 'a class', Class));
   if (refClasses.has(Class)) return;
   refClasses.add(Class);
   addExtension({ Class, type: EXT_REF, write: (value: object) => context(`a ${Class.name}`).exportRef(value), read: importRef });

@@ -1,12 +1,21 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  byRef, CancelledError, connect, ConnectionClosedError, InvalidStateError, isRemote, releaseProxy, RemoteError, serve,
+  byRef, CancelledError, connect, registerRemoteClass, ConnectionClosedError, InvalidStateError, isRemote, releaseProxy, RemoteError, serve,
   taskContext, TimeoutError, type Remote, type RpcServer,
 } from '../../src/index.js';
 import { proxyHandle } from '../../src/remote/rpc/proxy.js';
 
 const authkey = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+
+/** Instances always travel by reference, without byRef(). */
+class Account {
+  balance = 0;
+  deposit(amount: number): number {
+    return (this.balance += amount);
+  }
+}
+registerRemoteClass(Account);
 
 class Counter {
   count = 0;
@@ -41,6 +50,9 @@ const api = {
   },
   counter(): ReturnType<typeof byRef<Counter>> {
     return byRef(new Counter());
+  },
+  openAccount(): Account {
+    return new Account();
   },
   sharedCounter() {
     return byRef(shared);
@@ -113,6 +125,16 @@ describe('RPC and remote objects', () => {
     assert.equal(await counter.count, 6);
     assert.equal(await counter.doubled, 12);
     assert.equal((counter as unknown as Record<string, unknown>)._secret, undefined);
+    await remote.close();
+  });
+
+  test('instances of a registered class arrive as proxies without byRef()', async () => {
+    const remote = await connect<Api>(server.url, { authkey });
+    const account = await remote.openAccount() as unknown as Remote<Account>;
+    assert.ok(isRemote(account));
+    assert.equal(await account.deposit(5), 5);
+    assert.equal(await account.deposit(5), 10);
+    assert.throws(() => registerRemoteClass(42 as never), /Expected `Class` to be a class, got 42 \(number\)/);
     await remote.close();
   });
 
