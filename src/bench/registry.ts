@@ -6,6 +6,7 @@ import type { BenchReport } from './harness.js';
 import { benchGreen, GREEN_DEFAULTS } from './green.js';
 import { benchPi, PI_DEFAULTS } from './pi.js';
 import { benchRpc, RPC_DEFAULTS } from './rpc.js';
+import { benchSync, SYNC_DEFAULTS } from './sync.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
 
@@ -99,5 +100,21 @@ registerBench({
     pipelined: intOption(args, 'pipelined', RPC_DEFAULTS.pipelined),
     window: intOption(args, 'window', RPC_DEFAULTS.window),
     repeats: intOption(args, 'repeats', RPC_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'sync',
+  summary: "weft's shared-memory Queue and Pipe between threads, against a MessageChannel",
+  options: [
+    `--items N        values sent one way (default ${SYNC_DEFAULTS.items})`,
+    `--trips N        awaited round trips (default ${SYNC_DEFAULTS.trips})`,
+    `--repeats N      measured runs of each (default ${SYNC_DEFAULTS.repeats})`,
+  ],
+  inAll: false,
+  run: (args) => benchSync({
+    items: intOption(args, 'items', SYNC_DEFAULTS.items),
+    trips: intOption(args, 'trips', SYNC_DEFAULTS.trips),
+    repeats: intOption(args, 'repeats', SYNC_DEFAULTS.repeats),
   }),
 });
