@@ -160,6 +160,8 @@ const PACKR_OPTIONS = {
 export class Codec {
   #packr = new Packr(PACKR_OPTIONS);
   #refs: RefContext | undefined;
+  #chunk: ArrayBufferLike | undefined;
+  #chunkView: Buffer | undefined;
 
   constructor(refs?: RefContext) {
     this.#refs = refs;
@@ -186,7 +188,14 @@ export class Codec {
     const previous = current;
     current = this.#refs;
     try {
-      return this.#packr.unpack(body);
+      // Bodies are views into socket chunks. msgpackr caches a DataView on the buffer it reads,
+      // so it reads one view over the whole chunk (made once per chunk) between offsets, rather
+      // than a new view with a new DataView for every frame.
+      if (body.buffer !== this.#chunk) {
+        this.#chunk = body.buffer;
+        this.#chunkView = Buffer.from(body.buffer);
+      }
+      return this.#packr.unpack(this.#chunkView!, { start: body.byteOffset, end: body.byteOffset + body.length });
     } catch (error) {
       if (error instanceof WeftError) throw error;
       throw new ProtocolError(`a frame body is not valid MessagePack: ${(error as Error).message}`, { cause: error });
