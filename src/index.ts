@@ -2,6 +2,7 @@
 // executor is a thin module of its own.
 export {
   WeftError, CancelledError, TimeoutError, InvalidStateError, RemoteError, WorkerCrashedError, BrokenExecutorError,
+  AuthenticationError, ProtocolError, ConnectionClosedError,
   serializeError, type SerializedError, type WorkerCrashInfo,
 } from './core/errors.js';
 export { Future, isFuture, type FutureState } from './core/future.js';
@@ -20,3 +21,8 @@ export { InlineExecutor } from './executors/inline.js';
 export { GreenPool, type GreenPoolOptions } from './green/green-pool.js';
 export { joinAll } from './green/join-all.js';
 export { Greenlet, type GreenletBody } from './green/greenlet.js';
+export { serve, connect, byRef, RpcServer, type ServeOptions, type ConnectOptions } from './remote/rpc.js';
+export { releaseProxy, isRemote, type Remote, type RemoteRoot, type RemoteMethod, type RemoteMembers } from './remote/rpc/proxy.js';
+export type { CallOptions } from './remote/rpc/calls.js';
+export { registerRemoteClass, type ByRef } from './remote/codec.js';
+export type { Address } from './remote/dial.js';

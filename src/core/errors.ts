@@ -8,7 +8,10 @@
  *   ├── InvalidStateError     a future or executor was used in a state that forbids it
  *   ├── RemoteError           a task failed in another thread, process or host
  *   ├── WorkerCrashedError    the worker that held a task died before answering
- *   └── BrokenExecutorError   the executor can no longer run tasks
+ *   ├── BrokenExecutorError   the executor can no longer run tasks
+ *   ├── AuthenticationError   a peer failed (or refused) the authkey handshake
+ *   ├── ProtocolError         a peer sent bytes that break the wire protocol or its limits
+ *   └── ConnectionClosedError the connection a call was waiting on closed
  */
 
 export class WeftError extends Error {
@@ -36,6 +39,18 @@ export class InvalidStateError extends WeftError {
 
 export class BrokenExecutorError extends WeftError {
   override readonly code = 'weft:broken-executor';
+}
+
+export class AuthenticationError extends WeftError {
+  override readonly code = 'weft:auth';
+}
+
+export class ProtocolError extends WeftError {
+  override readonly code = 'weft:protocol';
+}
+
+export class ConnectionClosedError extends WeftError {
+  override readonly code = 'weft:connection-closed';
 }
 
 export interface WorkerCrashInfo {

@@ -4,15 +4,17 @@ import { runWithContext, type TaskContext } from './context.js';
  * Runs a task function here, inside its context, and turns whatever it returns into one
  * outcome: a value, a promise of one, or, for generator functions, the values streamed to
  * `onValue` and then the generator's return value. Shared by every executor that runs code in
- * this thread and by the worker side of the pools, so all of them treat results alike.
+ * this thread, by the worker side of the pools and by remote objects (whose methods need
+ * `thisArg`), so all of them treat results alike.
  */
 export function invokeTask<C extends TaskContext>(
   fn: (...args: any[]) => unknown,
   args: readonly unknown[],
   context: C,
   onValue: (context: C, value: unknown) => void,
+  thisArg?: unknown,
 ): unknown {
-  const out = runWithContext(context, applyFn, fn, args);
+  const out = runWithContext(context, applyFn, fn, args, thisArg);
   if (out === null || typeof out !== 'object') return out;
   if (isIterator(out)) {
     if (Symbol.asyncIterator in out) return drainAsyncGenerator(out as AsyncGenerator, context, onValue);
@@ -51,8 +53,8 @@ async function finishChunkAsync(
   return results;
 }
 
-function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[]): unknown {
-  return fn(...args);
+function applyFn(fn: (...args: any[]) => unknown, args: readonly unknown[], thisArg: unknown): unknown {
+  return thisArg === undefined ? fn(...args) : Reflect.apply(fn, thisArg, args);
 }
 
 /** Values yielded inside a chunk have no consumer: a chunk's result is its list of returns. */

@@ -1,0 +1,179 @@
+import { addExtension, Packr, RESERVE_START_SPACE } from 'msgpackr/index-no-eval';
+import {
+  AuthenticationError, BrokenExecutorError, CancelledError, ConnectionClosedError, InvalidStateError, ProtocolError,
+  RemoteError, serializeError, TimeoutError, WeftError, type SerializedError,
+} from '../core/errors.js';
+import { HEADER_SIZE, writeHeader } from './frame.js';
+
+/**
+ * Frame bodies are MessagePack, written and read by msgpackr's build without code generation:
+ * nothing received becomes a Function. Plain objects travel as msgpackr records so that Maps
+ * (MessagePack maps) come back as Maps; Set, Date, BigInt, typed arrays, undefined and RegExp
+ * use msgpackr's extensions; docs/protocol.md lists them all.
+ *
+ * Three extensions are weft's own:
+ *   0x65  an Error, as serializeError() data; revived as the same weft error class when it is
+ *         one of weft's (so a remote TimeoutError is a TimeoutError here), else as RemoteError
+ *   0x01  an object the sender keeps and lends by reference: [id, methods, properties]
+ *   0x02  a proxy sent back to the side that owns its object: id
+ * References need a connection to live in; the codec reaches it through a RefContext that is
+ * current only while one pack or unpack call runs (both are synchronous).
+ */
+
+/** What a connection does with objects that cross it by reference. */
+export interface RefContext {
+  /** Sender side: keeps `target` and returns its wire form. */
+  exportRef(target: object): unknown;
+  /** Receiver side: a proxy for a wire form made by the peer's exportRef. */
+  importRef(data: unknown): object;
+  /** Sender side: the peer's id of `proxy`, which must be a proxy of this connection. */
+  proxyId(proxy: object): number;
+  /** Receiver side: our own object that the peer sent back by id. */
+  localRef(id: number): object;
+}
+
+/** Marks an object that must travel by reference: the receiver gets a proxy. */
+export class ByRef<T extends object = object> {
+  constructor(readonly target: T) {}
+}
+
+/** The class every proxy of a by-reference object is an instance of. */
+export class RemoteObject {}
+
+const EXT_ERROR = 0x65;
+const EXT_REF = 0x01;
+const EXT_REF_BACK = 0x02;
+
+let current: RefContext | undefined;
+
+function context(what: string): RefContext {
+  if (!current) throw new TypeError(`${what} can only cross a connection that carries remote objects (an RPC connection)`);
+  return current;
+}
+
+const refClasses = new Set<abstract new (...args: any[]) => object>();
+
+/** Instances of `Class` always cross weft connections by reference, like values wrapped in byRef(). */
+export function registerRemoteClass(Class: abstract new (...args: any[]) => object): void {
+  if (typeof Class !== 'function') throw new TypeError(`Expected \`Class\` to be a class, got ${typeof Class}`);
+  if (refClasses.has(Class)) return;
+  refClasses.add(Class);
+  addExtension({ Class, type: EXT_REF, write: (value: object) => context(`a ${Class.name}`).exportRef(value), read: importRef });
+}
+
+function importRef(data: unknown): object {
+  return context('a remote object').importRef(data);
+}
+
+// Registered in this order because msgpackr tries the newest extension first: a registered
+// class that extends Error still goes by reference.
+addExtension({
+  Class: Error,
+  type: EXT_ERROR,
+  write: (error: Error) => serializeError(error),
+  read: (data: unknown) => reviveError(data),
+});
+addExtension({
+  Class: ByRef,
+  type: EXT_REF,
+  write: (value: ByRef) => context('byRef()').exportRef(value.target),
+  read: importRef,
+});
+addExtension({
+  Class: RemoteObject,
+  type: EXT_REF_BACK,
+  write: (proxy: RemoteObject) => context('a remote object proxy').proxyId(proxy),
+  read: (id: unknown) => {
+    if (typeof id !== 'number') throw new ProtocolError(`a returned reference must carry a numeric id, got ${typeof id}`);
+    return context('a remote object').localRef(id);
+  },
+});
+
+const weftErrors: Record<string, new (message: string, options?: ErrorOptions) => WeftError> = {
+  'weft:timeout': TimeoutError,
+  'weft:cancelled': CancelledError,
+  'weft:invalid-state': InvalidStateError,
+  'weft:broken-executor': BrokenExecutorError,
+  'weft:auth': AuthenticationError,
+  'weft:protocol': ProtocolError,
+  'weft:connection-closed': ConnectionClosedError,
+};
+
+/**
+ * An error that came over the wire. weft's own errors come back as their own class with the
+ * remote original as `cause` (so `instanceof TimeoutError` holds across hosts); anything else is
+ * a RemoteError keeping the remote name, message, stack, cause and own properties.
+ */
+export function reviveError(data: unknown): Error {
+  if (!isSerializedError(data)) {
+    return new RemoteError({ name: 'Error', message: `the peer sent a malformed error: ${describeShape(data)}` });
+  }
+  const remote = new RemoteError(data);
+  const WeftClass = typeof data.code === 'string' ? weftErrors[data.code] : undefined;
+  if (WeftClass && WeftClass.name === data.name) return new WeftClass(data.message, { cause: remote });
+  return remote;
+}
+
+function isSerializedError(value: unknown): value is SerializedError {
+  if (typeof value !== 'object' || value === null) return false;
+  const data = value as SerializedError;
+  return typeof data.name === 'string' && typeof data.message === 'string'
+    && (data.stack === undefined || typeof data.stack === 'string')
+    && (data.props === undefined || (typeof data.props === 'object' && data.props !== null));
+}
+
+function describeShape(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+const PACKR_OPTIONS = {
+  useRecords: true,
+  mapsAsObjects: false,
+  moreTypes: true,
+  int64AsType: 'bigint' as const,
+  // Each body stands alone: no record definitions are shared between frames or peers.
+  maxSharedStructures: 0,
+};
+
+/**
+ * One side of a connection's body encoding. Each connection has its own, so that references
+ * resolve against that connection's tables.
+ */
+export class Codec {
+  #packr = new Packr(PACKR_OPTIONS);
+  #refs: RefContext | undefined;
+
+  constructor(refs?: RefContext) {
+    this.#refs = refs;
+  }
+
+  set refs(refs: RefContext | undefined) {
+    this.#refs = refs;
+  }
+
+  /** A whole frame: header, then `value` as MessagePack, in one buffer. */
+  encodeFrame(type: number, id: number, value: unknown): Buffer {
+    const previous = current;
+    current = this.#refs;
+    try {
+      return writeHeader(this.#packr.pack(value, RESERVE_START_SPACE | HEADER_SIZE), type, id);
+    } finally {
+      current = previous;
+    }
+  }
+
+  /** The value in a frame body; throws ProtocolError when it is not valid MessagePack. */
+  decode(body: Buffer): unknown {
+    if (body.length === 0) return undefined;
+    const previous = current;
+    current = this.#refs;
+    try {
+      return this.#packr.unpack(body);
+    } catch (error) {
+      if (error instanceof WeftError) throw error;
+      throw new ProtocolError(`a frame body is not valid MessagePack: ${(error as Error).message}`, { cause: error });
+    } finally {
+      current = previous;
+    }
+  }
+}

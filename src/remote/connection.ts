@@ -1,0 +1,337 @@
+import type { Socket } from 'node:net';
+import { AuthenticationError, ConnectionClosedError, ProtocolError, WeftError } from '../core/errors.js';
+import { checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
+import { encodeFrame, FrameDecoder, FrameType, type FrameHandler } from './frame.js';
+import {
+  authBody, authkeyBytes, checkAuth, checkWelcome, HANDSHAKE_MAX_BODY, HELLO_SIZE, nonce, welcomeBody, type PeerLimits,
+} from './handshake.js';
+
+/**
+ * An authenticated, framed message channel over one socket: the base that RPC, the cluster and
+ * the embedded broker share. It runs the authkey handshake, then delivers frames (type, id,
+ * body) to one handler and sends frames, batched per tick. Frame types below 0x10 are its own:
+ *
+ *   PING      sent when this side has sent nothing for a heartbeat interval
+ *   GOODBYE   an orderly close, with a UTF-8 reason
+ *   FAULT     the sender saw a protocol violation (UTF-8 message) and is closing
+ *
+ * A peer silent for `heartbeatTimeout` is considered gone. Every way a connection ends (close,
+ * peer close, socket error, heartbeat loss, protocol fault) goes through one place, #finish,
+ * which reports exactly one error to `onClose`.
+ */
+export interface ConnectionOptions {
+  /** Shared secret both sides prove they know (string: UTF-8). */
+  authkey: string | Uint8Array;
+  /** Largest frame body this side accepts, in bytes. @default 67108864 (64 MiB) */
+  maxFrameSize?: number;
+  /** Milliseconds the whole handshake may take. @default 5000 */
+  handshakeTimeout?: number;
+  /** Milliseconds of silence after which this side sends a PING; 0 turns heartbeats off. @default 5000 */
+  heartbeatInterval?: number;
+  /** Milliseconds without any frame from the peer after which the connection is closed. @default 3 × heartbeatInterval */
+  heartbeatTimeout?: number;
+  /** Servers: most calls in flight a client may have on this connection (announced in WELCOME). @default 1024 */
+  maxInFlight?: number;
+}
+
+export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+const DEFAULT_HEARTBEAT_MS = 5000;
+const DEFAULT_MAX_IN_FLIGHT = 1024;
+/** Frames queued in one tick are copied into one write below this many bytes (fewer syscalls); above it they are corked. */
+const COALESCE_LIMIT = 256 * 1024;
+
+interface Settings {
+  key: Buffer;
+  maxFrameSize: number;
+  handshakeTimeout: number;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+  maxInFlight: number;
+}
+
+export function checkConnectionOptions(options: unknown): Settings {
+  if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object with an authkey', options));
+  const o = options as ConnectionOptions;
+  const heartbeatInterval = o.heartbeatInterval === undefined ? DEFAULT_HEARTBEAT_MS : checkMilliseconds('heartbeatInterval', o.heartbeatInterval);
+  return {
+    key: authkeyBytes(o.authkey),
+    maxFrameSize: o.maxFrameSize === undefined ? DEFAULT_MAX_FRAME_SIZE : checkFrameSize(o.maxFrameSize),
+    handshakeTimeout: o.handshakeTimeout === undefined ? DEFAULT_HANDSHAKE_TIMEOUT_MS : checkPositiveInteger('handshakeTimeout', o.handshakeTimeout),
+    heartbeatInterval,
+    heartbeatTimeout: o.heartbeatTimeout === undefined ? 3 * heartbeatInterval : checkPositiveInteger('heartbeatTimeout', o.heartbeatTimeout),
+    maxInFlight: o.maxInFlight === undefined ? DEFAULT_MAX_IN_FLIGHT : checkPositiveInteger('maxInFlight', o.maxInFlight),
+  };
+}
+
+function checkFrameSize(value: unknown): number {
+  checkNonNegativeInteger('maxFrameSize', value);
+  const size = value as number;
+  if (size < HANDSHAKE_MAX_BODY || size > 0xffff_fff0) {
+    throw new RangeError(expected('maxFrameSize', `an integer from ${HANDSHAKE_MAX_BODY} to ${0xffff_fff0} bytes`, value));
+  }
+  return size;
+}
+
+type Phase = 'handshake' | 'open' | 'closed';
+
+export class Connection {
+  readonly #socket: Socket;
+  readonly #settings: Settings;
+  readonly #decoder: FrameDecoder;
+  #phase: Phase = 'handshake';
+  #handler: FrameHandler;
+  #early: [number, number, Buffer][] = [];
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushScheduled = false;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #heard = true;
+  #spoke = false;
+  #silentMs = 0;
+  #closeError: Error | undefined;
+  #closeListeners: ((error: Error) => void)[] = [];
+  /** What the peer announced in the handshake. */
+  peerLimits: PeerLimits = { maxFrameSize: 0, maxInFlight: 0 };
+
+  private constructor(socket: Socket, settings: Settings) {
+    this.#socket = socket;
+    this.#settings = settings;
+    this.#decoder = new FrameDecoder(HANDSHAKE_MAX_BODY);
+    // Frames that arrive after the handshake but before start() wait here.
+    this.#handler = (type, id, body) => this.#early.push([type, id, body]);
+    socket.setNoDelay(true);
+  }
+
+  /** Runs the client side of the handshake on a connected socket. */
+  static client(socket: Socket, options: ConnectionOptions): Promise<Connection> {
+    return new Connection(socket, checkConnectionOptions(options)).#handshake('client');
+  }
+
+  /** Runs the server side of the handshake on an accepted socket. */
+  static server(socket: Socket, options: ConnectionOptions): Promise<Connection> {
+    return new Connection(socket, checkConnectionOptions(options)).#handshake('server');
+  }
+
+  get isOpen(): boolean {
+    return this.#phase === 'open';
+  }
+
+  /** Why the connection closed, once it has. */
+  get closeError(): Error | undefined {
+    return this.#closeError;
+  }
+
+  get remoteAddress(): string {
+    return `${this.#socket.remoteAddress ?? '?'}:${this.#socket.remotePort ?? '?'}`;
+  }
+
+  /** This side's own limits. */
+  get limits(): PeerLimits {
+    return { maxFrameSize: this.#settings.maxFrameSize, maxInFlight: this.#settings.maxInFlight };
+  }
+
+  /** Starts delivering frames (types 0x10 and up) to `handler`, beginning with any that already arrived. */
+  start(handler: FrameHandler): void {
+    this.#handler = handler;
+    const early = this.#early;
+    this.#early = [];
+    for (const [type, id, body] of early) {
+      if (this.#phase !== 'open') return;
+      handler(type, id, body);
+    }
+  }
+
+  /** Calls `listener(error)` once when the connection closes, at once if it has. */
+  onClose(listener: (error: Error) => void): void {
+    if (this.#closeError) listener(this.#closeError);
+    else this.#closeListeners.push(listener);
+  }
+
+  /** Queues a complete frame; frames queued in one tick leave in one write. */
+  send(frame: Buffer): void {
+    if (this.#phase === 'closed') throw this.#closeError ?? new ConnectionClosedError('the connection is closed');
+    this.#out.push(frame);
+    this.#outBytes += frame.length;
+    this.#spoke = true;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flush);
+    }
+  }
+
+  /** Says GOODBYE with `reason` and closes. Idempotent. */
+  close(reason = 'closed by this side'): void {
+    if (this.#phase === 'closed') return;
+    this.#sendNow(FrameType.GOODBYE, Buffer.from(reason));
+    this.#finish(new ConnectionClosedError(`the connection was closed: ${reason}`), true);
+  }
+
+  /** Resolves once the socket is fully closed. */
+  whenClosed(): Promise<Error> {
+    return new Promise((resolve) => this.onClose(resolve));
+  }
+
+  // ---- handshake ----------------------------------------------------------------------------
+
+  #handshake(role: 'client' | 'server'): Promise<Connection> {
+    const socket = this.#socket;
+    const s = this.#settings;
+    return new Promise<Connection>((resolve, reject) => {
+      // Graceful, so that a REJECT or FAULT written just before reaches the peer.
+      const fail = (error: Error) => {
+        reject(error);
+        this.#finish(error, true);
+      };
+      const timer = setTimeout(() => {
+        const error = new AuthenticationError(`the ${role === 'client' ? 'server' : 'client'} did not complete the handshake within ${s.handshakeTimeout} ms`);
+        reject(error);
+        this.#finish(error, false);
+      }, s.handshakeTimeout);
+      this.onClose((error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      const done = (peer: PeerLimits) => {
+        clearTimeout(timer);
+        this.peerLimits = peer;
+        this.#phase = 'open';
+        this.#decoder.maxBodySize = s.maxFrameSize;
+        this.#startHeartbeat();
+        resolve(this);
+      };
+      const ownNonce = nonce();
+      let peerNonce: Buffer | undefined;
+      const steps: FrameHandler = role === 'server'
+        ? (type, _id, body) => {
+          if (type !== FrameType.AUTH) return fail(this.#fault(`expected an AUTH frame to open the connection, got type 0x${type.toString(16)}`));
+          const auth = checkAuth(s.key, ownNonce, body);
+          if (!auth) {
+            this.#sendNow(FrameType.REJECT, Buffer.from('authentication failed: the authkey does not match'));
+            return fail(new AuthenticationError(`client ${this.remoteAddress} failed authentication: wrong authkey`));
+          }
+          this.#sendNow(FrameType.WELCOME, welcomeBody(s.key, auth.clientNonce, ownNonce, this.limits));
+          done(auth.limits);
+        }
+        : (type, _id, body) => {
+          if (type === FrameType.REJECT) return fail(new AuthenticationError(`the server refused the connection: ${reasonText(body)}`));
+          if (!peerNonce) {
+            if (type !== FrameType.HELLO || body.length !== HELLO_SIZE) return fail(this.#fault('expected a HELLO frame from the server'));
+            peerNonce = Buffer.from(body);
+            return this.#sendNow(FrameType.AUTH, authBody(s.key, peerNonce, ownNonce, s.maxFrameSize));
+          }
+          if (type !== FrameType.WELCOME) return fail(this.#fault(`expected WELCOME or REJECT, got type 0x${type.toString(16)}`));
+          const peer = checkWelcome(s.key, ownNonce, peerNonce, body);
+          if (!peer) return fail(new AuthenticationError('the server could not prove it knows the authkey'));
+          done(peer);
+        };
+      socket.on('data', (chunk: Buffer) => this.#receive(chunk, steps));
+      socket.on('error', (error) => this.#finish(new ConnectionClosedError(`the connection failed: ${error.message}`, { cause: error }), false));
+      socket.on('close', () => this.#finish(new ConnectionClosedError('the peer closed the connection'), false));
+      if (role === 'server') this.#sendNow(FrameType.HELLO, ownNonce);
+    });
+  }
+
+  // ---- receiving ----------------------------------------------------------------------------
+
+  #receive(chunk: Buffer, handshakeStep: FrameHandler): void {
+    this.#heard = true;
+    try {
+      this.#decoder.push(chunk, (type, id, body) => {
+        if (this.#phase === 'handshake') {
+          if (type === FrameType.GOODBYE || type === FrameType.FAULT) this.#dispatch(type, id, body);
+          else handshakeStep(type, id, body);
+        } else if (this.#phase === 'open') this.#dispatch(type, id, body);
+      });
+    } catch (error) {
+      const protocolError = error instanceof ProtocolError ? error : new ProtocolError(`a frame handler failed: ${(error as Error).message}`, { cause: error });
+      this.#finish(this.#fault(protocolError.message), true);
+    }
+  }
+
+  #dispatch(type: number, id: number, body: Buffer): void {
+    if (type >= 0x10) return this.#handler(type, id, body);
+    switch (type) {
+      case FrameType.PING:
+        return;
+      case FrameType.GOODBYE:
+        return this.#finish(new ConnectionClosedError(`the peer closed the connection: ${reasonText(body)}`), false);
+      case FrameType.FAULT:
+        return this.#finish(new ProtocolError(`the peer reported a protocol error: ${reasonText(body)}`), false);
+      default:
+        throw new ProtocolError(`unexpected frame type 0x${type.toString(16)} on an open connection`);
+    }
+  }
+
+  /** Tells the peer what it did wrong (best effort) and returns the local error. */
+  #fault(message: string): ProtocolError {
+    this.#sendNow(FrameType.FAULT, Buffer.from(message));
+    return new ProtocolError(message);
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  #sendNow(type: number, body: Buffer): void {
+    if (this.#phase === 'closed' || this.#socket.destroyed) return;
+    this.#flush();
+    this.#socket.write(encodeFrame(type, 0, body));
+  }
+
+  #flush = (): void => {
+    this.#flushScheduled = false;
+    const out = this.#out;
+    if (out.length === 0 || this.#socket.destroyed) return;
+    this.#out = [];
+    const bytes = this.#outBytes;
+    this.#outBytes = 0;
+    if (out.length === 1) this.#socket.write(out[0]!);
+    else if (bytes <= COALESCE_LIMIT) this.#socket.write(Buffer.concat(out, bytes));
+    else {
+      this.#socket.cork();
+      for (const frame of out) this.#socket.write(frame);
+      this.#socket.uncork();
+    }
+  };
+
+  // ---- liveness and closing -----------------------------------------------------------------
+
+  #startHeartbeat(): void {
+    const { heartbeatInterval: interval, heartbeatTimeout: timeout } = this.#settings;
+    if (interval === 0) return;
+    this.#heartbeat = setInterval(() => {
+      if (this.#heard) this.#silentMs = 0;
+      else if ((this.#silentMs += interval) >= timeout) {
+        return this.#finish(new ConnectionClosedError(`the peer sent nothing for ${this.#silentMs} ms (heartbeat timeout ${timeout} ms)`), false);
+      }
+      this.#heard = false;
+      if (!this.#spoke) this.#sendNow(FrameType.PING, Buffer.alloc(0));
+      this.#spoke = false;
+    }, interval);
+    this.#heartbeat.unref();
+  }
+
+  #finish(error: Error, graceful: boolean): void {
+    if (this.#phase === 'closed') return;
+    this.#phase = 'closed';
+    this.#closeError = error instanceof WeftError ? error : new ConnectionClosedError(error.message, { cause: error });
+    this.#decoder.stop();
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    if (graceful) {
+      this.#flush();
+      this.#socket.end();
+      // A peer that never reads must not keep the socket open forever.
+      setTimeout(() => this.#socket.destroy(), this.#settings.handshakeTimeout).unref();
+    } else {
+      this.#socket.destroy();
+    }
+    const listeners = this.#closeListeners;
+    this.#closeListeners = [];
+    for (const listener of listeners) listener(this.#closeError);
+  }
+}
+
+/** A peer's UTF-8 reason, cut short and stripped of control characters before it reaches logs. */
+function reasonText(body: Buffer): string {
+  const text = body.subarray(0, 512).toString('utf8').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  return text || 'no reason given';
+}

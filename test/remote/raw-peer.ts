@@ -1,0 +1,89 @@
+// A hand-driven peer for robustness tests: it speaks the wire protocol byte by byte, so tests
+// can send what a real client never would (garbage, truncated frames, wrong versions).
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { encodeFrame, FrameDecoder, FrameType } from '../../src/remote/frame.js';
+import { authBody, authkeyBytes, nonce } from '../../src/remote/handshake.js';
+
+export interface RawFrame { type: number; id: number; body: Buffer }
+
+/** Collects the frames a socket receives and lets a test wait for the next one or for the close. */
+export class FrameInbox {
+  readonly frames: RawFrame[] = [];
+  readonly closed: Promise<void>;
+  #waiters: (() => void)[] = [];
+  #decoder = new FrameDecoder(64 * 1024 * 1024);
+  #isClosed = false;
+
+  constructor(readonly socket: Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.#decoder.push(chunk, (type, id, body) => this.frames.push({ type, id, body: Buffer.from(body) }));
+      this.#wake();
+    });
+    socket.on('error', () => {});
+    this.closed = new Promise((resolve) => socket.on('close', () => {
+      this.#isClosed = true;
+      this.#wake();
+      resolve();
+    }));
+  }
+
+  get isClosed(): boolean {
+    return this.#isClosed;
+  }
+
+  /** The next frame; rejects if the socket closes first or nothing comes within `timeoutMs`. */
+  async next(timeoutMs = 3000): Promise<RawFrame> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.frames.length === 0) {
+      if (this.#isClosed) throw new Error('the socket closed before a frame came');
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no frame within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+    return this.frames.shift()!;
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+export async function rawConnect(port: number): Promise<FrameInbox> {
+  const socket = await new Promise<Socket>((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  return new FrameInbox(socket);
+}
+
+/** Connects and completes the client handshake with `authkey`; returns the inbox after WELCOME. */
+export async function rawClient(port: number, authkey: string): Promise<FrameInbox> {
+  const inbox = await rawConnect(port);
+  const hello = await inbox.next();
+  if (hello.type !== FrameType.HELLO) throw new Error(`expected HELLO, got ${hello.type}`);
+  inbox.socket.write(encodeFrame(FrameType.AUTH, 0, authBody(authkeyBytes(authkey), hello.body, nonce(), 1024 * 1024)));
+  const welcome = await inbox.next();
+  if (welcome.type !== FrameType.WELCOME) throw new Error(`expected WELCOME, got ${welcome.type}: ${welcome.body.toString()}`);
+  return inbox;
+}
+
+/** A fake server that runs `onSocket` for each connection; resolves with its port and a close function. */
+export async function rawServer(onSocket: (inbox: FrameInbox) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    onSocket(new FrameInbox(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    close: () => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
