@@ -195,8 +195,7 @@ export abstract class PoolBase extends ExecutorBase {
       message: (batch) => this.#onMessage(w, batch),
       exit: (info) => this.#onExit(w, info),
     });
-    w.transport.setBusy(false);
-    this.#workers.push(w);
+    this.#workers.push(w); // ref'd (keeping the program alive) until ready, then only while busy
     this.#live++;
     return w;
   }
@@ -231,6 +230,7 @@ export abstract class PoolBase extends ExecutorBase {
   #onMessage(w: WorkerSlot, batch: unknown[]): void {
     if (!w.ready) {
       w.ready = true;
+      if (!w.busy) w.transport.setBusy(false);
       for (const wake of w.readyWaiters.splice(0)) wake();
     }
     let settledNow = 0;
