@@ -26,3 +26,8 @@ export { releaseProxy, isRemote, type Remote, type RemoteRoot, type RemoteMethod
 export type { CallOptions } from './remote/rpc/calls.js';
 export { registerRemoteClass, type ByRef } from './remote/codec.js';
 export type { Address } from './remote/dial.js';
+export { ThreadPool, type ThreadPoolOptions } from './pools/thread-pool.js';
+export { ProcessPool, type ProcessPoolOptions } from './pools/process-pool.js';
+export { PoolBase, type PoolOptions, type PoolStats, type CancelOptions } from './pools/pool-base.js';
+export type { WorkerStats } from './pools/worker-slot.js';
+export { transfer } from './pools/transfer.js';

@@ -11,6 +11,12 @@ export class Deque<T> {
     this.#items.push(item);
   }
 
+  /** Puts `item` back at the front (a requeued job keeps its place). */
+  unshift(item: T): void {
+    if (this.#head > 0) this.#items[--this.#head] = item;
+    else this.#items.unshift(item);
+  }
+
   shift(): T | undefined {
     if (this.#head >= this.#items.length) return undefined;
     const item = this.#items[this.#head];
@@ -21,6 +27,12 @@ export class Deque<T> {
       this.#head = 0;
     }
     return item;
+  }
+
+  /** Position of `item` from the front, or -1 (a linear scan: for rare paths such as cancel). */
+  indexOf(item: T): number {
+    const at = this.#items.indexOf(item, this.#head);
+    return at < 0 ? -1 : at - this.#head;
   }
 
   peek(): T | undefined {

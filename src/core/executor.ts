@@ -81,6 +81,11 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     return 1;
   }
 
+  /** Jobs waiting for a slot; backends that prefetch size their capacity by it. */
+  protected get queuedCount(): number {
+    return this.#queue.size;
+  }
+
   get stats(): ExecutorStats {
     return { queued: this.#queue.size, running: this.#active, ...this.#counts };
   }
@@ -174,6 +179,24 @@ export abstract class ExecutorBase implements Executor, JobOwner {
       else futureInternals.setException(job.future, error);
     }
     this.#finalize(job);
+    this.#pump();
+  }
+
+  /**
+   * The running attempt never started (its worker died or was stopped before reaching it): give
+   * the slot back and queue the job again at the front, as if it had not been dispatched.
+   */
+  protected requeueAttempt(job: Job, attempt: number): void {
+    if (job.runningAttempt !== attempt) return;
+    this.#leaveSlot(job);
+    job.attempt--;
+    if (job.future.done() || this.#cancelPending) {
+      if (!job.future.done()) job.future.cancel();
+      this.#finalize(job);
+    } else {
+      job.queued = true;
+      this.#queue.pushFront(job, job.options.priority ?? 0);
+    }
     this.#pump();
   }
 

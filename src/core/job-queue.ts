@@ -14,6 +14,17 @@ export class PriorityQueue<T> {
   }
 
   push(item: T, priority = 0): void {
+    this.#bucket(priority).push(item);
+    this.#size++;
+  }
+
+  /** Queues `item` ahead of everything of its priority. */
+  pushFront(item: T, priority = 0): void {
+    this.#bucket(priority).unshift(item);
+    this.#size++;
+  }
+
+  #bucket(priority: number): Deque<T> {
     let bucket = this.#buckets.get(priority);
     if (!bucket) {
       bucket = new Deque<T>();
@@ -21,8 +32,7 @@ export class PriorityQueue<T> {
       this.#priorities.push(priority);
       this.#priorities.sort((a, b) => b - a);
     }
-    bucket.push(item);
-    this.#size++;
+    return bucket;
   }
 
   shift(): T | undefined {

@@ -32,6 +32,8 @@ export class Job implements TaskContext, CancelListener {
   /** Counted out of its executor: settled, slot released, no retry pending. */
   finalized = false;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** The backend's handle on the running attempt (which worker holds it); the core never reads it. */
+  slot: unknown = undefined;
   #owner: JobOwner;
   #controller: AbortController | undefined;
   #abortReason: unknown;

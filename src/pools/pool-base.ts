@@ -1,0 +1,410 @@
+import { availableParallelism } from 'node:os';
+import { RemoteError, WorkerCrashedError, type SerializedError } from '../core/errors.js';
+import { ExecutorBase, type ExecutorStats, type ShutdownOptions } from '../core/executor.js';
+import type { Future } from '../core/future.js';
+import type { Job } from '../core/job.js';
+import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
+import { isTaskRef, type AnyTask } from '../core/task.js';
+import { checkMilliseconds, checkPositiveInteger, expected } from '../core/validate.js';
+import { functionSource } from './source.js';
+import { takeTransfers } from './transfer.js';
+import type { ExitInfo, Transport, TransportEvents } from './transports.js';
+import { ABORT, CALL, CHUNK, DEF, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
+import { WorkerSlot, type WorkerStats } from './worker-slot.js';
+
+/**
+ * The engine of ThreadPool and ProcessPool. How work flows:
+ *
+ *   submit ─▶ ExecutorBase queue ─▶ pump ─▶ dispatch(job) ─▶ slot.outbox ┐ one microtask later,
+ *                                    ▲        (least loaded worker)      │ one message per worker
+ *                                    │                                   ▼
+ *   future ◀─ resolve/rejectAttempt ◀┴── onMessage(batch) ◀── worker: runs calls in order,
+ *                                                             answers once per event-loop turn
+ *
+ * - Shallow queue: `capacity` = workers, one call per worker, the lowest latency.
+ * - Deep queue (>= DEEP_QUEUE per worker waiting): `capacity` = workers × window, so each worker
+ *   holds a window of calls and the round trip is paid once per batch, not once per task. The
+ *   window aims at TARGET_BATCH_MS of work per worker, from a running estimate of the task time,
+ *   so long tasks are not hoarded by one worker while another idles at the end of a map.
+ * - Calls prefetched into a worker count as running for the futures: cancelling one that has not
+ *   started yet makes it start with its signal already aborted, as any cancelled running task.
+ *   The window bounds that work to about TARGET_BATCH_MS per worker.
+ * - A worker runs its calls one at a time, so the head of its fifo is the running call. Only
+ *   that call can be blamed when the worker dies (threads say which call they started through
+ *   shared memory, processes in an exit report); calls behind it are queued again, untouched.
+ * - A cancelled or timed-out call still running after `cancelGraceMs` gets its worker
+ *   terminated, only while it is still that worker's head (so a later task is never the victim).
+ */
+
+/** Waiting tasks per worker from which the pool prefetches (below it, one call per worker). */
+const DEEP_QUEUE = 8;
+/** Work a worker should hold at once: enough to hide a round trip, small enough to balance. */
+const TARGET_BATCH_MS = 1;
+const MAX_WINDOW = 256;
+/** First guess of a task's duration: a window of 8 until real replies say otherwise. */
+const INITIAL_TASK_MS = TARGET_BATCH_MS / 8;
+const DEFAULT_CANCEL_GRACE_MS = 3000;
+
+export interface PoolOptions {
+  /** Most workers at once; they start on demand (or all with `start()`). @default os.availableParallelism() */
+  workers?: number;
+  /**
+   * Milliseconds a cancelled or timed-out task may keep running after its signal aborted; then
+   * its worker is terminated and replaced. `pool.cancel(future, { force: true })` does not wait.
+   * @default 3000
+   */
+  cancelGraceMs?: number;
+  /** Milliseconds an idle worker lives before it is stopped (restarted on demand). @default Infinity */
+  idleTimeout?: number;
+}
+
+export interface PoolStats extends ExecutorStats {
+  workers: WorkerStats[];
+}
+
+export interface CancelOptions {
+  /** Terminate the worker running it now instead of waiting for `cancelGraceMs`. */
+  force?: boolean;
+}
+
+export abstract class PoolBase extends ExecutorBase {
+  readonly size: number;
+  readonly cancelGraceMs: number;
+  readonly idleTimeout: number;
+  #workers: WorkerSlot[] = [];
+  #live = 0;
+  #nextWorkerId = 1;
+  #open = true;
+  #closeWaiters: (() => void)[] = [];
+  #taskIds = new Map<(...args: any[]) => unknown, number>();
+  #defs: [how: number, where: string, key: string][] = [];
+  #dirty: WorkerSlot[] = [];
+  #flushQueued = false;
+  #taskMs = INITIAL_TASK_MS;
+  #window = Math.round(TARGET_BATCH_MS / INITIAL_TASK_MS);
+  #flush = () => this.#flushAll();
+
+  protected abstract readonly workerKind: WorkerKind;
+  protected abstract spawnTransport(workerId: number, events: TransportEvents): Transport;
+  /** Processes: the server that serves shareable objects to children. */
+  protected get objectServer(): ObjectServer | undefined {
+    return undefined;
+  }
+
+  constructor(options: PoolOptions) {
+    super();
+    if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+    this.size = checkPositiveInteger('workers', options.workers ?? availableParallelism());
+    this.cancelGraceMs = checkMilliseconds('cancelGraceMs', options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS);
+    const idle = options.idleTimeout ?? Infinity;
+    this.idleTimeout = idle === Infinity ? idle : checkMilliseconds('idleTimeout', idle);
+  }
+
+  /** Starts every worker now and resolves once all can take work (otherwise they start on demand). */
+  async start(): Promise<void> {
+    while (this.#live < this.size && this.#open) this.#spawn();
+    await Promise.all(this.#workers.map((w) => (w.ready ? undefined : new Promise<void>((resolve) => w.readyWaiters.push(resolve)))));
+  }
+
+  /** Cancels `future`; with `force`, also terminates the worker running it at once. */
+  cancel(future: Future<any, any>, options: CancelOptions = {}): boolean {
+    const cancelled = future.cancel();
+    if (options.force) {
+      for (const w of this.#workers) {
+        if (!w.exiting && w.fifo.peek()?.future === future) this.#kill(w, 'its task was cancelled with force');
+      }
+    }
+    return cancelled;
+  }
+
+  override get stats(): PoolStats {
+    return { ...super.stats, workers: this.#workers.filter((w) => !w.exiting).map((w) => w.stats()) };
+  }
+
+  override shutdown(options?: ShutdownOptions): Promise<void> {
+    this.#open = false;
+    return super.shutdown(options);
+  }
+
+  // ---- ExecutorBase hooks -------------------------------------------------------------------
+
+  protected get capacity(): number {
+    if (this.queuedCount < this.size * DEEP_QUEUE) return this.size;
+    return this.size * this.#window;
+  }
+
+  protected override defaultChunksize(itemCount: number | undefined): number {
+    // multiprocessing.Pool's rule (about four chunks per worker), capped so one chunk stays short.
+    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * 4)), 1024));
+  }
+
+  protected override accept(task: AnyTask): void {
+    const fn = task as (...args: any[]) => unknown;
+    if (!isTaskRef(task) && !this.#taskIds.has(fn)) functionSource(fn);
+  }
+
+  protected dispatch(job: Job): void {
+    const w = this.#pick();
+    const taskId = this.#taskIdOf(job);
+    if (!w.known[taskId]) {
+      const [how, where, key] = this.#defs[taskId]!;
+      w.outbox.push(DEF, taskId, how, where, key);
+      w.known[taskId] = true;
+    }
+    const args = job.kind === 'call' ? this.#encode(job.args, w) : this.#encodeChunk(job.args as unknown[][], w);
+    w.outbox.push(job.kind === 'call' ? CALL : CHUNK, taskId, job.id, job.runningAttempt, args);
+    job.slot = w;
+    w.fifo.push(job);
+    if (w.idleTimer) w.idleTimer = void clearTimeout(w.idleTimer);
+    if (!w.busy) w.markBusy(true, performance.now());
+    this.#markDirty(w);
+  }
+
+  protected override abandon(job: Job, reason: unknown): void {
+    const w = job.slot as WorkerSlot | undefined;
+    if (!w || w.exiting) return;
+    const index = w.fifo.indexOf(job);
+    if (index < 0) return;
+    const error = reason as Error;
+    w.outbox.push(ABORT, w.settled + 1 + index, error.name, error.message);
+    this.#markDirty(w);
+    if (index === 0) this.#armGrace(w);
+  }
+
+  protected override async close(): Promise<void> {
+    for (const w of this.#workers) this.#stop(w);
+    if (this.#workers.length > 0) await new Promise<void>((resolve) => this.#closeWaiters.push(resolve));
+  }
+
+  // ---- workers ------------------------------------------------------------------------------
+
+  /** An idle worker, else a new one while below `size`, else the least loaded. */
+  #pick(): WorkerSlot {
+    let best: WorkerSlot | undefined;
+    for (const w of this.#workers) {
+      if (w.exiting) continue;
+      if (w.fifo.length === 0) return w;
+      if (!best || w.fifo.length < best.fifo.length) best = w;
+    }
+    return best && this.#live >= this.size ? best : this.#spawn();
+  }
+
+  #spawn(): WorkerSlot {
+    const w = new WorkerSlot(this.#nextWorkerId++);
+    w.transport = this.spawnTransport(w.id, {
+      message: (batch) => this.#onMessage(w, batch),
+      exit: (info) => this.#onExit(w, info),
+    });
+    this.#workers.push(w); // ref'd (keeping the program alive) until ready, then only while busy
+    this.#live++;
+    return w;
+  }
+
+  #stop(w: WorkerSlot): void {
+    if (w.exiting) return;
+    w.exiting = 'stop';
+    this.#live--;
+    w.transport.stop();
+  }
+
+  #kill(w: WorkerSlot, reason: string): void {
+    if (w.exiting === 'kill') return;
+    if (!w.exiting) this.#live--;
+    w.exiting = 'kill';
+    w.killReason = reason;
+    w.transport.kill();
+  }
+
+  #armGrace(w: WorkerSlot): void {
+    if (w.graceTimer) return;
+    const seq = w.settled + 1;
+    w.graceTimer = setTimeout(() => {
+      w.graceTimer = undefined;
+      // Only while the cancelled call is still the one running (workerpool #548).
+      if (w.settled + 1 === seq && w.fifo.length > 0) {
+        this.#kill(w, `a cancelled or timed-out task was still running ${this.cancelGraceMs} ms after its signal aborted`);
+      }
+    }, this.cancelGraceMs);
+  }
+
+  #onMessage(w: WorkerSlot, batch: unknown[]): void {
+    if (!w.ready) {
+      w.ready = true;
+      if (!w.busy) w.transport.setBusy(false);
+      for (const wake of w.readyWaiters.splice(0)) wake();
+    }
+    let settledNow = 0;
+    for (let i = 0; i < batch.length; i += 3) {
+      const op = batch[i] as number;
+      const seq = batch[i + 1] as number;
+      if (op === OK || op === ERR) {
+        if (seq !== w.settled + 1) continue; // cannot happen while workers keep call order
+        const job = w.fifo.shift()!;
+        w.settled++;
+        settledNow++;
+        job.slot = undefined;
+        if (w.graceTimer) w.graceTimer = void clearTimeout(w.graceTimer);
+        if (op === OK) {
+          w.completed++;
+          this.resolveAttempt(job, job.runningAttempt, batch[i + 2]);
+        } else {
+          w.failed++;
+          this.rejectAttempt(job, job.runningAttempt, RemoteError.fromSerialized(batch[i + 2] as SerializedError));
+        }
+      } else if (seq === w.settled + 1 && w.fifo.length > 0) {
+        const job = w.fifo.peek()!;
+        if (op === YIELD) this.pushValue(job, job.runningAttempt, batch[i + 2]);
+        else if (op === PROGRESS) job.progress(batch[i + 2]);
+      }
+    }
+    if (settledNow > 0) this.#afterReplies(w, settledNow);
+  }
+
+  #afterReplies(w: WorkerSlot, settledNow: number): void {
+    const now = performance.now();
+    // An exponential moving average of the time per call, as seen from here.
+    this.#taskMs += ((now - w.lastReplyAt) / settledNow - this.#taskMs) / 8;
+    this.#window = Math.max(1, Math.min(MAX_WINDOW, Math.round(TARGET_BATCH_MS / Math.max(this.#taskMs, 1e-6))));
+    w.lastReplyAt = now;
+    if (w.fifo.length === 0) {
+      w.markBusy(false, now);
+      if (this.idleTimeout !== Infinity && !w.exiting) {
+        w.idleTimer = setTimeout(() => { if (w.fifo.length === 0) this.#stop(w); }, this.idleTimeout);
+        w.idleTimer.unref();
+      }
+    } else if (w.fifo.peek()!.aborted) {
+      this.#armGrace(w);
+    }
+  }
+
+  #onExit(w: WorkerSlot, info: ExitInfo): void {
+    this.#workers.splice(this.#workers.indexOf(w), 1);
+    if (!w.exiting) this.#live--;
+    if (w.graceTimer) clearTimeout(w.graceTimer);
+    if (w.idleTimer) clearTimeout(w.idleTimer);
+    w.markBusy(false, performance.now());
+    const jobs = [...w.fifo.drain()];
+    if (jobs.length > 0) this.#failOrRequeue(w, info, jobs);
+    if (this.#workers.length === 0 && this.#closeWaiters.length > 0) for (const wake of this.#closeWaiters.splice(0)) wake();
+    // Keep the pool at strength after a crash; idle stops are not replaced until there is work.
+    if (this.#open && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
+  }
+
+  /**
+   * The worker died holding `jobs`. The call it had started is blamed; calls before it ran but
+   * their results died with the worker; calls after it never started and go back to the queue.
+   * A worker that died before it was ready started nothing, but requeueing would loop: all fail.
+   */
+  #failOrRequeue(w: WorkerSlot, info: ExitInfo, jobs: Job[]): void {
+    const started = w.ready ? info.started ?? w.settled + 1 : Infinity;
+    const how = w.killReason ?? info.reason ?? (w.ready ? 'the worker exited' : 'the worker failed to start');
+    for (let i = 0; i < jobs.length; i++) {
+      const job = jobs[i]!;
+      const seq = w.settled + 1 + i;
+      job.slot = undefined;
+      if (seq > started) {
+        this.requeueAttempt(job, job.runningAttempt);
+        continue;
+      }
+      const reason = seq < started ? `${how} (this task had finished, but its result was lost with the worker)` : how;
+      const error = new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason });
+      w.failed++;
+      this.rejectAttempt(job, job.runningAttempt, error);
+    }
+  }
+
+  // ---- messages -----------------------------------------------------------------------------
+
+  #taskIdOf(job: Job): number {
+    let id = this.#taskIds.get(job.fn);
+    if (id !== undefined) return id;
+    id = this.#defs.length;
+    this.#defs.push(job.task ? [MODULE, job.task.moduleUrl, job.task.key] : [SOURCE, functionSource(job.fn), '']);
+    this.#taskIds.set(job.fn, id);
+    return id;
+  }
+
+  #encode(args: readonly unknown[], w: WorkerSlot): readonly unknown[] {
+    w.transfers = takeTransfers(args, w.transfers); // processes ignore them, but the marks are cleared
+    return encodeArgs(args, this.workerKind, this.objectServer);
+  }
+
+  #encodeChunk(argLists: readonly unknown[][], w: WorkerSlot): readonly (readonly unknown[])[] {
+    let out: (readonly unknown[])[] | undefined;
+    for (let i = 0; i < argLists.length; i++) {
+      const encoded = this.#encode(argLists[i]!, w);
+      if (encoded !== argLists[i]) (out ??= [...argLists])[i] = encoded;
+    }
+    return out ?? argLists;
+  }
+
+  #markDirty(w: WorkerSlot): void {
+    if (w.dirty) return;
+    w.dirty = true;
+    this.#dirty.push(w);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #flushAll(): void {
+    this.#flushQueued = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const w of dirty) {
+      w.dirty = false;
+      const batch = w.outbox;
+      const transfers = w.transfers;
+      w.outbox = [];
+      w.transfers = undefined;
+      if (w.exiting === 'kill') continue; // its jobs are failed or requeued on exit
+      try {
+        w.transport.send(batch, transfers);
+      } catch (error) {
+        this.#sendEach(w, batch, error);
+      }
+    }
+  }
+
+  /**
+   * A batch would not serialise (an argument that cannot be cloned): send it record by record
+   * and fail only the calls that cannot go, dropping them from the fifo before the worker
+   * numbers them, so seqs stay aligned.
+   */
+  #sendEach(w: WorkerSlot, batch: unknown[], firstError: unknown): void {
+    const dropped = new Map<Job, unknown>();
+    const fifo = [...w.fifo.drain()];
+    let next = fifo.length - countCalls(batch); // fifo index of the first call in this batch
+    for (let i = 0; i < batch.length;) {
+      const op = batch[i] as number;
+      const width = op === ABORT ? 4 : 5;
+      const record = batch.slice(i, i + width);
+      i += width;
+      try {
+        w.transport.send(record, undefined); // copied, not transferred, on this rare path
+      } catch (error) {
+        if (op !== CALL && op !== CHUNK) throw error;
+        dropped.set(fifo[next]!, error ?? firstError);
+      }
+      if (op === CALL || op === CHUNK) next++;
+    }
+    for (const job of fifo) if (!dropped.has(job)) w.fifo.push(job);
+    for (const [job, cause] of dropped) {
+      job.slot = undefined;
+      const error = new TypeError(`the arguments of task future ${job.id} could not be sent to a worker: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+      this.rejectAttempt(job, job.runningAttempt, error);
+    }
+    if (w.fifo.length === 0) w.markBusy(false, performance.now());
+  }
+}
+
+function countCalls(batch: unknown[]): number {
+  let calls = 0;
+  for (let i = 0; i < batch.length;) {
+    const op = batch[i] as number;
+    if (op === CALL || op === CHUNK) calls++;
+    i += op === ABORT ? 4 : 5;
+  }
+  return calls;
+}

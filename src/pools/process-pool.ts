@@ -1,0 +1,42 @@
+import { checkPositiveInteger, expected } from '../core/validate.js';
+import { PoolBase, type PoolOptions } from './pool-base.js';
+import { ProcessTransport, type Transport, type TransportEvents } from './transports.js';
+import { checkExecArgv } from './thread-pool.js';
+
+export interface ProcessPoolOptions extends PoolOptions {
+  /** Heap cap of each child in MiB (`--max-old-space-size`); a child that exceeds it is replaced. */
+  maxMemoryMb?: number;
+  /** Node.js flags of the children. @default the caller's `process.execArgv` (a loader such as tsx included) */
+  execArgv?: string[];
+  /** Environment of the children. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * An executor on child processes (Python's `multiprocessing.Pool`): each task runs in another
+ * process, so a crash, a leak or `process.exit` there cannot touch the caller. Messages use
+ * Node's advanced serialization (structured clone); everything else works as in ThreadPool.
+ */
+export class ProcessPool extends PoolBase {
+  protected readonly kind = 'ProcessPool';
+  protected readonly workerKind = 'process';
+  readonly #execArgv: string[];
+  readonly #env: NodeJS.ProcessEnv | undefined;
+
+  constructor(options: ProcessPoolOptions = {}) {
+    super(options);
+    const execArgv = checkExecArgv(options.execArgv) ?? [...process.execArgv];
+    if (options.maxMemoryMb !== undefined) {
+      execArgv.push(`--max-old-space-size=${checkPositiveInteger('maxMemoryMb', options.maxMemoryMb)}`);
+    }
+    if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
+      throw new TypeError(expected('env', 'an object of environment variables', options.env));
+    }
+    this.#execArgv = execArgv;
+    this.#env = options.env;
+  }
+
+  protected spawnTransport(workerId: number, events: TransportEvents): Transport {
+    return new ProcessTransport(workerId, { execArgv: this.#execArgv, env: this.#env }, events);
+  }
+}

@@ -1,0 +1,225 @@
+import type { TaskContext } from '../core/context.js';
+import { CancelledError, TimeoutError, serializeError } from '../core/errors.js';
+import { Deque } from '../core/deque.js';
+import { invokeChunk, invokeTask, isPromiseLike } from '../core/invoke.js';
+import { decodeArgs, type ParentChannel, type WorkerKind } from '../core/shareable.js';
+import { lookupTask } from '../core/task.js';
+import { compileSource } from './source.js';
+import { takeTransfers, type Transferable } from './transfer.js';
+import { ABORT, CALL, CHUNK, DEF, ERR, MODULE, OK, PROGRESS, YIELD } from './wire.js';
+
+type Fn = (...args: any[]) => unknown;
+export type Send = (batch: unknown[], transfer: Transferable[] | undefined) => void;
+
+/**
+ * The worker side of a pool, the same for threads and processes. Calls run one at a time in
+ * arrival order (the pool relies on that to know which call is running); results, progress and
+ * yielded values collect in an outbox sent once per turn of the event loop, so a batch of
+ * synchronous calls answers with one message.
+ */
+export class WorkerRuntime {
+  #send: Send;
+  #kind: WorkerKind;
+  #parent: ParentChannel | undefined;
+  /** By task id: the function, a promise of it while its module loads, or why it cannot load. */
+  #fns: (Fn | Promise<Fn> | Error | undefined)[] = [];
+  #inbox = new Deque<Call>();
+  #received = 0;
+  #current: Call | undefined;
+  #running = false;
+  /** Seq of the last call answered. */
+  #finished = 0;
+  /** Seqs aborted before they started, with the reason to abort them with when they do. */
+  #aborted = new Map<number, unknown>();
+  #outbox: unknown[] = [];
+  #transfers: Transferable[] | undefined;
+  #flushQueued = false;
+  #flush = () => this.#doFlush();
+  #next = () => this.#drain();
+  /** [0] = seq of the last call started; read by the pool if this worker dies (threads). */
+  readonly started: Int32Array;
+
+  constructor(send: Send, kind: WorkerKind, started: Int32Array, parent?: ParentChannel) {
+    this.#send = send;
+    this.#kind = kind;
+    this.started = started;
+    this.#parent = parent;
+  }
+
+  receive(batch: unknown[]): void {
+    for (let i = 0; i < batch.length;) {
+      const op = batch[i] as number;
+      if (op === CALL || op === CHUNK) {
+        this.#inbox.push(new Call(this, ++this.#received, op, batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as number, batch[i + 4] as unknown[]));
+        i += 5;
+      } else if (op === DEF) {
+        this.#define(batch[i + 1] as number, batch[i + 2] as number, batch[i + 3] as string, batch[i + 4] as string);
+        i += 5;
+      } else if (op === ABORT) {
+        this.#abort(batch[i + 1] as number, reviveReason(batch[i + 2] as string, batch[i + 3] as string));
+        i += 4;
+      } else {
+        throw new TypeError(`weft worker: unknown message op ${String(op)}`);
+      }
+    }
+    if (!this.#running) this.#drain();
+  }
+
+  /** Queues an outgoing record; the outbox goes out at the end of this turn. */
+  emit(op: number, seq: number, value: unknown): void {
+    this.#outbox.push(op, seq, value);
+    if (op === OK || op === YIELD) this.#transfers = takeTransfers([value], this.#transfers);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #define(taskId: number, how: number, where: string, key: string): void {
+    if (how === MODULE) {
+      const loading = import(where).then(() => {
+        const fn = lookupTask(where, key)?.fn;
+        if (!fn) throw new TypeError(`module ${where} does not define a task named ${key} (is it exported through defineTasks?)`);
+        return (this.#fns[taskId] = fn);
+      }).catch((error: unknown) => {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.#fns[taskId] = failure;
+        throw failure;
+      });
+      loading.catch(() => {});
+      this.#fns[taskId] = loading;
+    } else {
+      try {
+        this.#fns[taskId] = compileSource(where);
+      } catch (error) {
+        this.#fns[taskId] = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+  }
+
+  #abort(seq: number, reason: unknown): void {
+    if (this.#current?.seq === seq) this.#current.abort(reason);
+    else if (seq > this.#finished) this.#aborted.set(seq, reason); // not started yet
+  }
+
+  /** Runs queued calls until one is asynchronous; its settlement resumes the loop. */
+  #drain(): void {
+    this.#running = true;
+    for (;;) {
+      const call = this.#inbox.shift();
+      if (!call) break;
+      // Aborted before it started: it still runs, with its signal already aborted, as a
+      // cancelled running task would (to the caller it was running: it had been dispatched).
+      if (this.#aborted.size > 0 && this.#aborted.has(call.seq)) {
+        call.abort(this.#aborted.get(call.seq));
+        this.#aborted.delete(call.seq);
+      }
+      Atomics.store(this.started, 0, call.seq);
+      const fn = this.#fns[call.taskId];
+      if (typeof fn !== 'function') {
+        if (fn instanceof Error || fn === undefined) {
+          this.#finished = call.seq;
+          this.emit(ERR, call.seq, serializeError(fn ?? new Error(`task ${call.taskId} was never defined in this worker`)));
+          continue;
+        }
+        // Its module is still loading: put the call back and resume once it has.
+        this.#inbox.unshift(call);
+        fn.then(this.#next, this.#next);
+        return;
+      }
+      this.#current = call;
+      let out: unknown;
+      try {
+        const args = decodeArgs(call.args, this.#kind, this.#parent);
+        out = call.op === CALL
+          ? invokeTask(fn, args, call, (value) => this.emit(YIELD, call.seq, value))
+          : invokeChunk(fn, args as unknown[][], call);
+      } catch (error) {
+        this.#finish(call, ERR, serializeError(error));
+        continue;
+      }
+      if (isPromiseLike(out)) {
+        out.then(
+          (value) => { this.#finish(call, OK, value); this.#drain(); },
+          (error) => { this.#finish(call, ERR, serializeError(error)); this.#drain(); },
+        );
+        return;
+      }
+      this.#finish(call, OK, out);
+    }
+    this.#running = false;
+  }
+
+  #finish(call: Call, op: number, value: unknown): void {
+    this.#current = undefined;
+    this.#finished = call.seq;
+    this.emit(op, call.seq, value);
+  }
+
+  #doFlush(): void {
+    this.#flushQueued = false;
+    const batch = this.#outbox;
+    const transfers = this.#transfers;
+    this.#outbox = [];
+    this.#transfers = undefined;
+    try {
+      this.#send(batch, transfers);
+    } catch {
+      this.#sendOneByOne(batch, transfers);
+    }
+  }
+
+  /** Some value would not clone: send record by record, turning the bad ones into errors. */
+  #sendOneByOne(batch: unknown[], transfers: Transferable[] | undefined): void {
+    for (let i = 0; i < batch.length; i += 3) {
+      const op = batch[i] as number;
+      const seq = batch[i + 1] as number;
+      try {
+        this.#send([op, seq, batch[i + 2]], transfers);
+      } catch (error) {
+        if (op === PROGRESS) continue;
+        const what = op === YIELD ? 'a value it yielded' : 'its result';
+        const failure = new TypeError(`the task's ${op === ERR ? 'error' : what} could not be sent back from the worker: ${(error as Error).message}`);
+        const data = op === ERR ? { ...(batch[i + 2] as object), props: undefined } : serializeError(failure);
+        try {
+          this.#send([ERR, seq, data], undefined);
+        } catch {
+          this.#send([ERR, seq, serializeError(failure)], undefined);
+        }
+      }
+    }
+  }
+}
+
+/** One call in a worker: its inbox entry and the TaskContext it runs with. */
+class Call implements TaskContext {
+  #runtime: WorkerRuntime;
+  #controller: AbortController | undefined;
+  #reason: unknown;
+
+  constructor(runtime: WorkerRuntime, readonly seq: number, readonly op: number, readonly taskId: number, readonly id: string, readonly attempt: number, readonly args: unknown[]) {
+    this.#runtime = runtime;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  progress(value: unknown): void {
+    this.#runtime.emit(PROGRESS, this.seq, value);
+  }
+
+  abort(reason: unknown): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+function reviveReason(name: string, message: string): Error {
+  return name === 'TimeoutError' ? new TimeoutError(message) : new CancelledError(message);
+}
