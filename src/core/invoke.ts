@@ -1,4 +1,4 @@
-import { runWithContext, type TaskContext } from './context.js';
+import { runWithContext, runWithSyncContext, type TaskContext } from './context.js';
 
 /**
  * Runs a task function here, inside its context, and turns whatever it returns into one
@@ -13,8 +13,14 @@ export function invokeTask<C extends TaskContext>(
   context: C,
   onValue: (context: C, value: unknown) => void,
   thisArg?: unknown,
+<<<<<<< HEAD
+=======
+  asyncContext = true,
+>>>>>>> main
 ): unknown {
-  const out = runWithContext(context, applyFn, fn, args, thisArg);
+  const out = asyncContext
+    ? runWithContext(context, applyFn, fn, args, thisArg)
+    : runWithSyncContext(context, applyFn, fn, args, thisArg);
   if (out === null || typeof out !== 'object') return out;
   if (isIterator(out)) {
     if (Symbol.asyncIterator in out) return drainAsyncGenerator(out as AsyncGenerator, context, onValue);
@@ -28,11 +34,12 @@ export function invokeChunk(
   fn: (...args: any[]) => unknown,
   argLists: readonly (readonly unknown[])[],
   context: TaskContext,
+  asyncContext = true,
 ): unknown[] | Promise<unknown[]> {
   const results: unknown[] = new Array(argLists.length);
   for (let i = 0; i < argLists.length; i++) {
-    const out = invokeTask(fn, argLists[i]!, context, ignoreValue);
-    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out);
+    const out = invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
+    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out, asyncContext);
     results[i] = out;
   }
   return results;
@@ -45,10 +52,11 @@ async function finishChunkAsync(
   results: unknown[],
   from: number,
   pending: PromiseLike<unknown>,
+  asyncContext: boolean,
 ): Promise<unknown[]> {
   results[from] = await pending;
   for (let i = from + 1; i < argLists.length; i++) {
-    results[i] = await invokeTask(fn, argLists[i]!, context, ignoreValue);
+    results[i] = await invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
   }
   return results;
 }

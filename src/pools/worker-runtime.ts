@@ -36,6 +36,7 @@ export class WorkerRuntime {
   #flushQueued = false;
   #flush = () => this.#doFlush();
   #next = () => this.#drain();
+  #onYield = (call: Call, value: unknown) => this.emit(YIELD, call.seq, value);
   /** [0] = seq of the last call started; read by the pool if this worker dies (threads). */
   readonly started: Int32Array;
 
@@ -132,7 +133,7 @@ export class WorkerRuntime {
       try {
         const args = decodeArgs(call.args, this.#kind, this.#parent);
         out = call.op === CALL
-          ? invokeTask(fn, args, call, (value) => this.emit(YIELD, call.seq, value))
+          ? invokeTask(fn, args, call, this.#onYield)
           : invokeChunk(fn, args as unknown[][], call);
       } catch (error) {
         this.#finish(call, ERR, serializeError(error));

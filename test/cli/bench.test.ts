@@ -33,10 +33,10 @@ describe('weft CLI', () => {
   test('bench green runs both modes in fresh processes and reports ratios', () => {
     const run = weft('bench', 'green', '--tasks', '2000', '--delay', '1', '--repeats', '1', '--json');
     assert.equal(run.code, 0, run.stderr);
-    const data = JSON.parse(run.stdout) as { timeRatio: number; memoryRatio: number; runs: { bare: { completed: number }[]; green: { completed: number }[] } };
-    assert.equal(data.runs.bare[0]!.completed, 2000);
-    assert.equal(data.runs.green[0]!.completed, 2000);
-    assert.ok(data.timeRatio > 0 && data.memoryRatio > 0);
+    const data = JSON.parse(run.stdout) as { ratios: { mode: string; time: number; memory: number }[]; runs: Record<string, { completed: number }[]> };
+    for (const mode of ['bare', 'green', 'green-sync']) assert.equal(data.runs[mode]![0]!.completed, 2000, mode);
+    assert.deepEqual(data.ratios.map((r) => r.mode), ['bare', 'green', 'green-sync']);
+    for (const r of data.ratios) assert.ok(r.time > 0 && r.memory > 0);
   });
 
   test('bad input: unknown mode, unknown executor, bad number', () => {

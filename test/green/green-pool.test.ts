@@ -48,10 +48,34 @@ describe('GreenPool', () => {
     await pool.shutdown();
   });
 
+  test('asyncContext: false gives the context to the synchronous part of a task only', async () => {
+    const pool = new GreenPool({ asyncContext: false });
+    const future = pool.spawn(async () => {
+      const before = taskContext().attempt;
+      await new Promise((resolve) => setImmediate(resolve));
+      let after: string;
+      try {
+        after = String(taskContext().attempt);
+      } catch (error) {
+        after = (error as Error).name;
+      }
+      return [before, after];
+    });
+    assert.deepEqual(await future, [1, 'InvalidStateError']);
+    const withContext = new GreenPool();
+    const kept = withContext.spawn(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return taskContext().attempt;
+    });
+    assert.equal(await kept, 1);
+    await Promise.all([pool.shutdown(), withContext.shutdown()]);
+  });
+
   test('bad options say what was expected and what came', () => {
     assert.throws(() => new GreenPool({ size: 0 }), (e: Error) => e instanceof RangeError && e.message === 'Expected `size` to be a positive integer or Infinity, got 0 (number)');
     assert.throws(() => new GreenPool({ size: 2.5 }), RangeError);
     assert.throws(() => new GreenPool({ size: '4' as unknown as number }), (e: Error) => e instanceof TypeError && /got "4" \(string\)/.test(e.message));
+    assert.throws(() => new GreenPool({ asyncContext: 'no' as unknown as boolean }), /Expected `asyncContext` to be a boolean, got "no" \(string\)/);
   });
 
   test('a non-task passed to submit is a TypeError naming what came', async () => {

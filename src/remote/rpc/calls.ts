@@ -141,10 +141,10 @@ export class IncomingCall implements TaskContext {
     this.#owner.handlerProgress(this, value);
   }
 
-  /** Streams a generator method's value to the caller. */
-  readonly onValue = (value: unknown): void => {
-    this.#owner.handlerYield(this, value);
-  };
+  /** Streams a generator method's value to the caller (shared, so a call allocates no closure). */
+  static onValue(call: IncomingCall, value: unknown): void {
+    call.#owner.handlerYield(call, value);
+  }
 
   abort(reason: unknown): void {
     if (this.#reason !== undefined) return;

@@ -240,7 +240,7 @@ export class RpcSession implements RefContext, ProxySession {
     const call = new IncomingCall(this, id);
     let out: unknown;
     try {
-      out = invokeTask(fn, args, call, (_call, value) => call.onValue(value), target);
+      out = invokeTask(fn, args, call, IncomingCall.onValue, target);
     } catch (error) {
       return this.#reply(FrameType.ERROR, id, error);
     }

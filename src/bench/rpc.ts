@@ -1,0 +1,175 @@
+/**
+ * `weft bench rpc`: awaited round trips per second and pipelined calls per second for a small
+ * payload, for weft's RPC and, in the same run against the same child process, a bare `net`
+ * socket ping-pong (the floor: no framing, no encoding) and newline-delimited JSON over TCP
+ * (the plain baseline). Pipelined runs keep a fixed window of calls in flight, each answer
+ * starting the next call, as a busy client does. Goals (issue 4): awaited ≥ 80% of the bare socket; pipelined ≥ 150,000
+ * calls/s.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { connect as netConnect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Deque } from '../core/deque.js';
+import { connect } from '../remote/rpc.js';
+import { measure, percent, progress, summarize, type BenchReport, type Cell } from './harness.js';
+import { BENCH_AUTHKEY, type PeerPorts } from './rpc-peer.js';
+
+export interface RpcBenchOptions {
+  /** Awaited round trips per measured run. */
+  calls: number;
+  /** Calls per pipelined run. */
+  pipelined: number;
+  /** Calls in flight at once in a pipelined run. */
+  window: number;
+  repeats: number;
+}
+
+export const RPC_DEFAULTS: RpcBenchOptions = { calls: 5000, pipelined: 100_000, window: 1000, repeats: 5 };
+
+/** The small payload every transport carries. */
+const PAYLOAD = { id: 42, name: 'weft', tags: ['a', 'b'], score: 0.5 };
+
+interface Transport {
+  name: string;
+  /** One request; resolves with its answer. */
+  call(): PromiseLike<unknown>;
+  close(): Promise<void>;
+}
+
+function openSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => resolve(socket));
+    socket.setNoDelay(true);
+    socket.once('error', reject);
+  });
+}
+
+/** Sends the payload's bytes; its echo, counted in bytes, answers the oldest call. */
+async function bareTransport(port: number): Promise<Transport> {
+  const socket = await openSocket(port);
+  const message = Buffer.from(JSON.stringify(PAYLOAD));
+  const waiting = new Deque<() => void>();
+  let received = 0;
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    while (received >= message.length && waiting.length > 0) {
+      received -= message.length;
+      waiting.shift()!();
+    }
+  });
+  return {
+    name: 'bare net socket',
+    call: () => new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      socket.write(message);
+    }),
+    close: async () => void socket.destroy(),
+  };
+}
+
+async function jsonTransport(port: number): Promise<Transport> {
+  const socket = await openSocket(port);
+  socket.setEncoding('utf8');
+  const pending = new Map<number, (value: unknown) => void>();
+  let nextId = 0;
+  let buffered = '';
+  socket.on('data', (text: string) => {
+    buffered += text;
+    let newline: number;
+    while ((newline = buffered.indexOf('\n')) >= 0) {
+      const response = JSON.parse(buffered.slice(0, newline)) as { id: number; result: unknown };
+      buffered = buffered.slice(newline + 1);
+      const resolve = pending.get(response.id)!;
+      pending.delete(response.id);
+      resolve(response.result);
+    }
+  });
+  return {
+    name: 'JSON over TCP',
+    call: () => new Promise((resolve) => {
+      const id = ++nextId;
+      pending.set(id, resolve);
+      socket.write(`${JSON.stringify({ id, method: 'echo', args: [PAYLOAD] })}\n`);
+    }),
+    close: async () => void socket.destroy(),
+  };
+}
+
+async function weftTransport(port: number): Promise<Transport> {
+  const remote = await connect<{ echo(value: typeof PAYLOAD): typeof PAYLOAD }>(`tcp://127.0.0.1:${port}`, { authkey: BENCH_AUTHKEY });
+  return {
+    name: 'weft RPC',
+    call: () => remote.echo(PAYLOAD),
+    close: () => remote.close(),
+  };
+}
+
+/** `total` calls, `window` of them in flight at any moment: each answer starts the next call. */
+function pipeline(call: () => PromiseLike<unknown>, total: number, window: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    let finished = 0;
+    const next = (): void => {
+      if (started === total) return;
+      started++;
+      call().then(() => (++finished === total ? resolve() : next()), reject);
+    };
+    for (let i = 0; i < Math.min(window, total); i++) next();
+  });
+}
+
+function startPeer(): Promise<{ child: ChildProcess; ports: PeerPorts }> {
+  const child = fork(fileURLToPath(new URL('./rpc-peer.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (ports) => resolve({ child, ports: ports as PeerPorts }));
+    child.once('exit', (code) => reject(new Error(`the benchmark's server process exited early (code ${code})`)));
+  });
+}
+
+export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
+  const { child, ports } = await startPeer();
+  const transports = [await bareTransport(ports.bare), await jsonTransport(ports.json), await weftTransport(ports.weft)];
+  // Runs alternate between transports so that a noisy neighbour on a shared machine hits all alike.
+  const awaitedSeconds = new Map<string, number[]>(transports.map((t) => [t.name, []]));
+  const pipelinedSeconds = new Map<string, number[]>(transports.map((t) => [t.name, []]));
+  try {
+    for (let run = -1; run < options.repeats; run++) {
+      for (const transport of transports) {
+        const awaited = await measure(async () => {
+          for (let i = 0; i < options.calls; i++) await transport.call();
+        }, { warmup: 0, repeats: 1 });
+        const pipelined = await measure(() => pipeline(() => transport.call(), options.pipelined, options.window), { warmup: 0, repeats: 1 });
+        if (run < 0) continue; // warm-up
+        awaitedSeconds.get(transport.name)!.push(awaited.median);
+        pipelinedSeconds.get(transport.name)!.push(pipelined.median);
+      }
+      if (run >= 0) progress(`run ${run + 1} of ${options.repeats} done`);
+    }
+  } finally {
+    for (const transport of transports) await transport.close();
+    child.disconnect();
+  }
+  const figures: Record<string, { awaited: number; pipelined: number }> = {};
+  for (const { name } of transports) {
+    figures[name] = {
+      awaited: options.calls / summarize(awaitedSeconds.get(name)!).median,
+      pipelined: options.pipelined / summarize(pipelinedSeconds.get(name)!).median,
+    };
+  }
+  const bare = figures['bare net socket']!;
+  const weft = figures['weft RPC']!;
+  const rows: Cell[][] = transports.map(({ name }) => {
+    const f = figures[name]!;
+    return [name, f.awaited, 1e6 / f.awaited, percent(f.awaited / bare.awaited), f.pipelined, percent(f.pipelined / bare.pipelined)];
+  });
+  return {
+    title: `weft bench rpc: ${options.calls} awaited round trips, ${options.pipelined} pipelined calls (${options.window} in flight), payload ${JSON.stringify(PAYLOAD).length} bytes as JSON, median of ${options.repeats}`,
+    header: ['transport', 'awaited/s', 'µs/round trip', 'vs bare', 'pipelined/s', 'vs bare'],
+    rows,
+    notes: [
+      `weft awaited round trips: ${percent(weft.awaited / bare.awaited)} of the bare socket's rate (goal ≥ 80%)`,
+      `weft pipelined: ${Math.round(weft.pipelined).toLocaleString('en-US')} calls/s (goal ≥ 150,000); ${(weft.pipelined / figures['JSON over TCP']!.pipelined).toFixed(2)}× JSON over TCP`,
+    ],
+    data: { options, figures },
+  };
+}
