@@ -31,3 +31,5 @@ export { releaseProxy, isRemote, type Remote, type RemoteRoot, type RemoteMethod
 export type { CallOptions } from './remote/rpc/calls.js';
 export { registerRemoteClass, type ByRef } from './remote/codec.js';
 export type { Address } from './remote/dial.js';
+export { Manager, ManagerClient, type ManagerOptions, type ManagerConnectOptions } from './remote/manager.js';
+export { Dict } from './remote/dict.js';

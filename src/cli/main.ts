@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParsedArgs } from './args.js';
 import { benchHelp, runBench } from './bench.js';
+import { runServe, serveHelp } from './serve.js';
 
 interface Command {
   summary: string;
@@ -13,12 +14,13 @@ interface Command {
 
 const commands: Record<string, Command> = {
   bench: { summary: 'run a benchmark (pi, green, all); `weft bench --help` for options', run: runBench },
+  serve: { summary: "serve a module's exports over RPC; `weft serve --help` for options", run: runServe },
 };
 
 function help(): string {
   const lines = ['weft: concurrency and distributed computing for Node.js', '', 'usage: weft <command> [options]', '', 'commands:'];
   for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${command.summary}`);
-  lines.push('', benchHelp());
+  lines.push('', benchHelp(), '', serveHelp());
   return lines.join('\n');
 }
 
