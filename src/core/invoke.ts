@@ -13,10 +13,7 @@ export function invokeTask<C extends TaskContext>(
   context: C,
   onValue: (context: C, value: unknown) => void,
   thisArg?: unknown,
-<<<<<<< HEAD
-=======
   asyncContext = true,
->>>>>>> main
 ): unknown {
   const out = asyncContext
     ? runWithContext(context, applyFn, fn, args, thisArg)
