@@ -10,7 +10,12 @@ export interface ClusterOptions {
   authkey: string | Uint8Array;
   /** Worker processes to start on this host, joined over loopback. @default 0 */
   localWorkers?: number;
-  /** Pool each local worker runs tasks on. @default 'threads' */
+  /**
+   * Pool each local worker runs tasks on. The default, 'green', runs them on the worker's event
+   * loop: the fastest for short tasks, but a task that computes longer than `leaseTimeout`
+   * without yielding silences the worker's heartbeat; use 'threads' for such tasks.
+   * @default 'green'
+   */
   localPool?: PoolKind;
   /** Tasks each local worker runs at once. @default 1 */
   localConcurrency?: number;
@@ -59,7 +64,7 @@ export function checkClusterOptions(options: unknown): ClusterSettings {
   const port = o.listen.port ?? 0;
   checkNonNegativeInteger('listen.port', port);
   if (port > 65535) throw new RangeError(expected('listen.port', 'a port number from 0 to 65535', port));
-  const localPool = o.localPool ?? 'threads';
+  const localPool = o.localPool ?? 'green';
   if (!POOL_KINDS.includes(localPool)) throw new TypeError(expected('localPool', POOL_KINDS.join(' | '), localPool));
   const heartbeatInterval = positiveMs('heartbeatInterval', o.heartbeatInterval, 1000);
   const leaseTimeout = positiveMs('leaseTimeout', o.leaseTimeout, 10_000);

@@ -2,7 +2,7 @@ import { CancelledError, TimeoutError } from '../core/errors.js';
 import type { Executor } from '../core/executor.js';
 import { futureInternals, type Future } from '../core/future.js';
 import { RUN_AS, type RunAs } from '../core/job.js';
-import { isTaskRef, type TaskOptions } from '../core/task.js';
+import { isTaskRef, type TaskOptions, type TaskRef } from '../core/task.js';
 import { InlineExecutor } from '../executors/inline.js';
 import { GreenPool } from '../green/green-pool.js';
 import { ProcessPool } from '../pools/process-pool.js';
@@ -30,6 +30,11 @@ export function createPool(kind: PoolKind, concurrency: number): Executor {
 const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor;
 const AsyncGeneratorFunction = Object.getPrototypeOf(async function* () {}).constructor;
 
+interface Bound {
+  ref: TaskRef;
+  runAs: RunAs;
+}
+
 interface Running {
   cancel(reason: Error): void;
 }
@@ -39,6 +44,7 @@ export class Runner {
   readonly #table: TaskTable;
   readonly #emit: Emit;
   readonly #running = new Map<number, Running>();
+  readonly #bound = new Map<TaskRef, Map<number, Bound>>();
   #idleWaiters: (() => void)[] = [];
   completed = 0;
   failed = 0;
@@ -92,15 +98,38 @@ export class Runner {
   }
 
   #start(entry: TaskEntry, op: number, leaseId: number, id: string, attempt: number, timeout: number, args: unknown[]): void {
-    const options: TaskOptions & { [RUN_AS]?: RunAs } = { [RUN_AS]: { id, attempt } };
-    if (timeout > 0) options.timeout = timeout;
-    const task = isTaskRef(entry) ? entry.with(options) : entry;
+    let task: TaskEntry = entry;
+    if (isTaskRef(entry)) {
+      const bound = this.#bind(entry, timeout);
+      bound.runAs.id = id;
+      bound.runAs.attempt = attempt;
+      task = bound.ref;
+    }
     try {
       if (op === CALL) this.#call(task, leaseId, args, isTaskRef(entry) ? entry.fn : entry);
       else this.#chunk(task, leaseId, args as unknown[][], timeout);
     } catch (error) {
       this.#finish(leaseId, ERR, error);
     }
+  }
+
+  /**
+   * The task with a RUN_AS record and the timeout, made once per task and timeout: `with()`
+   * per call would cost more than the call. The record is read when the job is created, so
+   * it is refilled before each submit.
+   */
+  #bind(ref: TaskRef, timeout: number): Bound {
+    let byTimeout = this.#bound.get(ref);
+    if (!byTimeout) this.#bound.set(ref, (byTimeout = new Map()));
+    let bound = byTimeout.get(timeout);
+    if (!bound) {
+      const runAs: RunAs = { id: '', attempt: 1 };
+      const options: TaskOptions & { [RUN_AS]?: RunAs } = { [RUN_AS]: runAs };
+      if (timeout > 0) options.timeout = timeout;
+      bound = { ref: ref.with(options), runAs };
+      byTimeout.set(timeout, bound);
+    }
+    return bound;
   }
 
   #call(task: TaskEntry, leaseId: number, args: unknown[], fn: (...args: any[]) => unknown): void {

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { lookupTask, registeredTasks, type TaskRef } from '../core/task.js';
+import { isTaskRef, lookupTask, registeredTasks, type TaskRef } from '../core/task.js';
 import { compileSource } from '../pools/source.js';
 
 /**
@@ -17,11 +17,26 @@ export interface TaskSources {
   functions: boolean;
 }
 
-/** Imports each task module (paths are relative to the working directory) and returns the task names they define. */
+/**
+ * Imports each task module (paths are relative to the working directory) and returns, by name,
+ * the tasks they bring: those they define, those they export (one level into objects, as
+ * defineTasks returns), and those first registered while they loaded. Tasks the program had
+ * registered for itself (weft's own benchmark tasks, say) are not offered.
+ */
 export async function loadTaskModules(specifiers: readonly string[]): Promise<Map<string, TaskRef>> {
-  for (const spec of specifiers) await import(toModuleUrl(spec));
+  const before = new Set(registeredTasks());
+  const found: TaskRef[] = [];
+  for (const spec of specifiers) {
+    const url = toModuleUrl(spec);
+    const namespace = await import(url) as Record<string, unknown>;
+    for (const value of Object.values(namespace)) {
+      if (isTaskRef(value)) found.push(value);
+      else if (typeof value === 'object' && value !== null) for (const inner of Object.values(value)) if (isTaskRef(inner)) found.push(inner);
+    }
+    for (const ref of registeredTasks()) if (ref.moduleUrl === url || !before.has(ref)) found.push(ref);
+  }
   const byName = new Map<string, TaskRef>();
-  for (const ref of registeredTasks()) if (!byName.has(ref.taskName)) byName.set(ref.taskName, ref);
+  for (const ref of found) if (!byName.has(ref.taskName)) byName.set(ref.taskName, ref);
   return byName;
 }
 

@@ -16,6 +16,7 @@ const NO_OPTIONS: TaskOptions = Object.freeze({});
  * A task option, keyed by a symbol so no user sets it by accident, for executors that run a
  * task on behalf of another one (a cluster worker on its local pool): the job takes the
  * original future's id and attempt number, so `taskContext()` reports those, not local ones.
+ * It is read once, when the job is created, so a caller may reuse one record between submits.
  */
 export const RUN_AS: unique symbol = Symbol.for('weft.runAs');
 export interface RunAs {

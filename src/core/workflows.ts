@@ -1,5 +1,6 @@
 import { CancelledError } from './errors.js';
 import type { Executor } from './executor.js';
+import type { Future } from './future.js';
 import { checkTask, type AnyTask, type TaskResult } from './task.js';
 import { checkSignal, expected } from './validate.js';
 
@@ -27,12 +28,65 @@ export abstract class Workflow<R> {
       throw new TypeError(expected('executor', 'an Executor', executor));
     }
     if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
-    if (options.signal !== undefined) checkSignal('signal', options.signal);
-    return this.execute(executor, [], options.signal ?? new AbortController().signal);
+    const scope = new Scope();
+    const { signal } = options;
+    if (signal === undefined) return this.execute(executor, [], scope);
+    checkSignal('signal', signal);
+    const abort = () => scope.abort(signal.reason instanceof Error ? signal.reason : new CancelledError('the workflow was cancelled'));
+    if (signal.aborted) abort();
+    else signal.addEventListener('abort', abort, { once: true });
+    return this.execute(executor, [], scope).finally(() => signal.removeEventListener('abort', abort));
   }
 
-  /** @internal Runs with `input` prepended to the arguments; stops when `signal` aborts. */
-  abstract execute(executor: Executor, input: readonly unknown[], signal: AbortSignal): Promise<R>;
+  /** @internal Runs with `input` prepended to the arguments, its tasks tracked by `scope`. */
+  abstract execute(executor: Executor, input: readonly unknown[], scope: Scope): Promise<R>;
+}
+
+/**
+ * The tasks of one workflow (or of one group in it) still running: aborting the scope cancels
+ * them and its child scopes. One set per scope rather than one AbortSignal listener per task:
+ * a group of thousands of tasks would make each listener removal a linear scan.
+ */
+export class Scope {
+  #futures = new Set<Future<unknown, unknown>>();
+  #children = new Set<Scope>();
+  #reason: Error | undefined;
+  #parent: Scope | undefined;
+
+  constructor(parent?: Scope) {
+    this.#parent = parent;
+    if (!parent) return;
+    if (parent.#reason) this.#reason = parent.#reason;
+    else parent.#children.add(this);
+  }
+
+  get reason(): Error | undefined {
+    return this.#reason;
+  }
+
+  track(future: Future<unknown, unknown>): void {
+    if (this.#reason) {
+      future.cancel();
+      return;
+    }
+    this.#futures.add(future);
+    future.onDone(() => this.#futures.delete(future));
+  }
+
+  abort(reason: Error): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    this.close();
+    for (const future of [...this.#futures]) future.cancel();
+    this.#futures.clear();
+    for (const child of [...this.#children]) child.abort(reason);
+    this.#children.clear();
+  }
+
+  /** Leaves the parent once this scope's work is over. */
+  close(): void {
+    if (this.#parent) this.#parent.#children.delete(this);
+  }
 }
 
 type ResultOf<W> = W extends Workflow<infer R> ? R : never;
@@ -43,12 +97,10 @@ export class Signature<R> extends Workflow<R> {
     super();
   }
 
-  execute(executor: Executor, input: readonly unknown[], signal: AbortSignal): Promise<R> {
-    if (signal.aborted) return Promise.reject(signal.reason);
+  execute(executor: Executor, input: readonly unknown[], scope: Scope): Promise<R> {
+    if (scope.reason) return Promise.reject(scope.reason);
     const future = executor.submit(this.task as any, ...input, ...this.args);
-    const cancel = () => future.cancel();
-    signal.addEventListener('abort', cancel, { once: true });
-    future.onDone(() => signal.removeEventListener('abort', cancel));
+    scope.track(future);
     return future.result() as Promise<R>;
   }
 }
@@ -58,8 +110,18 @@ export class Group<R extends unknown[]> extends Workflow<R> {
     super();
   }
 
-  execute(executor: Executor, input: readonly unknown[], signal: AbortSignal): Promise<R> {
-    return inScope(signal, (scope) => Promise.all(this.members.map((m) => failFast(m.execute(executor, input, scope.signal), scope))) as Promise<R>);
+  async execute(executor: Executor, input: readonly unknown[], parent: Scope): Promise<R> {
+    const scope = new Scope(parent);
+    // The first member to fail cancels its siblings.
+    const failFast = (error: unknown) => {
+      scope.abort(error instanceof CancelledError ? error : new CancelledError('a sibling in the group failed', { cause: error }));
+      throw error;
+    };
+    try {
+      return await Promise.all(this.members.map((m) => m.execute(executor, input, scope).catch(failFast))) as R;
+    } finally {
+      scope.close();
+    }
   }
 }
 
@@ -68,11 +130,11 @@ export class Chain<R> extends Workflow<R> {
     super();
   }
 
-  async execute(executor: Executor, input: readonly unknown[], signal: AbortSignal): Promise<R> {
+  async execute(executor: Executor, input: readonly unknown[], scope: Scope): Promise<R> {
     let args = input;
     let result: unknown;
     for (const step of this.steps) {
-      result = await step.execute(executor, args, signal);
+      result = await step.execute(executor, args, scope);
       args = [result];
     }
     return result as R;
@@ -84,9 +146,9 @@ export class Chord<R> extends Workflow<R> {
     super();
   }
 
-  async execute(executor: Executor, input: readonly unknown[], signal: AbortSignal): Promise<R> {
-    const results = await this.header.execute(executor, input, signal);
-    return this.body.execute(executor, [results], signal);
+  async execute(executor: Executor, input: readonly unknown[], scope: Scope): Promise<R> {
+    const results = await this.header.execute(executor, input, scope);
+    return this.body.execute(executor, [results], scope);
   }
 }
 
@@ -121,25 +183,4 @@ export function chord<R>(header: Group<any> | Iterable<Workflow<unknown>>, body:
 function checkWorkflow(value: unknown, what: string): Workflow<unknown> {
   if (!(value instanceof Workflow)) throw new TypeError(expected(what, 'a workflow: sig(task, ...args), group(...), chain(...) or chord(...)', value));
   return value;
-}
-
-/** A child scope that aborts with its parent, or on its own when a member fails. */
-async function inScope<T>(parent: AbortSignal, body: (scope: AbortController) => Promise<T>): Promise<T> {
-  const scope = new AbortController();
-  const follow = () => scope.abort(parent.reason);
-  if (parent.aborted) follow();
-  else parent.addEventListener('abort', follow, { once: true });
-  try {
-    return await body(scope);
-  } finally {
-    parent.removeEventListener('abort', follow);
-  }
-}
-
-/** The first member to fail cancels its siblings. */
-function failFast<T>(promise: Promise<T>, scope: AbortController): Promise<T> {
-  return promise.catch((error: unknown) => {
-    if (!scope.signal.aborted) scope.abort(error instanceof CancelledError ? error : new CancelledError('a sibling in the group failed', { cause: error }));
-    throw error;
-  });
 }
