@@ -194,8 +194,9 @@ export class ClusterExecutor extends ExecutorBase {
       tls: s.tls,
       authkey: s.authkey,
       heartbeatInterval: s.heartbeatInterval,
-      // Longer than the lease: a worker that lost its lease may come back on the same connection.
-      heartbeatTimeout: 3 * s.leaseTimeout,
+      // Much longer than the lease: a worker that lost its lease (a long pause, a slow link) may
+      // come back on the same connection; leases, not this, decide where tasks run.
+      heartbeatTimeout: Math.max(3 * s.leaseTimeout, 30_000),
       onError: (error) => this.#events.emit('connection-error', error),
     }, (connection) => new WorkerSession(connection, this.#scheduler, {
       heartbeatInterval: s.heartbeatInterval,
