@@ -40,3 +40,5 @@ export { clusterStatus } from './cluster/status.js';
 export { UnknownTaskError } from './cluster/errors.js';
 export type { WorkerInfo, WorkerState, PoolKind, StatusReply } from './cluster/protocol.js';
 export { sig, group, chain, chord, Workflow, Signature, Group, Chain, Chord, type RunOptions } from './core/workflows.js';
+export { Thread, Process } from './pools/thread.js';
+export * from './sync/index.js';

@@ -7,6 +7,7 @@ import { benchGreen, GREEN_DEFAULTS } from './green.js';
 import { benchPi, PI_DEFAULTS } from './pi.js';
 import { benchCluster, CLUSTER_DEFAULTS } from './cluster.js';
 import { benchRpc, RPC_DEFAULTS } from './rpc.js';
+import { benchSync, SYNC_DEFAULTS } from './sync.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
 
@@ -121,5 +122,21 @@ registerBench({
     tasks: intOption(args, 'tasks', CLUSTER_DEFAULTS.tasks),
     samples: intOption(args, 'samples', CLUSTER_DEFAULTS.samples),
     repeats: intOption(args, 'repeats', CLUSTER_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'sync',
+  summary: "weft's shared-memory Queue and Pipe between threads, against a MessageChannel",
+  options: [
+    `--items N        values sent one way (default ${SYNC_DEFAULTS.items})`,
+    `--trips N        awaited round trips (default ${SYNC_DEFAULTS.trips})`,
+    `--repeats N      measured runs of each (default ${SYNC_DEFAULTS.repeats})`,
+  ],
+  inAll: false,
+  run: (args) => benchSync({
+    items: intOption(args, 'items', SYNC_DEFAULTS.items),
+    trips: intOption(args, 'trips', SYNC_DEFAULTS.trips),
+    repeats: intOption(args, 'repeats', SYNC_DEFAULTS.repeats),
   }),
 });

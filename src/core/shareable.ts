@@ -33,8 +33,12 @@ export interface ShareableHandler {
   encode(value: unknown, kind: WorkerKind, server: ObjectServer | undefined): unknown;
   /** Worker side: the live object for `data`. */
   decode(data: unknown, kind: WorkerKind, parent: ParentChannel | undefined): unknown;
-  /** Parent side, processes: runs `method` on a registered object for a child. */
-  serve?(value: object, method: string, args: unknown[]): unknown;
+  /**
+   * Parent side, processes: runs `method` on a registered object for a child. `signal` aborts
+   * when the child is gone, so that a call still waiting (a queue's get) gives up rather than
+   * taking an item nobody will receive.
+   */
+  serve?(value: object, method: string, args: unknown[], signal?: AbortSignal): unknown;
 }
 
 // Shared by every copy of weft in this thread (see the task registry).
@@ -49,19 +53,25 @@ export function shareableHandler(name: string): ShareableHandler | undefined {
   return handlers.get(name);
 }
 
+/** The handler that claims `value`, if any. */
+export function shareableHandlerFor(value: unknown): ShareableHandler | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const handler of handlers.values()) {
+    if (handler.matches(value)) return handler;
+  }
+  return undefined;
+}
+
 /** Replaces shareable arguments by markers. Returns `args` itself when nothing matched (the hot path). */
 export function encodeArgs(args: readonly unknown[], kind: WorkerKind, server?: ObjectServer): readonly unknown[] {
   if (handlers.size === 0) return args;
   let out: unknown[] | undefined;
   for (let i = 0; i < args.length; i++) {
     const value = args[i];
-    if (value === null || typeof value !== 'object') continue;
-    for (const handler of handlers.values()) {
-      if (!handler.matches(value)) continue;
-      out ??= [...args];
-      out[i] = { [SHAREABLE_KEY]: handler.name, data: handler.encode(value, kind, server) };
-      break;
-    }
+    const handler = shareableHandlerFor(value);
+    if (!handler) continue;
+    out ??= [...args];
+    out[i] = { [SHAREABLE_KEY]: handler.name, data: handler.encode(value, kind, server) };
   }
   return out ?? args;
 }

@@ -117,6 +117,14 @@ export abstract class PoolBase extends ExecutorBase {
     return cancelled;
   }
 
+  /**
+   * Terminates every worker now (`signal` for processes; threads just stop). Tasks they were
+   * running fail with WorkerCrashedError; tasks queued behind them run on new workers.
+   */
+  terminateWorkers(signal?: NodeJS.Signals): void {
+    for (const w of [...this.#workers]) if (w.exiting !== 'kill') this.#kill(w, `terminated by the caller${signal ? ` with ${signal}` : ''}`, signal);
+  }
+
   override get stats(): PoolStats {
     return { ...super.stats, workers: this.#workers.filter((w) => !w.exiting).map((w) => w.stats()) };
   }
@@ -207,12 +215,12 @@ export abstract class PoolBase extends ExecutorBase {
     w.transport.stop();
   }
 
-  #kill(w: WorkerSlot, reason: string): void {
+  #kill(w: WorkerSlot, reason: string, signal?: NodeJS.Signals): void {
     if (w.exiting === 'kill') return;
     if (!w.exiting) this.#live--;
     w.exiting = 'kill';
     w.killReason = reason;
-    w.transport.kill();
+    w.transport.kill(signal);
   }
 
   #armGrace(w: WorkerSlot): void {
@@ -286,8 +294,10 @@ export abstract class PoolBase extends ExecutorBase {
     const jobs = [...w.fifo.drain()];
     if (jobs.length > 0) this.#failOrRequeue(w, info, jobs);
     if (this.#workers.length === 0 && this.#closeWaiters.length > 0) for (const wake of this.#closeWaiters.splice(0)) wake();
-    // Keep the pool at strength after a crash; idle stops are not replaced until there is work.
-    if (this.#open && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
+    // Keep the pool at strength after a crash; idle stops are not replaced until there is work,
+    // nor are workers that died starting (that would loop; the next task retries on demand).
+    const diedStarting = !w.ready && !w.exiting;
+    if (this.#open && !diedStarting && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
   }
 
   /**
@@ -306,7 +316,7 @@ export abstract class PoolBase extends ExecutorBase {
         this.requeueAttempt(job, job.runningAttempt);
         continue;
       }
-      const reason = seq < started ? `${how} (this task had finished, but its result was lost with the worker)` : how;
+      const reason = seq < started && w.ready ? `${how} (this task had finished, but its result was lost with the worker)` : how;
       const error = new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason });
       w.failed++;
       this.rejectAttempt(job, job.runningAttempt, error);

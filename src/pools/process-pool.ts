@@ -1,4 +1,5 @@
 import { checkPositiveInteger, expected } from '../core/validate.js';
+import { ObjectRegistry } from '../sync/object-channel.js';
 import { PoolBase, type PoolOptions } from './pool-base.js';
 import { ProcessTransport, type Transport, type TransportEvents } from './transports.js';
 import { checkExecArgv } from './thread-pool.js';
@@ -22,6 +23,8 @@ export class ProcessPool extends PoolBase {
   protected readonly workerKind = 'process';
   readonly #execArgv: string[];
   readonly #env: NodeJS.ProcessEnv | undefined;
+  /** Objects passed to tasks (Lock, Queue, ...), served to every child: one id means one object. */
+  readonly #registry = new ObjectRegistry();
 
   constructor(options: ProcessPoolOptions = {}) {
     super(options);
@@ -36,7 +39,11 @@ export class ProcessPool extends PoolBase {
     this.#env = options.env;
   }
 
+  protected override get objectServer(): ObjectRegistry {
+    return this.#registry;
+  }
+
   protected spawnTransport(workerId: number, events: TransportEvents): Transport {
-    return new ProcessTransport(workerId, { execArgv: this.#execArgv, env: this.#env }, events);
+    return new ProcessTransport(workerId, { execArgv: this.#execArgv, env: this.#env, registry: this.#registry }, events);
   }
 }

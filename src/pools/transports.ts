@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import type { WorkerBoot } from './wire.js';
+import { createObjectServer, type ObjectRegistry } from '../sync/object-channel.js';
+import { preloadsFrom } from './preload.js';
 
 /** How a worker ended, as far as the pool can tell. */
 export interface ExitInfo {
@@ -48,7 +50,7 @@ export class ThreadTransport implements Transport {
   constructor(workerId: number, options: ThreadTransportOptions, events: TransportEvents) {
     const started = new SharedArrayBuffer(4);
     this.#started = new Int32Array(started);
-    const workerData: WorkerBoot = { started, workerId };
+    const workerData: WorkerBoot = { started, workerId, preload: preloadsFrom(options.execArgv ?? process.execArgv) };
     this.#worker = new Worker(THREAD_ENTRY, { workerData, resourceLimits: options.resourceLimits, execArgv: options.execArgv });
     this.#worker.on('message', events.message);
     this.#worker.on('error', (error) => { this.#error = error; });
@@ -89,6 +91,8 @@ export class ThreadTransport implements Transport {
 export interface ProcessTransportOptions {
   execArgv: string[];
   env: NodeJS.ProcessEnv | undefined;
+  /** The pool's served objects (Lock, Queue, ... passed to tasks), shared by all its children. */
+  registry: ObjectRegistry;
 }
 
 export class ProcessTransport implements Transport {
@@ -104,7 +108,14 @@ export class ProcessTransport implements Transport {
       env: options.env,
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
-    this.#child.on('message', events.message as (message: unknown) => void);
+    // Calls a child makes on objects served by the parent share the IPC channel with batches.
+    const objects = createObjectServer((message) => {
+      if (this.#child.connected) this.#child.send(message, undefined, undefined, () => {});
+    }, options.registry);
+    this.#child.on('message', (message: unknown) => {
+      if (!objects.handleMessage(message)) events.message(message as unknown[]);
+    });
+    this.#child.on('exit', () => objects.close());
     const report = this.#child.stdio[4] as Readable;
     report.setEncoding('utf8');
     report.on('data', (chunk: string) => { this.#report += chunk; });

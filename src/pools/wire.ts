@@ -36,4 +36,6 @@ export interface WorkerBoot {
   /** Int32Array view: [0] = how many calls this worker has started (crash attribution). */
   started: SharedArrayBuffer | undefined;
   workerId: number;
+  /** Loader modules of the caller to run first (see preload.ts). */
+  preload: string[];
 }

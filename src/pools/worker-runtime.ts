@@ -70,6 +70,8 @@ export class WorkerRuntime {
   emit(op: number, seq: number, value: unknown): void {
     this.#outbox.push(op, seq, value);
     if (op === OK || op === YIELD) this.#transfers = takeTransfers([value], this.#transfers);
+    // Progress goes out at once: a synchronous task may report and then run for a long time.
+    if (op === PROGRESS) return this.#doFlush();
     if (!this.#flushQueued) {
       this.#flushQueued = true;
       queueMicrotask(this.#flush);
@@ -158,7 +160,8 @@ export class WorkerRuntime {
   }
 
   #doFlush(): void {
-    this.#flushQueued = false;
+    this.#flushQueued = false; // a queued flush that finds the outbox empty sends nothing
+    if (this.#outbox.length === 0) return;
     const batch = this.#outbox;
     const transfers = this.#transfers;
     this.#outbox = [];

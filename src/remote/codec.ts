@@ -4,14 +4,15 @@ import {
   RemoteError, serializeError, TimeoutError, WeftError, type SerializedError,
 } from '../core/errors.js';
 import { HEADER_SIZE, writeHeader } from './frame.js';
+import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
 
 /**
  * Frame bodies are MessagePack, written and read by msgpackr's build without code generation:
- * nothing received becomes a Function. Plain objects travel as msgpackr records so that Maps
- * (MessagePack maps) come back as Maps; Set, Date, BigInt, typed arrays, undefined and RegExp
- * use msgpackr's extensions; docs/protocol.md lists them all.
+ * nothing received becomes a Function. Plain objects are MessagePack maps; Set, Date, BigInt,
+ * typed arrays, undefined and RegExp use msgpackr's extensions; docs/protocol.md lists them all.
  *
- * Three extensions are weft's own:
+ * Four extensions are weft's own:
+ *   0x6d  a Map, as [key, value, key, value, ...] (see map-box.ts)
  *   0x65  an Error, as serializeError() data; revived as the same weft error class when it is
  *         one of weft's (so a remote TimeoutError is a TimeoutError here), else as RemoteError
  *   0x01  an object the sender keeps and lends by reference: [id, methods, properties]
@@ -40,6 +41,7 @@ export class ByRef<T extends object = object> {
 /** The class every proxy of a by-reference object is an instance of. */
 export class RemoteObject {}
 
+const EXT_MAP = 0x6d;
 const EXT_ERROR = 0x65;
 const EXT_REF = 0x01;
 const EXT_REF_BACK = 0x02;
@@ -59,6 +61,7 @@ export function registerRemoteClass(Class: abstract new (...args: any[]) => obje
   if (refClasses.has(Class)) return;
   refClasses.add(Class);
   addExtension({ Class, type: EXT_REF, write: (value: object) => context(`a ${Class.name}`).exportRef(value), read: importRef });
+  opaqueClasses.push(Class);
 }
 
 function importRef(data: unknown): object {
@@ -88,6 +91,19 @@ addExtension({
     return context('a remote object').localRef(id);
   },
 });
+
+addExtension({
+  Class: MapBox,
+  type: EXT_MAP,
+  write: (box: MapBox) => box.flatten(),
+  read: (flat: unknown) => {
+    if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new ProtocolError('a Map must be sent as an array of alternating keys and values');
+    const map = new Map<unknown, unknown>();
+    for (let i = 0; i < flat.length; i += 2) map.set(flat[i], flat[i + 1]);
+    return map;
+  },
+});
+opaqueClasses.push(ByRef, RemoteObject);
 
 const weftErrors: Record<string, new (message: string, options?: ErrorOptions) => WeftError> = {
   'weft:timeout': TimeoutError,
@@ -127,12 +143,10 @@ function describeShape(value: unknown): string {
 }
 
 const PACKR_OPTIONS = {
-  useRecords: true,
-  mapsAsObjects: false,
+  useRecords: false,
+  mapsAsObjects: true,
   moreTypes: true,
   int64AsType: 'bigint' as const,
-  // Each body stands alone: no record definitions are shared between frames or peers.
-  maxSharedStructures: 0,
 };
 
 /**
@@ -156,7 +170,7 @@ export class Codec {
     const previous = current;
     current = this.#refs;
     try {
-      return writeHeader(this.#packr.pack(value, RESERVE_START_SPACE | HEADER_SIZE), type, id);
+      return writeHeader(this.#packr.pack(boxMaps(value), RESERVE_START_SPACE | HEADER_SIZE), type, id);
     } finally {
       current = previous;
     }

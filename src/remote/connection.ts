@@ -40,6 +40,8 @@ const DEFAULT_HEARTBEAT_MS = 5000;
 const DEFAULT_MAX_IN_FLIGHT = 1024;
 /** Frames queued in one tick are copied into one write below this many bytes (fewer syscalls); above it they are corked. */
 const COALESCE_LIMIT = 256 * 1024;
+/** Unsent bytes above which this side stops reading from its peer (see #backpressure). */
+const SEND_BUFFER_LIMIT = 4 * 1024 * 1024;
 
 interface Settings {
   key: Buffer;
@@ -85,6 +87,8 @@ export class Connection {
   #out: Buffer[] = [];
   #outBytes = 0;
   #flushScheduled = false;
+  #paused = false;
+  #handshakeStep: FrameHandler | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #heard = true;
   #spoke = false;
@@ -158,10 +162,11 @@ export class Connection {
       this.#flushScheduled = true;
       process.nextTick(this.#flush);
       if (!this.#socket.destroyed) this.#socket.write(frame);
-      return;
+    } else {
+      this.#out.push(frame);
+      this.#outBytes += frame.length;
     }
-    this.#out.push(frame);
-    this.#outBytes += frame.length;
+    if (this.#outBytes + this.#socket.writableLength >= SEND_BUFFER_LIMIT) this.#backpressure();
   }
 
   /** Says GOODBYE with `reason` and closes. Idempotent. */
@@ -240,17 +245,24 @@ export class Connection {
 
   #receive(chunk: Buffer, handshakeStep: FrameHandler): void {
     this.#heard = true;
+    this.#handshakeStep = handshakeStep;
     try {
-      this.#decoder.push(chunk, (type, id, body) => {
-        if (this.#phase === 'handshake') {
-          if (type === FrameType.GOODBYE || type === FrameType.FAULT) this.#dispatch(type, id, body);
-          else handshakeStep(type, id, body);
-        } else if (this.#phase === 'open') this.#dispatch(type, id, body);
-      });
+      this.#decoder.push(chunk, this.#onDecoded);
     } catch (error) {
-      const protocolError = error instanceof ProtocolError ? error : new ProtocolError(`a frame handler failed: ${(error as Error).message}`, { cause: error });
-      this.#finish(this.#fault(protocolError.message), true);
+      this.#protocolFailure(error);
     }
+  }
+
+  #onDecoded: FrameHandler = (type, id, body) => {
+    if (this.#phase === 'handshake') {
+      if (type === FrameType.GOODBYE || type === FrameType.FAULT) this.#dispatch(type, id, body);
+      else this.#handshakeStep?.(type, id, body);
+    } else if (this.#phase === 'open') this.#dispatch(type, id, body);
+  };
+
+  #protocolFailure(error: unknown): void {
+    const protocolError = error instanceof ProtocolError ? error : new ProtocolError(`a frame handler failed: ${(error as Error).message}`, { cause: error });
+    this.#finish(this.#fault(protocolError.message), true);
   }
 
   #dispatch(type: number, id: number, body: Buffer): void {
@@ -296,6 +308,39 @@ export class Connection {
       this.#socket.uncork();
     }
   };
+
+  /**
+   * The peer reads slower than this side answers. Once SEND_BUFFER_LIMIT bytes wait unsent,
+   * this side stops taking frames from the peer (the rest of the current chunk included) until
+   * the socket drains, so a peer that sends calls and never reads the answers is throttled by
+   * TCP instead of growing this process's memory.
+   */
+  #backpressure(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#decoder.hold();
+    this.#socket.pause();
+    const resume = () => {
+      this.#paused = false;
+      if (this.#phase !== 'open') return;
+      this.#socket.resume();
+      try {
+        this.#decoder.release(this.#onDecoded);
+      } catch (error) {
+        this.#protocolFailure(error);
+      }
+    };
+    // After the queued frames reach the socket (the flush runs first), wait for it to drain.
+    process.nextTick(() => {
+      if (this.#socket.writableNeedDrain) this.#socket.once('drain', resume);
+      else resume();
+    });
+  }
+
+  /** Bytes written to the socket that the kernel has not taken yet. */
+  get bufferedBytes(): number {
+    return this.#socket.writableLength;
+  }
 
   // ---- liveness and closing -----------------------------------------------------------------
 

@@ -76,6 +76,9 @@ export class FrameDecoder {
   #type = 0;
   #id = 0;
   #stopped = false;
+  #holding = false;
+  /** Bytes that arrived while holding. */
+  #rest: Buffer | undefined;
 
   /** @param maxBodySize the largest body accepted, in bytes */
   constructor(maxBodySize: number) {
@@ -92,15 +95,37 @@ export class FrameDecoder {
     this.#stopped = true;
   }
 
+  /**
+   * Stops emitting frames after the current one, keeping the rest of the chunk for release():
+   * how a connection stops serving a peer that does not read its answers.
+   */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Emits what hold() kept back, then carries on. */
+  release(onFrame: FrameHandler): void {
+    this.#holding = false;
+    const rest = this.#rest;
+    this.#rest = undefined;
+    if (rest) this.push(rest, onFrame);
+  }
+
   /** True when no partial frame is buffered. */
   get idle(): boolean {
     return this.#headerFilled === 0 && this.#body === undefined;
   }
 
   push(chunk: Buffer, onFrame: FrameHandler): void {
+    if (this.#rest) chunk = Buffer.concat([this.#rest, chunk]);
+    this.#rest = undefined;
     let offset = 0;
     const end = chunk.length;
     while (offset < end && !this.#stopped) {
+      if (this.#holding) {
+        this.#rest = chunk.subarray(offset);
+        return;
+      }
       if (this.#body !== undefined) {
         offset = this.#fillBody(chunk, offset, onFrame);
       } else if (this.#headerFilled > 0 || end - offset < HEADER_SIZE) {

@@ -31,6 +31,8 @@ export interface ListenerStats {
   accepted: number;
   /** Sockets that failed the handshake or were turned away. */
   refused: number;
+  /** Answer bytes written but not yet taken by the kernel, over every connection. */
+  bufferedBytes: number;
 }
 
 const DEFAULT_MAX_CONNECTIONS = 1024;
@@ -93,7 +95,9 @@ export class ConnectionServer {
   }
 
   get stats(): ListenerStats {
-    return { open: this.#open.size, accepted: this.#accepted, refused: this.#refused };
+    let bufferedBytes = 0;
+    for (const connection of this.#open) bufferedBytes += connection.bufferedBytes;
+    return { open: this.#open.size, accepted: this.#accepted, refused: this.#refused, bufferedBytes };
   }
 
   get connections(): ReadonlySet<Connection> {

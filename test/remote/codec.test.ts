@@ -28,6 +28,22 @@ test('Map, Set, Date, BigInt, typed arrays, undefined and nested objects round-t
   assert.equal(Object.getPrototypeOf(back.list[0]), Object.prototype, 'plain objects stay plain objects, not Maps');
 });
 
+test('Maps nested anywhere keep their identity as Maps; the values sent are not modified', () => {
+  const inner = new Map<unknown, unknown>([[1, new Set([new Map([['deep', true]])])]]);
+  const value = { list: [new Map([[{ key: 'object' }, inner]])], plain: { a: [1, 2] } };
+  const back = roundTrip(value) as typeof value;
+  assert.deepEqual(back, value);
+  assert.ok(value.list[0] instanceof Map, 'the caller’s value is left as it was');
+  const [[key, nested]] = [...(back.list[0] as Map<unknown, Map<unknown, Set<Map<string, boolean>>>>)];
+  assert.deepEqual(key, { key: 'object' });
+  assert.ok([...nested!.get(1)!][0] instanceof Map);
+});
+
+test('a plain MessagePack map from another implementation reads as an object', () => {
+  // { "a": 1, "b": [true] } written by hand: fixmap 2, "a" 1, "b" [true]
+  assert.deepEqual(codec.decode(Buffer.from([0x82, 0xa1, 0x61, 0x01, 0xa1, 0x62, 0x91, 0xc3])), { a: 1, b: [true] });
+});
+
 test('an Error arrives as RemoteError with name, message, stack, cause and own properties', () => {
   const original = Object.assign(new RangeError('out of range', { cause: new Error('root cause') }), { detail: 7 });
   const error = roundTrip(original) as RemoteError;

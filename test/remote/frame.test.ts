@@ -98,3 +98,19 @@ test('property: arbitrary bytes either decode to frames within the limit or fail
     }
   }), { numRuns: 500 });
 });
+
+test('hold() stops after the current frame and keeps the rest of the chunk; release() goes on in order', () => {
+  const decoder = new FrameDecoder(100);
+  const stream = Buffer.concat([1, 2, 3, 4].map((id) => encodeFrame(0x10, id)));
+  const seen: number[] = [];
+  const onFrame = (_type: number, id: number) => {
+    seen.push(id);
+    if (id === 2) decoder.hold();
+  };
+  decoder.push(stream.subarray(0, 25), onFrame);
+  assert.deepEqual(seen, [1, 2]);
+  decoder.push(stream.subarray(25), onFrame); // arrives while held: kept too
+  assert.deepEqual(seen, [1, 2]);
+  decoder.release(onFrame);
+  assert.deepEqual(seen, [1, 2, 3, 4]);
+});

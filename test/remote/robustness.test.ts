@@ -6,11 +6,16 @@ import { AuthenticationError, ProtocolError, RemoteError, connect, serve, type R
 import { Codec } from '../../src/remote/codec.js';
 import { encodeFrame, FrameType, HEADER_SIZE, PROTOCOL_VERSION } from '../../src/remote/frame.js';
 import { rawClient, rawConnect, rawServer } from './raw-peer.js';
+import { until } from '../helpers.js';
 
 const authkey = 'robust-key';
 const api = {
   add(a: number, b: number): number {
     return a + b;
+  },
+  /** A large answer, for backpressure. */
+  blob(kib: number): string {
+    return 'x'.repeat(kib * 1024);
   },
 };
 type Api = typeof api;
@@ -122,7 +127,7 @@ describe('a server facing bad peers', () => {
     assert.equal(t1, FrameType.ERROR);
     assert.ok(unknown instanceof RemoteError);
     assert.equal(unknown.remoteName, 'TypeError');
-    assert.equal(unknown.message, 'remote object #0 has no method "launchMissiles"; its methods are: add');
+    assert.equal(unknown.message, 'remote object #0 has no method "launchMissiles"; its methods are: add, blob');
     const [, arity] = await ask(2, [0, 'add', [1]]);
     assert.equal((arity as Error).message, 'add() expects at least 2 arguments, got 1');
     const [, shape] = await ask(3, 'not an array');
@@ -139,6 +144,31 @@ describe('a server facing bad peers', () => {
     assert.deepEqual([t7, sum], [FrameType.RESULT, 42]);
     inbox.socket.destroy();
   });
+});
+
+test('a client that sends calls and never reads the answers is throttled; memory stays bounded', async () => {
+  const server = await serve({ authkey, expose: api });
+  const inbox = await rawClient(server.port, authkey);
+  inbox.socket.pause();
+  const codec = new Codec();
+  const calls = 2000;
+  inbox.socket.write(Buffer.concat(Array.from({ length: calls }, (_, i) => codec.encodeFrame(FrameType.CALL, i + 1, [0, 'blob', [64]]))));
+  // 2000 answers of 64 KiB would be 125 MiB; the server stops reading once 4 MiB wait unsent.
+  let peak = 0;
+  await until(() => {
+    peak = Math.max(peak, server.stats.bufferedBytes);
+    return server.stats.bufferedBytes > 4 * 1024 * 1024;
+  }, 10_000, 'the server to buffer answers');
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    peak = Math.max(peak, server.stats.bufferedBytes);
+  }
+  assert.ok(peak < 8 * 1024 * 1024, `the server buffered ${peak} bytes`);
+  inbox.socket.resume();
+  await until(() => inbox.frames.length >= calls, 30_000, 'every answer');
+  assert.ok(inbox.frames.every((f) => f.type === FrameType.RESULT && f.body.length > 64 * 1024));
+  inbox.socket.destroy();
+  await server.close();
 });
 
 describe('a client facing a bad server', () => {

@@ -94,7 +94,7 @@ export function makeProxy(session: ProxySession, id: number, shape: Descriptor, 
   }
   for (const name of shape.props) {
     names.add(name);
-    Object.defineProperty(proxy, name, { get: () => guarded(handle, name, () => session.read(id, name, defaults)), enumerable: true });
+    Object.defineProperty(proxy, name, { get: () => readProperty(handle, name, defaults), enumerable: true });
   }
   const release = () => releaseProxy(proxy);
   if (!names.has('release')) Object.defineProperty(proxy, 'release', { value: release });
@@ -109,13 +109,17 @@ export function makeProxy(session: ProxySession, id: number, shape: Descriptor, 
 }
 
 function remoteMethod(handle: ProxyHandle, name: string, options: CallOptions | undefined): RemoteMethod<(...args: any[]) => unknown> {
-  const method = (...args: unknown[]) => guarded(handle, name, () => handle.session.call(handle.id, name, args, options));
+  const method = (...args: unknown[]) => (handle.released && !handle.root ? releasedFuture(handle, name) : handle.session.call(handle.id, name, args, options));
   method.with = (more: CallOptions) => remoteMethod(handle, name, { ...options, ...checkCallOptions(more) });
   return method as RemoteMethod<(...args: any[]) => unknown>;
 }
 
-function guarded(handle: ProxyHandle, name: string, run: () => Future<any, any>): Future<any, any> {
-  if (!handle.released || handle.root) return run(); // a closed root fails with the connection's error
+function readProperty(handle: ProxyHandle, name: string, options: CallOptions | undefined): Future<any, any> {
+  return handle.released && !handle.root ? releasedFuture(handle, name) : handle.session.read(handle.id, name, options);
+}
+
+/** A released by-reference proxy refuses calls; a closed root fails them with the connection's error. */
+function releasedFuture(handle: ProxyHandle, name: string): Future<any, any> {
   const future = new Future();
   futureInternals.setRunning(future);
   futureInternals.setException(future, new InvalidStateError(`cannot use ${name} of remote object #${handle.id}: the proxy was released`));

@@ -1,0 +1,120 @@
+// Pool features beyond the Executor contract, on both pools where they apply.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProcessPool, RemoteError, ThreadPool, transfer, type PoolBase } from '../../src/index.js';
+import tasks from '../fixtures/tasks.js';
+import crash from '../fixtures/crash-tasks.js';
+
+const pools: [string, (options: { workers: number; idleTimeout?: number }) => PoolBase][] = [
+  ['ThreadPool', (o) => new ThreadPool(o)],
+  ['ProcessPool', (o) => new ProcessPool(o)],
+];
+
+for (const [name, create] of pools) {
+  describe(`${name}: features`, () => {
+    test('self-contained plain functions are shipped by source, methods and generators included', async () => {
+      await using pool = create({ workers: 2 });
+      assert.equal(await pool.submit((a: number, b: number) => a * b, 6, 7), 42);
+      const helpers = {
+        shout(text: string) { return `${text.toUpperCase()}!`; },
+        async later(x: number) { await new Promise((r) => setTimeout(r, 1)); return x + 1; },
+        *twice(x: number) { yield x; yield x; return 'end'; },
+      };
+      assert.equal(await pool.submit(helpers.shout, 'hi'), 'HI!');
+      assert.equal(await pool.submit(helpers.later, 1), 2);
+      const values: number[] = [];
+      for await (const v of pool.submit(helpers.twice, 5)) values.push(v);
+      assert.deepEqual(values, [5, 5]);
+      assert.deepEqual(await pool.map(function cube(x: number) { return x ** 3; }, [1, 2, 3]), [1, 8, 27]);
+    });
+
+    test('a bound or native function is refused with a clear TypeError', async () => {
+      await using pool = create({ workers: 1 });
+      assert.throws(() => pool.submit(Math.max, 1, 2), /self-contained function/);
+      assert.throws(() => pool.submit(((x: number) => x).bind(null), 1), TypeError);
+    });
+
+    test('an argument that cannot be cloned fails that task only', async () => {
+      await using pool = create({ workers: 1 });
+      const good = pool.submit(tasks.square, 3);
+      const bad = pool.submit(tasks.square, (() => 1) as unknown as number);
+      const after = pool.submit(tasks.square, 4);
+      await assert.rejects(bad, /could not be sent to a worker/);
+      assert.deepEqual([await good, await after], [9, 16]);
+    });
+
+    test('a result that cannot be cloned fails that task with a clear error', async () => {
+      await using pool = create({ workers: 1 });
+      await assert.rejects(pool.submit(crash.returnsFunction), (e: Error) => e instanceof RemoteError && /could not be sent back/.test(e.message));
+      assert.equal(await pool.submit(tasks.square, 2), 4);
+    });
+
+    test('a deep queue is batched and every result lands on its own future', async () => {
+      await using pool = create({ workers: 2 });
+      const futures = Array.from({ length: 20_000 }, (_, i) => pool.submit(tasks.square, i));
+      const results = await Promise.all(futures);
+      assert.ok(results.every((r, i) => r === i * i));
+      const stats = pool.stats;
+      assert.equal(stats.completed, 20_000);
+      assert.equal(stats.workers.reduce((n, w) => n + w.completed, 0), 20_000);
+      assert.ok(stats.workers.every((w) => w.completed > 0), 'both workers took work');
+      assert.ok(stats.workers.every((w) => w.utilisation > 0 && w.utilisation <= 1));
+    });
+
+    test('map chooses a chunk size and keeps order', async () => {
+      await using pool = create({ workers: 2 });
+      const items = Array.from({ length: 1000 }, (_, i) => i);
+      assert.deepEqual(await pool.map(tasks.square, items), items.map((i) => i * i));
+    });
+
+    test('stats count queued, running, completed and failed', async () => {
+      await using pool = create({ workers: 1 });
+      const running = pool.submit(tasks.sleepThen, 50, 'a');
+      const queued = pool.submit(tasks.square, 2);
+      await new Promise((r) => setImmediate(r));
+      const during = pool.stats;
+      assert.equal(during.running, 1);
+      assert.equal(during.queued, 1);
+      await running;
+      await queued;
+      await pool.submit(tasks.fail, 'x').catch(() => {});
+      const after = pool.stats;
+      assert.deepEqual([after.completed, after.failed, after.queued, after.running], [2, 1, 0, 0]);
+      assert.equal(after.workers.length, 1);
+    });
+
+    test('idle workers stop after idleTimeout and come back on demand', async () => {
+      await using pool = create({ workers: 1, idleTimeout: 30 });
+      const first = await pool.submit(crash.pid);
+      const deadline = Date.now() + 5000;
+      while (pool.stats.workers.length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(pool.stats.workers.length, 0, 'the idle worker stopped');
+      const second = await pool.submit(crash.pid);
+      assert.equal(pool.stats.workers.length, 1);
+      if (name === 'ProcessPool') assert.notEqual(second, first, 'a new child process');
+    });
+
+    test('options are validated with messages that say what came', () => {
+      assert.throws(() => create({ workers: 0 }), /Expected `workers` to be a positive integer, got 0/);
+      assert.throws(() => create({ workers: 1, idleTimeout: -1 }), /idleTimeout/);
+    });
+  });
+}
+
+describe('ThreadPool: transfer lists', () => {
+  test('transfer() moves an ArrayBuffer to the worker and a result back', async () => {
+    await using pool = new ThreadPool({ workers: 1 });
+    const buffer = new ArrayBuffer(1024);
+    assert.equal(await pool.submit(crash.byteLength, transfer(buffer)), 1024);
+    assert.equal(buffer.byteLength, 0, 'the caller copy is detached: it moved');
+    const copied = new ArrayBuffer(16);
+    assert.equal(await pool.submit(crash.byteLength, copied), 16);
+    assert.equal(copied.byteLength, 16, 'without transfer() it is copied');
+    const back = await pool.submit(crash.makeBuffer, 64);
+    assert.equal(back.byteLength, 64);
+  });
+
+  test('transfer() refuses what it cannot move', () => {
+    assert.throws(() => transfer({} as object), /Expected `transfer\(value\)`/);
+  });
+});

@@ -1,0 +1,149 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClosedError, InvalidStateError, Pipe, PipeEnd, Queue, TimeoutError, Timer } from '../../src/index.js';
+
+describe('Queue in one thread', { timeout: 30_000 }, () => {
+  test('FIFO, structured-cloned items, size', async () => {
+    const queue = new Queue<unknown>();
+    const item = { when: new Date(0), tags: new Set(['a']), map: new Map([[1, 2n]]), bytes: new Uint8Array([1, 2]) };
+    await queue.put(1);
+    await queue.put(item);
+    await queue.put('three');
+    assert.equal(queue.size, 3);
+    assert.equal(await queue.get(), 1);
+    const copy = await queue.get();
+    assert.deepEqual(copy, item);
+    assert.notEqual(copy, item);
+    assert.equal(await queue.get(), 'three');
+    assert.equal(queue.size, 0);
+  });
+
+  test('primitives keep their exact values (-0, NaN, lone surrogates, undefined)', async () => {
+    const queue = new Queue<unknown>();
+    const values = [0, -0, NaN, Infinity, 1.5e-300, 2 ** 53 + 2, '', 'héllo 🧵', 'lone \ud800 surrogate', true, false, null, undefined, [undefined], { n: -0 }];
+    for (const value of values) await queue.put(value);
+    for (const value of values) assert.deepStrictEqual(Object.is(value, -0) ? Object.is(await queue.get(), -0) : await queue.get(), Object.is(value, -0) ? true : value);
+  });
+
+  test('get({ timeout }) rejects with TimeoutError when nothing came', async () => {
+    const queue = new Queue();
+    await assert.rejects(queue.get({ timeout: 10 }), (error) => error instanceof TimeoutError && error.message === 'Queue.get() timed out after 10 ms: the queue stayed empty');
+    await assert.rejects(queue.get({ timeout: 0 }), TimeoutError);
+  });
+
+  test('a bounded queue makes put wait, and put({ timeout }) reject, while full', async () => {
+    const queue = new Queue<number>({ maxsize: 2 });
+    await queue.put(1);
+    await queue.put(2);
+    await assert.rejects(queue.put(3, { timeout: 10 }), (error) => error instanceof TimeoutError && /the queue stayed full \(2 items\)/.test(error.message));
+    const waiting = queue.put(3);
+    assert.equal(await queue.get(), 1);
+    await waiting;
+    assert.deepEqual([await queue.get(), await queue.get()], [2, 3]);
+  });
+
+  test('the ring wraps and grows: many items of varied sizes come out intact and in order', async () => {
+    const queue = new Queue<string>();
+    const sent: string[] = [];
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 7; i++) {
+        const item = 'x'.repeat((round * 37 + i * 101) % 3000) + `#${round}.${i}`;
+        sent.push(item);
+        await queue.put(item);
+      }
+      for (let i = 0; i < 5; i++) assert.equal(await queue.get(), sent.shift());
+    }
+    while (sent.length > 0) assert.equal(await queue.get(), sent.shift());
+  });
+
+  test('maxBytes bounds the bytes: an oversized item is a RangeError, a full one waits', async () => {
+    const queue = new Queue<string>({ maxBytes: 64 });
+    await assert.rejects(queue.put('y'.repeat(100)), { name: 'RangeError', message: /an item of \d+ serialised bytes does not fit in a queue of at most 64 bytes/ });
+    await queue.put('z'.repeat(40));
+    await assert.rejects(queue.put('z'.repeat(40), { timeout: 5 }), TimeoutError);
+    const waiting = queue.put('w'.repeat(40));
+    assert.equal(await queue.get(), 'z'.repeat(40));
+    await waiting;
+    assert.equal(await queue.get(), 'w'.repeat(40));
+  });
+
+  test('close: puts reject, gets drain then reject, waiting getters wake, iteration ends', async () => {
+    const queue = new Queue<number>();
+    const empty = new Queue<number>();
+    const waiter = empty.get();
+    empty.close();
+    await assert.rejects(waiter, (error) => error instanceof ClosedError && error.message === 'Queue.get(): the queue is closed and empty');
+    await queue.put(1);
+    await queue.put(2);
+    queue.close();
+    assert.equal(queue.closed, true);
+    await assert.rejects(queue.put(3), (error) => error instanceof ClosedError && error.message === 'Queue.put(): the queue is closed');
+    const drained: number[] = [];
+    for await (const item of queue) drained.push(item);
+    assert.deepEqual(drained, [1, 2]);
+  });
+
+  test('bad options', () => {
+    assert.throws(() => new Queue({ maxsize: -1 }), { name: 'RangeError', message: 'Expected `maxsize` to be a non-negative integer, got -1 (number)' });
+    assert.throws(() => new Queue({ maxBytes: 0 }), { name: 'RangeError', message: 'Expected `maxBytes` to be a positive integer, got 0 (number)' });
+    assert.throws(() => new Queue(3 as unknown as object), { name: 'TypeError', message: 'Expected `options` to be an object such as { maxsize: 10 }, got 3 (number)' });
+  });
+
+  test('a value that cannot be cloned is refused at put and nothing is queued', async () => {
+    const queue = new Queue<unknown>();
+    await assert.rejects(queue.put(() => 1), { name: 'TypeError', message: /^Queue\.put\(\): expected a structured-clonable item, got one that is not \(\(\) => 1 could not be cloned\.\)$/ });
+    assert.equal(queue.size, 0);
+  });
+});
+
+describe('Pipe in one thread', { timeout: 30_000 }, () => {
+  test('both directions, in order; closing one end ends the other after what was sent', async () => {
+    const [a, b] = Pipe<string>();
+    await a.send('one');
+    await a.send('two');
+    await b.send('back');
+    assert.equal(await b.recv(), 'one');
+    assert.equal(await a.recv(), 'back');
+    assert.equal(b.pending, 1);
+    a.close();
+    assert.equal(await b.recv(), 'two');
+    await assert.rejects(b.recv(), ClosedError);
+    await assert.rejects(b.send('late'), ClosedError);
+    await assert.rejects(a.recv(), (error) => error instanceof ClosedError && error.message === 'PipeEnd.recv(): this end is closed');
+    await assert.rejects(b.recv({ timeout: -5 }), RangeError);
+  });
+
+  test('recv({ timeout }) rejects with TimeoutError; ends are not constructed directly', async () => {
+    const [a] = Pipe();
+    await assert.rejects(a.recv({ timeout: 5 }), TimeoutError);
+    assert.throws(() => new PipeEnd(), { name: 'TypeError', message: /call Pipe\(\)/ });
+  });
+});
+
+describe('Timer', { timeout: 30_000 }, () => {
+  test('runs fn with its arguments after start; join gives its result', async () => {
+    const timer = new Timer(5, (a: number, b: number) => a + b, 2, 3);
+    assert.equal(timer.isAlive(), false);
+    timer.start();
+    assert.equal(timer.isAlive(), true);
+    assert.equal(await timer.join(), 5);
+    assert.equal(timer.finished, true);
+    assert.throws(() => timer.start(), InvalidStateError);
+  });
+
+  test('cancel before it fires: fn never runs, join resolves undefined', async () => {
+    let ran = false;
+    const timer = new Timer(10_000, () => { ran = true; }).start();
+    timer.cancel();
+    assert.equal(await timer.join(), undefined);
+    assert.equal(ran, false);
+    assert.equal(timer.isAlive(), false);
+  });
+
+  test('join rejects with what fn threw; bad arguments are refused', async () => {
+    const timer = new Timer(0, () => { throw new Error('in timer'); }).start();
+    await assert.rejects(timer.join(), { message: 'in timer' });
+    assert.throws(() => new Timer(-1, () => {}), { name: 'RangeError', message: 'Expected `ms` to be a non-negative finite number of milliseconds, got -1 (number)' });
+    assert.throws(() => new Timer(1, 'go' as unknown as () => void), { name: 'TypeError', message: 'Expected `fn` to be a function, got "go" (string)' });
+  });
+});
