@@ -72,7 +72,9 @@ export class ClusterWorker {
     this.#options = options;
     this.#table = table;
     this.#log = log;
-    this.#runner = new Runner(pool, table, (op, lease, value) => this.#emit(op, lease, value));
+    // Pools on this event loop take calls up to their concurrency (see Runner); the others all.
+    const gate = options.pool === 'green' || options.pool === 'inline' ? options.concurrency : Infinity;
+    this.#runner = new Runner(pool, table, (op, lease, value) => this.#emit(op, lease, value), gate);
     this.#loop = this.#connectLoop();
   }
 
@@ -239,6 +241,7 @@ export class ClusterWorker {
   }
 
   #work(records: unknown[]): void {
+    this.#runner.beginSlice();
     for (let i = 0; i < records.length;) {
       const op = records[i];
       if (op === CALL || op === CHUNK) {
