@@ -79,6 +79,8 @@ export class LocalWorkers {
       name: `local-${this.#nextName++}`,
     };
     const child = fork(ENTRY, [], {
+      // The caller's flags (a TypeScript loader, say) reach the workers; a debugger port would clash.
+      execArgv: process.execArgv.filter((arg) => !arg.startsWith('--inspect')),
       env: { ...process.env, WEFT_LOCAL_WORKER: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -6,6 +6,7 @@ import { PoolBase } from '../pools/pool-base.js';
 import { Codec } from '../remote/codec.js';
 import type { Connection } from '../remote/connection.js';
 import { dial, parseAddress } from '../remote/dial.js';
+import { HEADER_SIZE } from '../remote/frame.js';
 import { authkeyBytes } from '../remote/handshake.js';
 import {
   CALL, CALL_WIDTH, CANCEL, CANCEL_WIDTH, CHUNK, ClusterFrame, DEF, DEF_WIDTH, DONE_WIDTH, ERR, OK, POOL_KINDS, PROGRESS,
@@ -284,11 +285,19 @@ export class ClusterWorker {
     const out = this.#out;
     this.#out = [];
     if (out.length === 0 || !this.#connection?.isOpen) return;
+    let frame: Buffer | undefined;
     try {
-      this.#connection.send(this.#codec.encodeFrame(ClusterFrame.DONE, 0, out));
+      frame = this.#codec.encodeFrame(ClusterFrame.DONE, 0, out);
     } catch {
-      this.#sendEach(out);
+      frame = undefined;
     }
+    if (frame && this.#fits(frame)) this.#connection.send(frame);
+    else this.#sendEach(out);
+  }
+
+  /** Whether the scheduler accepts a frame this big (it would drop the connection otherwise). */
+  #fits(frame: Buffer): boolean {
+    return frame.length - HEADER_SIZE <= this.#connection!.peerLimits.maxFrameSize;
   }
 
   /** Some value would not encode: send record by record, turning the bad ones into errors. */
@@ -296,14 +305,21 @@ export class ClusterWorker {
     for (let i = 0; i < out.length; i += DONE_WIDTH) {
       const op = out[i] as number;
       const lease = out[i + 1];
+      let problem: string;
       try {
-        this.#connection!.send(this.#codec.encodeFrame(ClusterFrame.DONE, 0, out.slice(i, i + DONE_WIDTH)));
+        const frame = this.#codec.encodeFrame(ClusterFrame.DONE, 0, out.slice(i, i + DONE_WIDTH));
+        if (this.#fits(frame)) {
+          this.#connection!.send(frame);
+          continue;
+        }
+        problem = `${frame.length - HEADER_SIZE} bytes exceed the scheduler's frame limit of ${this.#connection!.peerLimits.maxFrameSize}`;
       } catch (error) {
-        if (op === PROGRESS) continue;
-        const what = op === ERR ? 'error' : op === OK ? 'result' : 'yielded value';
-        const failure = new TypeError(`the task's ${what} cannot be serialised: ${(error as Error).message}`);
-        this.#connection!.send(this.#codec.encodeFrame(ClusterFrame.DONE, 0, [ERR, lease, failure]));
+        problem = (error as Error).message;
       }
+      if (op === PROGRESS) continue;
+      const what = op === ERR ? 'error' : op === OK ? 'result' : 'yielded value';
+      const failure = new TypeError(`the task's ${what} cannot be serialised: ${problem}`);
+      this.#connection!.send(this.#codec.encodeFrame(ClusterFrame.DONE, 0, [ERR, lease, failure]));
     }
   }
 }
