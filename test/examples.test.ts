@@ -36,3 +36,11 @@ test('the green fetch example finishes every page', () => {
   assert.match(out, /imap: 20 pages/);
   assert.match(out, /joinAll: 20 of 20 finished/);
 });
+
+test('the producer/consumer example loses and duplicates nothing, on threads and on processes', () => {
+  for (const mode of ['threads', 'processes']) {
+    const out = runExample('producer-consumer', mode);
+    assert.match(out, /produced 100, consumed \d+ \+ \d+ = 100/, mode);
+    assert.match(out, /distinct answers 100, sum of squares 338350/, mode);
+  }
+});

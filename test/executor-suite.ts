@@ -83,9 +83,17 @@ export function executorContract(name: string, create: Factory, options: Contrac
 
     test('imapUnordered yields results as they finish', { skip: !parallel && 'runs one task at a time' }, async () => {
       await withExecutor(3, async (executor) => {
-        const items: [number, string][] = [[400, 'slow'], [0, 'fast'], [150, 'middle']];
+        // Completion order is forced by marker files (fast, then middle, then slow), not by timing,
+        // so it holds however slowly workers start; input order is slow, fast, middle.
+        const dir = tempDir();
+        const marker = (name: string) => join(dir, name);
+        const items: [string | null, string, string][] = [
+          [marker('middle'), marker('slow'), 'slow'],
+          [null, marker('fast'), 'fast'],
+          [marker('fast'), marker('middle'), 'middle'],
+        ];
         const order: string[] = [];
-        for await (const label of executor.imapUnordered(tasks.sleepPair, items)) order.push(label);
+        for await (const label of executor.imapUnordered(tasks.finishAfter, items)) order.push(label);
         assert.deepEqual(order, ['fast', 'middle', 'slow']);
         const squares: number[] = [];
         for await (const value of executor.imapUnordered(tasks.square, [3, 1, 2])) squares.push(value);

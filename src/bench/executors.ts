@@ -3,6 +3,8 @@
  * registers itself here, so adding an executor to every benchmark is one entry.
  */
 import type { Executor } from '../core/executor.js';
+import { randomBytes } from 'node:crypto';
+import { ClusterExecutor } from '../cluster/cluster-executor.js';
 import { InlineExecutor } from '../executors/inline.js';
 import { GreenPool } from '../green/green-pool.js';
 import { ProcessPool } from '../pools/process-pool.js';
@@ -93,4 +95,14 @@ registerBenchExecutor({
   name: 'threads-cold',
   parallel: true,
   create: (workers) => new ColdThreadPool(workers) as unknown as Executor,
+});
+registerBenchExecutor({
+  name: 'cluster',
+  parallel: true,
+  // Local worker processes over loopback; started (and joined) before any timing.
+  create: async (workers) => {
+    const cluster = new ClusterExecutor({ listen: { host: '127.0.0.1', port: 0 }, authkey: randomBytes(16), localWorkers: workers });
+    await cluster.start();
+    return cluster;
+  },
 });

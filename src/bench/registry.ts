@@ -8,7 +8,9 @@ import { benchPi, PI_DEFAULTS } from './pi.js';
 import { benchOverhead, OVERHEAD_DEFAULTS } from './overhead.js';
 import { benchGrain } from './grain.js';
 import { PEER_NAMES } from './peers.js';
+import { benchCluster, CLUSTER_DEFAULTS } from './cluster.js';
 import { benchRpc, RPC_DEFAULTS } from './rpc.js';
+import { benchSync, SYNC_DEFAULTS } from './sync.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
 
@@ -142,5 +144,42 @@ registerBench({
     pipelined: intOption(args, 'pipelined', RPC_DEFAULTS.pipelined),
     window: intOption(args, 'window', RPC_DEFAULTS.window),
     repeats: intOption(args, 'repeats', RPC_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'cluster',
+  summary: 'the cluster (local workers over loopback) against ThreadPool: trivial tasks/s, awaited round trip, the pi group',
+  options: [
+    `--workers N      workers of each (default ${CLUSTER_DEFAULTS.workers})`,
+    `--trivial N      trivial tasks per throughput run (default ${CLUSTER_DEFAULTS.trivial})`,
+    `--calls N        awaited calls per latency run (default ${CLUSTER_DEFAULTS.calls})`,
+    `--tasks N --samples N   the pi group (default ${CLUSTER_DEFAULTS.tasks} x ${CLUSTER_DEFAULTS.samples})`,
+    `--repeats N      measured runs (default ${CLUSTER_DEFAULTS.repeats})`,
+  ],
+  inAll: true,
+  run: (args) => benchCluster({
+    workers: intOption(args, 'workers', CLUSTER_DEFAULTS.workers),
+    trivial: intOption(args, 'trivial', CLUSTER_DEFAULTS.trivial),
+    calls: intOption(args, 'calls', CLUSTER_DEFAULTS.calls),
+    tasks: intOption(args, 'tasks', CLUSTER_DEFAULTS.tasks),
+    samples: intOption(args, 'samples', CLUSTER_DEFAULTS.samples),
+    repeats: intOption(args, 'repeats', CLUSTER_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'sync',
+  summary: "weft's shared-memory Queue and Pipe between threads, against a MessageChannel",
+  options: [
+    `--items N        values sent one way (default ${SYNC_DEFAULTS.items})`,
+    `--trips N        awaited round trips (default ${SYNC_DEFAULTS.trips})`,
+    `--repeats N      measured runs of each (default ${SYNC_DEFAULTS.repeats})`,
+  ],
+  inAll: false,
+  run: (args) => benchSync({
+    items: intOption(args, 'items', SYNC_DEFAULTS.items),
+    trips: intOption(args, 'trips', SYNC_DEFAULTS.trips),
+    repeats: intOption(args, 'repeats', SYNC_DEFAULTS.repeats),
   }),
 });

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParsedArgs } from './args.js';
 import { benchHelp, runBench } from './bench.js';
 import { runServe, serveHelp } from './serve.js';
+import { runStatus, statusHelp } from './status.js';
+import { runWorker, workerHelp } from './worker.js';
 
 interface Command {
   summary: string;
@@ -15,12 +17,14 @@ interface Command {
 const commands: Record<string, Command> = {
   bench: { summary: 'run a benchmark (pi, green, all); `weft bench --help` for options', run: runBench },
   serve: { summary: "serve a module's exports over RPC; `weft serve --help` for options", run: runServe },
+  worker: { summary: 'join a ClusterExecutor and run its tasks; `weft worker --help` for options', run: runWorker },
+  status: { summary: "print a cluster's workers; `weft status --help` for options", run: runStatus },
 };
 
 function help(): string {
   const lines = ['weft: concurrency and distributed computing for Node.js', '', 'usage: weft <command> [options]', '', 'commands:'];
   for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${command.summary}`);
-  lines.push('', benchHelp(), '', serveHelp());
+  lines.push('', benchHelp(), '', serveHelp(), '', workerHelp(), '', statusHelp());
   return lines.join('\n');
 }
 

@@ -81,6 +81,11 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     return 1;
   }
 
+  /** The backend's capacity grew (a cluster worker joined): start queued jobs now. */
+  protected capacityChanged(): void {
+    this.#pump();
+  }
+
   /** Jobs waiting for a slot; backends that prefetch size their capacity by it. */
   protected get queuedCount(): number {
     return this.#queue.size;

@@ -13,6 +13,18 @@ export interface JobOwner {
 const NO_OPTIONS: TaskOptions = Object.freeze({});
 
 /**
+ * A task option, keyed by a symbol so no user sets it by accident, for executors that run a
+ * task on behalf of another one (a cluster worker on its local pool): the job takes the
+ * original future's id and attempt number, so `taskContext()` reports those, not local ones.
+ * It is read once, when the job is created, so a caller may reuse one record between submits.
+ */
+export const RUN_AS: unique symbol = Symbol.for('weft.runAs');
+export interface RunAs {
+  id: string;
+  attempt: number;
+}
+
+/**
  * One submitted task: its future, what to run, its options and the state of its current
  * attempt. It is also the task's TaskContext, so running a task allocates no extra object;
  * the AbortController is made only when somebody reads `signal`.
@@ -41,12 +53,14 @@ export class Job implements TaskContext, CancelListener {
 
   constructor(owner: JobOwner, fn: (...args: any[]) => unknown, args: readonly unknown[], kind: JobKind, task: TaskRef | undefined, options: TaskOptions | undefined) {
     this.#owner = owner;
-    this.future = new Future();
+    this.options = options ?? NO_OPTIONS;
+    const runAs = (this.options as { [RUN_AS]?: RunAs })[RUN_AS];
+    this.future = new Future(runAs?.id);
+    if (runAs) this.attempt = runAs.attempt - 1;
     this.fn = fn;
     this.args = args;
     this.kind = kind;
     this.task = task;
-    this.options = options ?? NO_OPTIONS;
     futureInternals.setCancelListener(this.future, this);
     const signal = this.options.signal;
     if (signal) this.#followCallerSignal(signal);

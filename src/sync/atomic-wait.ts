@@ -33,17 +33,16 @@ declare global {
 }
 
 let pendingWaits = 0;
+// Made once and ref'd only while a wait is pending: toggling ref is far cheaper than making and
+// clearing a timer for every wait.
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 
 function hold(): void {
-  if (pendingWaits++ === 0) keepAlive = setInterval(noop, 0x7fffffff);
+  if (pendingWaits++ === 0) (keepAlive ??= setInterval(noop, 0x7fffffff)).ref();
 }
 
 function letGo(): void {
-  if (--pendingWaits === 0) {
-    clearInterval(keepAlive);
-    keepAlive = undefined;
-  }
+  if (--pendingWaits === 0) keepAlive!.unref();
 }
 
 function noop(): void {}

@@ -1,8 +1,8 @@
-import { deserialize, serialize } from 'node:v8';
 import { InvalidStateError, TimeoutError } from '../core/errors.js';
 import { checkWaitOptions, waitWord, type WaitOptions } from './atomic-wait.js';
 import { ClosedError } from './errors.js';
-import { acquireWord, releaseWord } from './lock.js';
+import { decodeItem, encodeItem } from './item-codec.js';
+import { acquireWord, releaseWord, tryAcquireWord } from './lock.js';
 
 /**
  * The storage of Queue and Pipe: a ring of serialised items in shared memory, so that any
@@ -11,16 +11,19 @@ import { acquireWord, releaseWord } from './lock.js';
  * Why not a MessageChannel: a port has exactly one receiving end and can be transferred only
  * once, so it cannot give several consumer threads one queue, nor count its items, nor make a
  * producer wait on a bound. Shared memory does all three; items are structured-cloned with
- * v8.serialize (the algorithm postMessage uses), so they keep the same types.
+ * v8.serialize (the algorithm postMessage uses; see item-codec.ts), so they keep the same types.
  *
  *   control (Int32Array, fixed)                       data (Uint8Array, growable SAB)
- *   [lock, count, head, used, closed,                  … [len:u32][v8 bytes] [len][bytes] …
- *    notEmpty seq, notFull seq, maxsize]                    ▲ head (byte offset, wraps)
+ *   [lock, count, head, used, closed,                  … [len:u32][item bytes] [len][bytes] …
+ *    notEmpty seq, notFull seq, maxsize,                    ▲ head (byte offset, wraps)
+ *    get waiters, put waiters]
  *
  * Every read or write of the ring happens under the lock word, never across an await. A getter
  * that finds it empty reads `notEmpty`, lets go of the lock and waits on that word; every put
  * bumps it and wakes one waiter (a put between the read and the wait makes the wait return at
- * once). `notFull` works the same way for bounded queues. The data buffer starts small and
+ * once); a waiter registers itself under the lock, so a put that finds no waiter registered
+ * skips the notify safely. `notFull` works the same way for bounded queues. The lock is taken
+ * without awaiting when it is free, so an uncontended put or get costs no extra microtask. The data buffer starts small and
  * doubles up to `maxBytes`; growing straightens the ring so that it starts at offset 0.
  */
 const LOCK = 0;
@@ -31,7 +34,10 @@ const CLOSED = 4;
 const NOT_EMPTY = 5;
 const NOT_FULL = 6;
 const MAXSIZE = 7;
-const CONTROL_WORDS = 8;
+/** Getters / putters registered as waiting: a put or get notifies only when somebody waits. */
+const GET_WAITERS = 8;
+const PUT_WAITERS = 9;
+const CONTROL_WORDS = 10;
 
 const LENGTH_BYTES = 4;
 /** Start small: most queues hold a few small items; the buffer doubles when needed. */
@@ -42,14 +48,6 @@ export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 export interface SharedRing {
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
-}
-
-function serializeItem(item: unknown, what: string): Buffer {
-  try {
-    return serialize(item);
-  } catch (error) {
-    throw new TypeError(`${what}: expected a structured-clonable item, got one that is not (${(error as Error).message})`, { cause: error });
-  }
 }
 
 export class Ring {
@@ -91,13 +89,13 @@ export class Ring {
   /** Appends `item`; waits while a bounded ring is full. `what` names the caller in errors. */
   async put(item: unknown, options: WaitOptions | undefined, what: string): Promise<void> {
     const { timeout, deadline, signal } = checkWaitOptions(options);
-    const bytes = serializeItem(item, what);
+    const bytes = encodeItem(item, what);
     const need = LENGTH_BYTES + bytes.length;
     const max = this.#dataBuffer.maxByteLength;
     if (need > max) throw new RangeError(`${what}: an item of ${bytes.length} serialised bytes does not fit in a queue of at most ${max} bytes (raise maxBytes)`);
     const control = this.#control;
     for (;;) {
-      await acquireWord(control, LOCK, Infinity);
+      if (!tryAcquireWord(control, LOCK)) await acquireWord(control, LOCK, Infinity);
       if (Atomics.load(control, CLOSED) === 1) {
         releaseWord(control, LOCK);
         throw new ClosedError(`${what}: the queue is closed`);
@@ -110,12 +108,19 @@ export class Ring {
         Atomics.add(control, COUNT, 1);
         Atomics.add(control, NOT_EMPTY, 1);
         releaseWord(control, LOCK);
-        Atomics.notify(control, NOT_EMPTY, 1);
+        if (Atomics.load(control, GET_WAITERS) > 0) Atomics.notify(control, NOT_EMPTY, 1);
         return;
       }
       const seq = Atomics.load(control, NOT_FULL);
+      Atomics.add(control, PUT_WAITERS, 1);
       releaseWord(control, LOCK);
-      if (await waitWord(control, NOT_FULL, seq, deadline, signal) === 'timed-out') {
+      let outcome;
+      try {
+        outcome = await waitWord(control, NOT_FULL, seq, deadline, signal);
+      } finally {
+        Atomics.sub(control, PUT_WAITERS, 1);
+      }
+      if (outcome === 'timed-out') {
         throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed full (${this.size} items)`);
       }
     }
@@ -126,20 +131,30 @@ export class Ring {
     const { timeout, deadline, signal } = checkWaitOptions(options);
     const control = this.#control;
     for (;;) {
-      await acquireWord(control, LOCK, Infinity);
+      if (!tryAcquireWord(control, LOCK)) await acquireWord(control, LOCK, Infinity);
       if (Atomics.load(control, COUNT) > 0) {
         const bytes = this.#read();
         Atomics.sub(control, COUNT, 1);
         Atomics.add(control, NOT_FULL, 1);
         releaseWord(control, LOCK);
-        Atomics.notify(control, NOT_FULL, 1);
-        return deserialize(bytes);
+        if (Atomics.load(control, PUT_WAITERS) > 0) Atomics.notify(control, NOT_FULL, 1);
+        return decodeItem(bytes);
       }
       const closed = Atomics.load(control, CLOSED) === 1;
       const seq = Atomics.load(control, NOT_EMPTY);
+      if (closed) {
+        releaseWord(control, LOCK);
+        throw new ClosedError(`${what}: the queue is closed and empty`);
+      }
+      Atomics.add(control, GET_WAITERS, 1);
       releaseWord(control, LOCK);
-      if (closed) throw new ClosedError(`${what}: the queue is closed and empty`);
-      if (await waitWord(control, NOT_EMPTY, seq, deadline, signal) === 'timed-out') {
+      let outcome;
+      try {
+        outcome = await waitWord(control, NOT_EMPTY, seq, deadline, signal);
+      } finally {
+        Atomics.sub(control, GET_WAITERS, 1);
+      }
+      if (outcome === 'timed-out') {
         throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed empty`);
       }
     }

@@ -18,6 +18,13 @@ describe('Queue in one thread', { timeout: 30_000 }, () => {
     assert.equal(queue.size, 0);
   });
 
+  test('primitives keep their exact values (-0, NaN, lone surrogates, undefined)', async () => {
+    const queue = new Queue<unknown>();
+    const values = [0, -0, NaN, Infinity, 1.5e-300, 2 ** 53 + 2, '', 'héllo 🧵', 'lone \ud800 surrogate', true, false, null, undefined, [undefined], { n: -0 }];
+    for (const value of values) await queue.put(value);
+    for (const value of values) assert.deepStrictEqual(Object.is(value, -0) ? Object.is(await queue.get(), -0) : await queue.get(), Object.is(value, -0) ? true : value);
+  });
+
   test('get({ timeout }) rejects with TimeoutError when nothing came', async () => {
     const queue = new Queue();
     await assert.rejects(queue.get({ timeout: 10 }), (error) => error instanceof TimeoutError && error.message === 'Queue.get() timed out after 10 ms: the queue stayed empty');

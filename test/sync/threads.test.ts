@@ -32,7 +32,7 @@ describe('sync primitives across worker threads (shared memory)', { timeout: 60_
   test('without the lock the same read-modify-write loses updates: the race is real', async () => {
     // Each attempt races two threads from a common start; one lossy attempt proves the race.
     // Bounded: a loaded machine may serialise an attempt, never all of them.
-    const times = 2_000_000;
+    const times = 20_000_000; // long enough (tens of ms) that the two threads overlap even on a loaded machine
     let lost = 0;
     for (let attempt = 0; attempt < 10 && lost === 0; attempt++) {
       const counter = new Int32Array(new SharedArrayBuffer(4));

@@ -1,0 +1,71 @@
+/**
+ * `weft worker --connect tcp://HOST:PORT --tasks ./tasks.js [--tasks ...] --pool threads
+ * --concurrency N --authkey-file F`: joins a cluster and runs its tasks until stopped. SIGTERM
+ * or a first SIGINT drains (finishes what it holds, takes nothing new, then exits); a second
+ * SIGINT exits at once.
+ */
+import { ClusterWorker } from '../cluster/worker.js';
+import { POOL_KINDS, type PoolKind } from '../cluster/protocol.js';
+import { AuthenticationError } from '../core/errors.js';
+import type { ParsedArgs } from './args.js';
+import { readAuthkey } from './serve.js';
+
+export function workerHelp(): string {
+  return [
+    'weft worker --connect tcp://HOST:PORT --tasks FILE [--tasks FILE ...] (--authkey-file F | WEFT_AUTHKEY=...)',
+    '      joins a ClusterExecutor and runs the tasks those modules define (by name: namespace.key)',
+    `      --pool P          ${POOL_KINDS.join(' | ')}: where tasks run (default threads)`,
+    '      --concurrency N   tasks at once (default: the number of CPUs; inline: 1)',
+    '      --name NAME       shown by `weft status` (default HOST:PID)',
+    '      --allow-functions also run plain functions the caller ships as source',
+    '      SIGTERM or Ctrl-C drains (finishes its tasks, takes no new ones); Ctrl-C twice exits at once',
+  ].join('\n');
+}
+
+export async function runWorker({ options, all }: ParsedArgs): Promise<number> {
+  if (options.help) {
+    console.log(workerHelp());
+    return 0;
+  }
+  const connect = options.connect;
+  if (typeof connect !== 'string') throw new Error(`--connect tcp://HOST:PORT is required\n\n${workerHelp()}`);
+  const tasks = all.tasks ?? [];
+  if (tasks.length === 0) throw new Error(`at least one --tasks FILE is required\n\n${workerHelp()}`);
+  const pool = (options.pool ?? 'threads') as PoolKind;
+  if (!POOL_KINDS.includes(pool)) throw new Error(`--pool expects one of ${POOL_KINDS.join(', ')}, got ${JSON.stringify(options.pool)}`);
+  const concurrency = options.concurrency === undefined ? undefined : Number(options.concurrency);
+  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
+    throw new Error(`--concurrency expects a positive integer, got ${JSON.stringify(options.concurrency)}`);
+  }
+  const worker = await ClusterWorker.start({
+    connect,
+    authkey: readAuthkey(options),
+    tasks,
+    pool,
+    concurrency,
+    name: typeof options.name === 'string' ? options.name : undefined,
+    allowFunctions: options['allow-functions'] === true,
+    log: (line) => console.log(`weft worker: ${line}`),
+  });
+  console.log(`weft worker: ${worker.tasks.length} task(s) loaded: ${worker.tasks.join(', ')}`);
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    if (++interrupts > 1) {
+      console.log('weft worker: second SIGINT, exiting now');
+      process.exit(130);
+    }
+    void worker.drain();
+  });
+  process.on('SIGTERM', () => void worker.drain());
+  try {
+    await worker.done;
+  } catch (error) {
+    if (error instanceof AuthenticationError) {
+      console.error(`weft worker: ${error.message}`);
+      return 3;
+    }
+    throw error;
+  }
+  console.log('weft worker: stopped');
+  return 0;
+}
