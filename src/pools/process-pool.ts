@@ -8,7 +8,7 @@ import { checkExecArgv } from './thread-pool.js';
 export interface ProcessPoolOptions extends PoolOptions {
   /** Heap cap of each child in MiB (`--max-old-space-size`); a child that exceeds it is replaced. */
   maxMemoryMb?: number;
-  /** Node.js flags of the children. @default the caller's `process.execArgv` (a loader such as tsx included) */
+  /** Node.js flags of the children. @default the caller's `process.execArgv` (a loader such as tsx included; --inspect left out) */
   execArgv?: string[];
   /** Environment of the children. @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -29,7 +29,7 @@ export class ProcessPool extends PoolBase {
 
   constructor(options: ProcessPoolOptions = {}) {
     super(options);
-    const execArgv = checkExecArgv(options.execArgv) ?? [...process.execArgv];
+    const execArgv = checkExecArgv(options.execArgv) ?? inheritedExecArgv();
     if (options.maxMemoryMb !== undefined) {
       execArgv.push(`--max-old-space-size=${checkPositiveInteger('maxMemoryMb', options.maxMemoryMb)}`);
     }
@@ -62,4 +62,25 @@ export class ProcessPool extends PoolBase {
     await super.close();
     this.#objects.clear();
   }
+}
+
+/** Flags that would make a child something else than a worker: run code, a REPL, tests. */
+const WITH_VALUE = new Set(['-e', '--eval', '-p', '--print', '-pe', '--inspect-port', '--debug-port', '--watch-path']);
+const ALONE = /^(-i|--interactive|-c|--check|--test|--watch|--inspect|--inspect-brk|--inspect-wait|--debug)$/;
+const JOINED = /^--(eval|print|inspect|inspect-brk|inspect-wait|inspect-port|debug|debug-port|watch-path|input-type)=/;
+
+/**
+ * The caller's flags, minus those that would break a child: `-e code` / `-p code` (execArgv
+ * holds them; the child would run that code instead of the worker, and a pool there would fork
+ * again), the REPL, the test runner and watch modes, and the debugger (every child would try to
+ * listen on the caller's inspector port).
+ */
+function inheritedExecArgv(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < process.execArgv.length; i++) {
+    const arg = process.execArgv[i]!;
+    if (WITH_VALUE.has(arg)) i++;
+    else if (!ALONE.test(arg) && !JOINED.test(arg)) out.push(arg);
+  }
+  return out;
 }

@@ -119,3 +119,19 @@ describe('ThreadPool: transfer lists', () => {
     assert.throws(() => transfer({} as object), /Expected `transfer\(value\)`/);
   });
 });
+
+describe('ProcessPool: inherited flags', () => {
+  test('a pool made under `node -e` and --inspect runs the worker, not the eval code or a debugger', async () => {
+    const weft = new URL('../../src/index.js', import.meta.url).href;
+    const code = `import(${JSON.stringify(weft)}).then(async ({ ProcessPool }) => {
+      const pool = new ProcessPool({ workers: 1 });
+      console.log(await pool.submit(() => JSON.stringify(process.execArgv)));
+      await pool.shutdown();
+    });`;
+    const { execFile } = await import('node:child_process');
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--inspect=127.0.0.1:0', '-e', code], { timeout: 30_000 }, (error, out) => (error ? reject(error) : resolve(out)));
+    });
+    assert.deepEqual(JSON.parse(stdout.trim()), []);
+  });
+});
