@@ -97,6 +97,7 @@ export class ClusterExecutor extends ExecutorBase {
   start(): Promise<void> {
     this.#starting ??= this.#start().catch((error: Error) => {
       this.#broken = error;
+      this.#scheduler.failParked(new BrokenExecutorError(`the cluster could not start: ${error.message}`, { cause: error }));
       void this.shutdown({ cancelPending: true, wait: false });
       throw error;
     });

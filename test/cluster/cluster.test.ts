@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ClusterExecutor, RemoteError, UnknownTaskError, chord, clusterStatus, group, sig,
+  BrokenExecutorError, ClusterExecutor, RemoteError, UnknownTaskError, chord, clusterStatus, group, sig,
 } from '../../src/index.js';
 import ct from '../fixtures/cluster-tasks.js';
 import tasks from '../fixtures/tasks.js';
@@ -149,6 +149,30 @@ describe('ClusterExecutor with `weft worker` processes', () => {
       await cluster.shutdown();
     }
   });
+
+  test('Ctrl-C drains; Ctrl-C twice exits at once', async () => {
+    const cluster = scheduler();
+    await cluster.start();
+    const joined = nextEvent(cluster, 'worker-joined');
+    const worker = spawnWorker(cluster.url, KEY, ['--tasks', CT, '--pool', 'green']);
+    try {
+      await joined;
+      const held = cluster.submit(ct.tagged, 1, 30_000);
+      await new Promise((resolve) => held.onProgress(resolve));
+      const draining = nextEvent(cluster, 'worker-draining');
+      worker.child.kill('SIGINT');
+      await draining;
+      assert.equal(worker.child.exitCode, null, 'the first SIGINT should only drain');
+      const lost = nextEvent(cluster, 'worker-lost');
+      worker.child.kill('SIGINT');
+      assert.equal(await worker.exited, 130);
+      await lost;
+      held.cancel(); // no worker left to run it again
+    } finally {
+      await stopWorker(worker);
+      await cluster.shutdown({ cancelPending: true });
+    }
+  });
 });
 
 describe('ClusterExecutor with local workers', () => {
@@ -214,9 +238,11 @@ describe('ClusterExecutor options', () => {
   test('a port in use makes start() reject and the executor refuses work', async () => {
     const first = scheduler();
     await first.start();
-    const second = scheduler({ listen: { host: '127.0.0.1', port: first.port } });
+    const second = scheduler({ listen: { host: '127.0.0.1', port: first.port }, localWorkers: 1 });
     try {
+      const early = second.submit(ct.add, 1, 1); // starts it; waits for the local worker
       await assert.rejects(second.start(), /EADDRINUSE/);
+      await assert.rejects(early, (error: Error) => error instanceof BrokenExecutorError && /could not start.*EADDRINUSE/.test(error.message));
       assert.throws(() => second.submit(ct.add, 1, 1), /cannot submit|could not start/);
     } finally {
       await first.shutdown();
