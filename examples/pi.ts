@@ -1,12 +1,14 @@
 // The articles' Monte Carlo pi, `calcPi(3000, 4000)`, ported. The executor is the one line that
 // changes between the articles' versions (sequential map, multiprocessing.dummy.Pool, Pool):
-//   npm run example -- pi [inline|green]
-import { GreenPool, InlineExecutor, type Executor } from 'weft';
+//   npm run example -- pi [inline|green|threads|processes]
+import { GreenPool, InlineExecutor, ProcessPool, ThreadPool, type Executor } from 'weft';
 import tasks from './pi-tasks.js';
 
 const executors: Record<string, () => Executor> = {
   inline: () => new InlineExecutor(),
   green: () => new GreenPool({ size: 5 }),
+  threads: () => new ThreadPool({ workers: 2 }),
+  processes: () => new ProcessPool({ workers: 2 }),
 };
 
 async function calcPi(executor: Executor, nbFutures: number, tries: number): Promise<number> {

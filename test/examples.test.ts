@@ -22,6 +22,15 @@ test('the pi example estimates pi on inline and green executors', () => {
   }
 });
 
+test("the Pool pi example estimates pi on a process pool and a thread pool", () => {
+  for (const kind of ['processes', 'threads']) {
+    const match = /pi = ([\d.]+)\s+\((\w+), Pool\(2\)\)/.exec(runExample('pool-pi', kind, '2'));
+    assert.ok(match, 'no pi printed');
+    assert.ok(Math.abs(Number(match[1]) - Math.PI) < 0.01, `${kind}: ${match[1]}`);
+    assert.equal(match[2], kind);
+  }
+});
+
 test('the green fetch example finishes every page', () => {
   const out = runExample('green-fetch');
   assert.match(out, /imap: 20 pages/);

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { ClusterExecutor } from '../cluster/cluster-executor.js';
 import { InlineExecutor } from '../executors/inline.js';
 import { GreenPool } from '../green/green-pool.js';
+import { ProcessPool } from '../pools/process-pool.js';
+import { ThreadPool } from '../pools/thread-pool.js';
 
 export interface BenchExecutor {
   name: string;
@@ -33,6 +35,67 @@ export function benchExecutorNames(): string[] {
 
 registerBenchExecutor({ name: 'inline', parallel: false, create: () => new InlineExecutor() });
 registerBenchExecutor({ name: 'green', parallel: false, create: (workers) => new GreenPool({ size: workers }) });
+
+// Pools are started before they are measured ("pool already started"); the harness's warm-up
+// run covers the rest.
+registerBenchExecutor({
+  name: 'threads',
+  parallel: true,
+  async create(workers) {
+    const pool = new ThreadPool({ workers });
+    await pool.start();
+    return pool;
+  },
+});
+registerBenchExecutor({
+  name: 'processes',
+  parallel: true,
+  async create(workers) {
+    const pool = new ProcessPool({ workers });
+    await pool.start();
+    return pool;
+  },
+});
+
+/** One task per item, as the peers send them: shows the dispatch path without map's chunking. */
+class PerTaskThreadPool extends ThreadPool {
+  protected override defaultChunksize(): number {
+    return 1;
+  }
+}
+registerBenchExecutor({
+  name: 'threads-per-task',
+  parallel: true,
+  async create(workers) {
+    const pool = new PerTaskThreadPool({ workers });
+    await pool.start();
+    return pool;
+  },
+});
+
+/**
+ * A ThreadPool created, started and shut down inside every measured run: the cost of starting
+ * the pool included, which `threads` (started before measuring) leaves out.
+ */
+class ColdThreadPool {
+  constructor(readonly workers: number) {}
+
+  async map(...args: Parameters<Executor['map']>): Promise<unknown[]> {
+    const pool = new ThreadPool({ workers: this.workers });
+    try {
+      return await pool.map(...args);
+    } finally {
+      await pool.shutdown();
+    }
+  }
+
+  async shutdown(): Promise<void> {}
+}
+registerBenchExecutor({
+  name: 'threads-cold',
+  parallel: true,
+  create: (workers) => new ColdThreadPool(workers) as unknown as Executor,
+});
 registerBenchExecutor({
   name: 'cluster',
   parallel: true,

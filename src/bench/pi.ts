@@ -16,7 +16,7 @@ export interface PiOptions {
   warmup: number;
 }
 
-export const PI_DEFAULTS: PiOptions = { tasks: 3000, samples: 4000, workers: 2, executors: ['inline', 'green'], repeats: 3, warmup: 1 };
+export const PI_DEFAULTS: PiOptions = { tasks: 3000, samples: 4000, workers: 2, executors: ['inline', 'green', 'threads', 'threads-cold', 'processes'], repeats: 3, warmup: 1 };
 
 interface PiRow {
   executor: string;
@@ -66,6 +66,10 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
     const overhead = inline.seconds / rows[0]!.seconds;
     notes.push(`inline / plain loop: ${overhead.toFixed(3)}x (goal: at most 1.10x, the executor adds nothing measurable)`);
   }
+  const warm = rows.find((r) => r.executor === 'threads');
+  const cold = rows.find((r) => r.executor === 'threads-cold');
+  if (warm) notes.push(`threads: ${warm.speedup.toFixed(2)}x sequential (goal: >= ${options.tasks >= 3000 && options.samples >= 4000 ? '1.8' : '1.6'}x)`);
+  if (warm && cold) notes.push(`threads-cold - threads (starting the pool): ${(cold.seconds - warm.seconds).toFixed(3)} s (goal: within 0.1 s)`);
   return {
     title: `weft bench pi: ${tasks} tasks x ${samples} samples (${(total / 1e6).toFixed(1)} M samples), ${options.workers} workers`,
     header: ['executor', 'workers', 'seconds', 'spread', 'samples/s', 'speedup', 'efficiency', 'pi'],

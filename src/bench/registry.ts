@@ -5,6 +5,9 @@
 import type { BenchReport } from './harness.js';
 import { benchGreen, GREEN_DEFAULTS } from './green.js';
 import { benchPi, PI_DEFAULTS } from './pi.js';
+import { benchOverhead, OVERHEAD_DEFAULTS } from './overhead.js';
+import { benchGrain } from './grain.js';
+import { PEER_NAMES } from './peers.js';
 import { benchCluster, CLUSTER_DEFAULTS } from './cluster.js';
 import { benchRpc, RPC_DEFAULTS } from './rpc.js';
 import { benchSync, SYNC_DEFAULTS } from './sync.js';
@@ -64,7 +67,7 @@ registerBench({
     tasks: intOption(args, 'tasks', PI_DEFAULTS.tasks),
     samples: intOption(args, 'samples', PI_DEFAULTS.samples),
     workers: intOption(args, 'workers', PI_DEFAULTS.workers),
-    executors: listOption(args, 'executors', PI_DEFAULTS.executors),
+    executors: withPeers(args, listOption(args, 'executors', PI_DEFAULTS.executors)),
     repeats: intOption(args, 'repeats', PI_DEFAULTS.repeats),
     warmup: args.warmup === '0' ? 0 : intOption(args, 'warmup', PI_DEFAULTS.warmup),
   }),
@@ -83,6 +86,46 @@ registerBench({
     tasks: intOption(args, 'tasks', GREEN_DEFAULTS.tasks),
     delay: intOption(args, 'delay', GREEN_DEFAULTS.delay),
     repeats: intOption(args, 'repeats', GREEN_DEFAULTS.repeats),
+  }),
+});
+
+/** `--peers` adds Piscina, Tinypool and workerpool to the executors. */
+function withPeers(args: BenchArgs, executors: string[]): string[] {
+  return args.peers ? [...executors, ...PEER_NAMES.filter((p) => !executors.includes(p))] : executors;
+}
+
+registerBench({
+  name: 'overhead',
+  summary: 'per-task overhead: trivial tasks submitted at once (tasks/s) and awaited one by one (µs)',
+  options: [
+    `--tasks N        tasks submitted at once (default ${OVERHEAD_DEFAULTS.tasks})`,
+    `--awaited N      tasks awaited one at a time (default ${OVERHEAD_DEFAULTS.awaited})`,
+    `--workers N      workers (default ${OVERHEAD_DEFAULTS.workers})`,
+    `--executors a,b  which executors (default ${OVERHEAD_DEFAULTS.executors.join(',')})`,
+    '--peers          also Piscina, Tinypool and workerpool (pi, overhead, grain)',
+  ],
+  inAll: true,
+  run: (args) => benchOverhead({
+    tasks: intOption(args, 'tasks', OVERHEAD_DEFAULTS.tasks),
+    awaited: intOption(args, 'awaited', OVERHEAD_DEFAULTS.awaited),
+    workers: intOption(args, 'workers', OVERHEAD_DEFAULTS.workers),
+    executors: withPeers(args, listOption(args, 'executors', OVERHEAD_DEFAULTS.executors)),
+    repeats: intOption(args, 'repeats', OVERHEAD_DEFAULTS.repeats),
+    warmup: args.warmup === '0' ? 0 : intOption(args, 'warmup', OVERHEAD_DEFAULTS.warmup),
+  }),
+});
+
+registerBench({
+  name: 'grain',
+  summary: "the articles' grain study: the same 12 M samples as 3,000 x 4,000 and as 30,000 x 400",
+  options: ['--workers N, --executors a,b, --peers, --repeats N as for pi'],
+  inAll: false,
+  run: (args) => benchGrain({
+    ...PI_DEFAULTS,
+    workers: intOption(args, 'workers', PI_DEFAULTS.workers),
+    executors: withPeers(args, listOption(args, 'executors', ['threads', 'threads-per-task', 'processes'])),
+    repeats: intOption(args, 'repeats', PI_DEFAULTS.repeats),
+    warmup: args.warmup === '0' ? 0 : intOption(args, 'warmup', PI_DEFAULTS.warmup),
   }),
 });
 

@@ -2,14 +2,14 @@ import { availableParallelism } from 'node:os';
 import { RemoteError, WorkerCrashedError, type SerializedError } from '../core/errors.js';
 import { ExecutorBase, type ExecutorStats, type ShutdownOptions } from '../core/executor.js';
 import type { Future } from '../core/future.js';
+import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
-import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
-import { isTaskRef, type AnyTask } from '../core/task.js';
+import type { ObjectServer, WorkerKind } from '../core/shareable.js';
+import { isTaskRef, type AnyTask, type TaskRef } from '../core/task.js';
 import { checkMilliseconds, checkPositiveInteger, expected } from '../core/validate.js';
 import { functionSource } from './source.js';
-import { takeTransfers } from './transfer.js';
 import type { ExitInfo, Transport, TransportEvents } from './transports.js';
-import { ABORT, CALL, CHUNK, DEF, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
+import { ABORT, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
 import { WorkerSlot, type WorkerStats } from './worker-slot.js';
 
 /**
@@ -44,6 +44,9 @@ const MAX_WINDOW = 256;
 /** First guess of a task's duration: a window of 8 until real replies say otherwise. */
 const INITIAL_TASK_MS = TARGET_BATCH_MS / 8;
 const DEFAULT_CANCEL_GRACE_MS = 3000;
+const CHUNKS_PER_WORKER = 16;
+/** Items per map chunk at most: one chunk is one result message, kept small enough to stream. */
+const MAX_CHUNK = 1024;
 
 export interface PoolOptions {
   /** Most workers at once; they start on demand (or all with `start()`). @default os.availableParallelism() */
@@ -79,6 +82,8 @@ export abstract class PoolBase extends ExecutorBase {
   #taskIds = new Map<(...args: any[]) => unknown, number>();
   #defs: [how: number, where: string, key: string][] = [];
   #dirty: WorkerSlot[] = [];
+  /** Dispatched jobs waiting for a worker to finish starting. */
+  #unbound = new Deque<Job>();
   #flushQueued = false;
   #taskMs = INITIAL_TASK_MS;
   #window = Math.round(TARGET_BATCH_MS / INITIAL_TASK_MS);
@@ -142,30 +147,38 @@ export abstract class PoolBase extends ExecutorBase {
   }
 
   protected override defaultChunksize(itemCount: number | undefined): number {
-    // multiprocessing.Pool's rule (about four chunks per worker), capped so one chunk stays short.
-    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * 4)), 1024));
+    // About CHUNKS_PER_WORKER chunks per worker: multiprocessing.Pool uses 4, but a message costs
+    // little here, and more, smaller chunks even out workers slowed by other load at the end.
+    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * CHUNKS_PER_WORKER)), MAX_CHUNK));
   }
 
   protected override accept(task: AnyTask): void {
-    const fn = task as (...args: any[]) => unknown;
-    if (!isTaskRef(task) && !this.#taskIds.has(fn)) functionSource(fn);
+    // A plain function is checked (and its source read) once, not once per submit.
+    if (!isTaskRef(task)) this.#taskIdOf(task as (...args: any[]) => unknown, undefined);
   }
 
   protected dispatch(job: Job): void {
     const w = this.#pick();
-    const taskId = this.#taskIdOf(job);
-    if (!w.known[taskId]) {
-      const [how, where, key] = this.#defs[taskId]!;
-      w.outbox.push(DEF, taskId, how, where, key);
-      w.known[taskId] = true;
-    }
-    const args = job.kind === 'call' ? this.#encode(job.args, w) : this.#encodeChunk(job.args as unknown[][], w);
-    w.outbox.push(job.kind === 'call' ? CALL : CHUNK, taskId, job.id, job.runningAttempt, args);
-    job.slot = w;
-    w.fifo.push(job);
+    if (w) this.#bind(w, job);
+    else this.#unbound.push(job);
+  }
+
+  /** Sends `job` to `w`: its DEF the first time, the call, and an abort if it already has one. */
+  #bind(w: WorkerSlot, job: Job): void {
+    const taskId = this.#taskIdOf(job.fn, job.task);
+    w.pushCall(job, taskId, this.#defs[taskId]!, this.workerKind, this.objectServer);
     if (w.idleTimer) w.idleTimer = void clearTimeout(w.idleTimer);
     if (!w.busy) w.markBusy(true, performance.now());
     this.#markDirty(w);
+    if (job.aborted) this.abandon(job, job.signal.reason); // cancelled or timed out while unbound
+  }
+
+  /** A worker that just became ready or idle takes its fair share of the jobs waiting for one. */
+  #takeUnbound(w: WorkerSlot): void {
+    if (this.#unbound.length === 0 || w.exiting) return;
+    let starting = 1;
+    for (const other of this.#workers) if (other !== w && !other.ready && !other.exiting) starting++;
+    for (let n = Math.ceil(this.#unbound.length / starting); n > 0; n--) this.#bind(w, this.#unbound.shift()!);
   }
 
   protected override abandon(job: Job, reason: unknown): void {
@@ -186,15 +199,24 @@ export abstract class PoolBase extends ExecutorBase {
 
   // ---- workers ------------------------------------------------------------------------------
 
-  /** An idle worker, else a new one while below `size`, else the least loaded. */
-  #pick(): WorkerSlot {
+  /**
+   * An idle ready worker, else the least loaded ready one once the pool is at full strength.
+   * Undefined while workers are still starting (a new one is started if below `size`): the job
+   * waits unbound and goes to whichever worker is ready first, so a slow start delays no task
+   * more than it must.
+   */
+  #pick(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const w of this.#workers) {
-      if (w.exiting) continue;
+      if (w.exiting || !w.ready) continue;
       if (w.fifo.length === 0) return w;
       if (!best || w.fifo.length < best.fifo.length) best = w;
     }
-    return best && this.#live >= this.size ? best : this.#spawn();
+    if (this.#live < this.size) {
+      this.#spawn();
+      return undefined;
+    }
+    return best;
   }
 
   #spawn(): WorkerSlot {
@@ -238,8 +260,9 @@ export abstract class PoolBase extends ExecutorBase {
   #onMessage(w: WorkerSlot, batch: unknown[]): void {
     if (!w.ready) {
       w.ready = true;
-      if (!w.busy) w.transport.setBusy(false);
       for (const wake of w.readyWaiters.splice(0)) wake();
+      this.#takeUnbound(w);
+      if (!w.busy) w.transport.setBusy(false);
     }
     let settledNow = 0;
     for (let i = 0; i < batch.length; i += 3) {
@@ -274,6 +297,7 @@ export abstract class PoolBase extends ExecutorBase {
     this.#taskMs += ((now - w.lastReplyAt) / settledNow - this.#taskMs) / 8;
     this.#window = Math.max(1, Math.min(MAX_WINDOW, Math.round(TARGET_BATCH_MS / Math.max(this.#taskMs, 1e-6))));
     w.lastReplyAt = now;
+    if (w.fifo.length === 0) this.#takeUnbound(w);
     if (w.fifo.length === 0) {
       w.markBusy(false, now);
       if (this.idleTimeout !== Infinity && !w.exiting) {
@@ -298,6 +322,19 @@ export abstract class PoolBase extends ExecutorBase {
     // nor are workers that died starting (that would loop; the next task retries on demand).
     const diedStarting = !w.ready && !w.exiting;
     if (this.#open && !diedStarting && w.exiting !== 'stop' && this.#live < this.size) this.#spawn();
+    else if (this.#unbound.length > 0 && this.#live === 0) {
+      // Jobs wait for a worker and none is left: start one, unless starting is what fails.
+      if (this.#open && !diedStarting) this.#spawn();
+      else this.#failUnbound(w, info);
+    }
+  }
+
+  /** No worker could start: the jobs waiting for one fail rather than wait forever. */
+  #failUnbound(w: WorkerSlot, info: ExitInfo): void {
+    const reason = `the worker failed to start${info.reason ? `: ${info.reason}` : ''}`;
+    for (const job of this.#unbound.drain()) {
+      this.rejectAttempt(job, job.runningAttempt, new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason }));
+    }
   }
 
   /**
@@ -325,27 +362,14 @@ export abstract class PoolBase extends ExecutorBase {
 
   // ---- messages -----------------------------------------------------------------------------
 
-  #taskIdOf(job: Job): number {
-    let id = this.#taskIds.get(job.fn);
+  #taskIdOf(fn: (...args: any[]) => unknown, task: TaskRef | undefined): number {
+    let id = this.#taskIds.get(fn);
     if (id !== undefined) return id;
+    const def: [number, string, string] = task ? [MODULE, task.moduleUrl, task.key] : [SOURCE, functionSource(fn), ''];
     id = this.#defs.length;
-    this.#defs.push(job.task ? [MODULE, job.task.moduleUrl, job.task.key] : [SOURCE, functionSource(job.fn), '']);
-    this.#taskIds.set(job.fn, id);
+    this.#defs.push(def);
+    this.#taskIds.set(fn, id);
     return id;
-  }
-
-  #encode(args: readonly unknown[], w: WorkerSlot): readonly unknown[] {
-    w.transfers = takeTransfers(args, w.transfers); // processes ignore them, but the marks are cleared
-    return encodeArgs(args, this.workerKind, this.objectServer);
-  }
-
-  #encodeChunk(argLists: readonly unknown[][], w: WorkerSlot): readonly (readonly unknown[])[] {
-    let out: (readonly unknown[])[] | undefined;
-    for (let i = 0; i < argLists.length; i++) {
-      const encoded = this.#encode(argLists[i]!, w);
-      if (encoded !== argLists[i]) (out ??= [...argLists])[i] = encoded;
-    }
-    return out ?? argLists;
   }
 
   #markDirty(w: WorkerSlot): void {
@@ -363,58 +387,14 @@ export abstract class PoolBase extends ExecutorBase {
     const dirty = this.#dirty;
     this.#dirty = [];
     for (const w of dirty) {
-      w.dirty = false;
-      const batch = w.outbox;
-      const transfers = w.transfers;
-      w.outbox = [];
-      w.transfers = undefined;
-      if (w.exiting === 'kill') continue; // its jobs are failed or requeued on exit
-      try {
-        w.transport.send(batch, transfers);
-      } catch (error) {
-        this.#sendEach(w, batch, error);
+      const undeliverable = w.flush();
+      if (!undeliverable) continue;
+      for (const [job, cause] of undeliverable) {
+        job.slot = undefined;
+        const error = new TypeError(`the arguments of task future ${job.id} could not be sent to a worker: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+        this.rejectAttempt(job, job.runningAttempt, error);
       }
+      if (w.fifo.length === 0) w.markBusy(false, performance.now());
     }
   }
-
-  /**
-   * A batch would not serialise (an argument that cannot be cloned): send it record by record
-   * and fail only the calls that cannot go, dropping them from the fifo before the worker
-   * numbers them, so seqs stay aligned.
-   */
-  #sendEach(w: WorkerSlot, batch: unknown[], firstError: unknown): void {
-    const dropped = new Map<Job, unknown>();
-    const fifo = [...w.fifo.drain()];
-    let next = fifo.length - countCalls(batch); // fifo index of the first call in this batch
-    for (let i = 0; i < batch.length;) {
-      const op = batch[i] as number;
-      const width = op === ABORT ? 4 : 5;
-      const record = batch.slice(i, i + width);
-      i += width;
-      try {
-        w.transport.send(record, undefined); // copied, not transferred, on this rare path
-      } catch (error) {
-        if (op !== CALL && op !== CHUNK) throw error;
-        dropped.set(fifo[next]!, error ?? firstError);
-      }
-      if (op === CALL || op === CHUNK) next++;
-    }
-    for (const job of fifo) if (!dropped.has(job)) w.fifo.push(job);
-    for (const [job, cause] of dropped) {
-      job.slot = undefined;
-      const error = new TypeError(`the arguments of task future ${job.id} could not be sent to a worker: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-      this.rejectAttempt(job, job.runningAttempt, error);
-    }
-    if (w.fifo.length === 0) w.markBusy(false, performance.now());
-  }
-}
-
-function countCalls(batch: unknown[]): number {
-  let calls = 0;
-  for (let i = 0; i < batch.length;) {
-    const op = batch[i] as number;
-    if (op === CALL || op === CHUNK) calls++;
-    i += op === ABORT ? 4 : 5;
-  }
-  return calls;
 }

@@ -1,8 +1,8 @@
 // Entry script of a ProcessPool child process (and of Process). See worker-runtime.ts.
 import { writeSync } from 'node:fs';
-import '../index.js'; // registers every shareable handler (Lock, Queue, ...) in this process
-import { WorkerRuntime } from './worker-runtime.js';
+import '../sync/index.js'; // registers the shareable handlers (Lock, Queue, ...); not all of weft, to start fast
 import { createParentChannel } from '../sync/object-channel.js';
+import { WorkerRuntime } from './worker-runtime.js';
 
 /** The pool reads this pipe when the child dies: which call was running, and why it died. */
 const REPORT_FD = 4;
@@ -10,14 +10,12 @@ const REPORT_FD = 4;
 const sendRaw = process.send!.bind(process);
 // With a callback a failed send (the pool has gone) is not an 'error' event that kills us.
 const ignore = () => {};
-const send = (batch: unknown[]) => {
-  if (process.connected) sendRaw(batch, undefined, undefined, ignore);
-};
-const started = new Int32Array(1);
-// Objects passed to tasks (Lock, Queue, ...) live in the parent; their proxies call it here.
-const parent = createParentChannel((message) => {
+const send = (message: unknown) => {
   if (process.connected) sendRaw(message, undefined, undefined, ignore);
-});
+};
+// Lock, Queue, ... arguments are proxies that call the parent through this channel.
+const parent = createParentChannel(send);
+const started = new Int32Array(1);
 const runtime = new WorkerRuntime(send, 'process', started, parent.channel);
 let fatal: unknown;
 process.on('uncaughtExceptionMonitor', (error) => { fatal = error; });
@@ -30,7 +28,11 @@ process.on('exit', (code) => {
   }
 });
 process.on('message', (message: unknown) => {
-  if (!parent.handleMessage(message)) runtime.receive(message as unknown[]);
+  if (Array.isArray(message)) runtime.receive(message);
+  else parent.handleMessage(message);
 });
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => {
+  parent.close();
+  process.exit(0);
+});
 send([]); // ready

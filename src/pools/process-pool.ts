@@ -1,5 +1,6 @@
+import type { ObjectServer } from '../core/shareable.js';
 import { checkPositiveInteger, expected } from '../core/validate.js';
-import { ObjectRegistry } from '../sync/object-channel.js';
+import { createObjectServer, ObjectRegistry } from '../sync/object-channel.js';
 import { PoolBase, type PoolOptions } from './pool-base.js';
 import { ProcessTransport, type Transport, type TransportEvents } from './transports.js';
 import { checkExecArgv } from './thread-pool.js';
@@ -23,8 +24,8 @@ export class ProcessPool extends PoolBase {
   protected readonly workerKind = 'process';
   readonly #execArgv: string[];
   readonly #env: NodeJS.ProcessEnv | undefined;
-  /** Objects passed to tasks (Lock, Queue, ...), served to every child: one id means one object. */
-  readonly #registry = new ObjectRegistry();
+  /** Lock, Queue, ... passed to tasks live here; children call them through their IPC channel. */
+  readonly #objects = new ObjectRegistry();
 
   constructor(options: ProcessPoolOptions = {}) {
     super(options);
@@ -39,11 +40,26 @@ export class ProcessPool extends PoolBase {
     this.#env = options.env;
   }
 
-  protected override get objectServer(): ObjectRegistry {
-    return this.#registry;
+  protected override get objectServer(): ObjectServer {
+    return this.#objects;
   }
 
   protected spawnTransport(workerId: number, events: TransportEvents): Transport {
-    return new ProcessTransport(workerId, { execArgv: this.#execArgv, env: this.#env, registry: this.#registry }, events);
+    // Batches are arrays; anything else on the channel is a child calling a served object.
+    let transport: ProcessTransport | undefined;
+    const objects = createObjectServer((msg) => transport?.send(msg), this.#objects);
+    transport = new ProcessTransport(workerId, { execArgv: this.#execArgv, env: this.#env }, {
+      message: (msg) => (Array.isArray(msg) ? events.message(msg) : void objects.handleMessage(msg)),
+      exit: (info) => {
+        objects.close();
+        events.exit(info);
+      },
+    });
+    return transport;
+  }
+
+  protected override async close(): Promise<void> {
+    await super.close();
+    this.#objects.clear();
   }
 }

@@ -6,7 +6,7 @@ import { runPreloads } from './preload.js';
 const port = parentPort!;
 const boot = workerData as WorkerBoot;
 await runPreloads(boot.preload);
-await import('../index.js'); // registers every shareable handler (Lock, Queue, ...) in this thread
+await import('../sync/index.js'); // registers the shareable handlers (Lock, Queue, ...); not all of weft, to start fast
 const { WorkerRuntime } = await import('./worker-runtime.js');
 const runtime = new WorkerRuntime((batch, transfer) => port.postMessage(batch, transfer ?? []), 'thread', new Int32Array(boot.started!));
 port.on('message', (batch: unknown[]) => runtime.receive(batch));

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { Readable } from 'node:stream';
 import type { WorkerBoot } from './wire.js';
-import { createObjectServer, type ObjectRegistry } from '../sync/object-channel.js';
 import { preloadsFrom } from './preload.js';
 
 /** How a worker ended, as far as the pool can tell. */
@@ -18,6 +17,12 @@ export interface ExitInfo {
 
 export interface TransportEvents {
   message(batch: unknown[]): void;
+  exit(info: ExitInfo): void;
+}
+
+export interface ProcessTransportEvents {
+  /** Batches, and object-channel calls from the child. */
+  message(message: unknown): void;
   exit(info: ExitInfo): void;
 }
 
@@ -91,8 +96,6 @@ export class ThreadTransport implements Transport {
 export interface ProcessTransportOptions {
   execArgv: string[];
   env: NodeJS.ProcessEnv | undefined;
-  /** The pool's served objects (Lock, Queue, ... passed to tasks), shared by all its children. */
-  registry: ObjectRegistry;
 }
 
 export class ProcessTransport implements Transport {
@@ -101,21 +104,14 @@ export class ProcessTransport implements Transport {
   #reportPipe: Readable & { ref?(): void; unref?(): void };
   #exit: { code: number | null; signal: string | null } | undefined;
 
-  constructor(_workerId: number, options: ProcessTransportOptions, events: TransportEvents) {
+  constructor(_workerId: number, options: ProcessTransportOptions, events: ProcessTransportEvents) {
     this.#child = fork(PROCESS_ENTRY, [], {
       serialization: 'advanced',
       execArgv: options.execArgv,
       env: options.env,
       stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'],
     });
-    // Calls a child makes on objects served by the parent share the IPC channel with batches.
-    const objects = createObjectServer((message) => {
-      if (this.#child.connected) this.#child.send(message, undefined, undefined, () => {});
-    }, options.registry);
-    this.#child.on('message', (message: unknown) => {
-      if (!objects.handleMessage(message)) events.message(message as unknown[]);
-    });
-    this.#child.on('exit', () => objects.close());
+    this.#child.on('message', events.message);
     const report = this.#child.stdio[4] as Readable;
     report.setEncoding('utf8');
     report.on('data', (chunk: string) => { this.#report += chunk; });
@@ -152,8 +148,9 @@ export class ProcessTransport implements Transport {
     return this.#child.pid;
   }
 
-  send(batch: unknown[]): void {
-    if (this.#child.connected) this.#child.send(batch);
+  /** A batch, or an object-channel reply. */
+  send(message: unknown): void {
+    if (this.#child.connected) this.#child.send(message as object);
   }
 
   stop(): void {

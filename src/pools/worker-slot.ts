@@ -1,7 +1,9 @@
-import type { Transferable } from './transfer.js';
 import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
 import type { Transport } from './transports.js';
+import { ABORT, CALL, CHUNK, DEF } from './wire.js';
+import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
+import { takeTransfers, type Transferable } from './transfer.js';
 
 /** What `pool.stats.workers` reports for one worker. */
 export interface WorkerStats {
@@ -58,6 +60,73 @@ export class WorkerSlot {
     this.transport.setBusy(busy);
   }
 
+  /** Queues `job`'s call, preceded by its task's DEF the first time this worker sees the task. */
+  pushCall(job: Job, taskId: number, def: readonly [how: number, where: string, key: string], kind: WorkerKind, server: ObjectServer | undefined): void {
+    if (!this.known[taskId]) {
+      this.outbox.push(DEF, taskId, def[0], def[1], def[2]);
+      this.known[taskId] = true;
+    }
+    const args = job.kind === 'call' ? this.#encode(job.args, kind, server) : this.#encodeChunk(job.args as unknown[][], kind, server);
+    this.outbox.push(job.kind === 'call' ? CALL : CHUNK, taskId, job.id, job.runningAttempt, args);
+    job.slot = this;
+    this.fifo.push(job);
+  }
+
+  #encode(args: readonly unknown[], kind: WorkerKind, server: ObjectServer | undefined): readonly unknown[] {
+    this.transfers = takeTransfers(args, this.transfers); // processes ignore them, but the marks are cleared
+    return encodeArgs(args, kind, server);
+  }
+
+  #encodeChunk(argLists: readonly unknown[][], kind: WorkerKind, server: ObjectServer | undefined): readonly (readonly unknown[])[] {
+    let out: (readonly unknown[])[] | undefined;
+    for (let i = 0; i < argLists.length; i++) {
+      const encoded = this.#encode(argLists[i]!, kind, server);
+      if (encoded !== argLists[i]) (out ??= [...argLists])[i] = encoded;
+    }
+    return out ?? argLists;
+  }
+
+  /**
+   * Sends the outbox as one message. When it will not serialise (an argument that cannot be
+   * cloned), sends it record by record and returns the calls that could not go with why; they
+   * leave the fifo before the worker numbers them, so seqs stay aligned.
+   */
+  flush(): Map<Job, unknown> | undefined {
+    this.dirty = false;
+    const batch = this.outbox;
+    const transfers = this.transfers;
+    this.outbox = [];
+    this.transfers = undefined;
+    if (this.exiting === 'kill') return undefined; // its jobs are failed or requeued on exit
+    try {
+      this.transport.send(batch, transfers);
+      return undefined;
+    } catch (error) {
+      return this.#sendEach(batch, error);
+    }
+  }
+
+  #sendEach(batch: unknown[], firstError: unknown): Map<Job, unknown> {
+    const dropped = new Map<Job, unknown>();
+    const fifo = [...this.fifo.drain()];
+    let next = fifo.length - countCalls(batch); // fifo index of the first call in this batch
+    for (let i = 0; i < batch.length;) {
+      const op = batch[i] as number;
+      const width = op === ABORT ? 4 : 5;
+      const record = batch.slice(i, i + width);
+      i += width;
+      try {
+        this.transport.send(record, undefined); // copied, not transferred, on this rare path
+      } catch (error) {
+        if (op !== CALL && op !== CHUNK) throw error;
+        dropped.set(fifo[next]!, error ?? firstError);
+      }
+      if (op === CALL || op === CHUNK) next++;
+    }
+    for (const job of fifo) if (!dropped.has(job)) this.fifo.push(job);
+    return dropped;
+  }
+
   stats(): WorkerStats {
     const now = performance.now();
     const busy = this.#busyMs + (this.busy ? now - this.#busySince : 0);
@@ -72,4 +141,14 @@ export class WorkerSlot {
       utilisation: alive > 0 ? Math.min(1, busy / alive) : 0,
     };
   }
+}
+
+function countCalls(batch: unknown[]): number {
+  let calls = 0;
+  for (let i = 0; i < batch.length;) {
+    const op = batch[i] as number;
+    if (op === CALL || op === CHUNK) calls++;
+    i += op === ABORT ? 4 : 5;
+  }
+  return calls;
 }

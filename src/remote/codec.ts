@@ -3,6 +3,8 @@ import {
   AuthenticationError, BrokenExecutorError, CancelledError, ConnectionClosedError, InvalidStateError, ProtocolError,
   RemoteError, serializeError, TimeoutError, WeftError, type SerializedError,
 } from '../core/errors.js';
+import { BrokenBarrierError, ClosedError } from '../sync/errors.js';
+import { expected } from '../core/validate.js';
 import { HEADER_SIZE, writeHeader } from './frame.js';
 import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
 
@@ -57,7 +59,7 @@ const refClasses = new Set<abstract new (...args: any[]) => object>();
 
 /** Instances of `Class` always cross weft connections by reference, like values wrapped in byRef(). */
 export function registerRemoteClass(Class: abstract new (...args: any[]) => object): void {
-  if (typeof Class !== 'function') throw new TypeError(`Expected \`Class\` to be a class, got ${typeof Class}`);
+  if (typeof Class !== 'function') throw new TypeError(expected('Class', 'a class', Class));
   if (refClasses.has(Class)) return;
   refClasses.add(Class);
   addExtension({ Class, type: EXT_REF, write: (value: object) => context(`a ${Class.name}`).exportRef(value), read: importRef });
@@ -113,6 +115,8 @@ const weftErrors: Record<string, new (message: string, options?: ErrorOptions) =
   'weft:auth': AuthenticationError,
   'weft:protocol': ProtocolError,
   'weft:connection-closed': ConnectionClosedError,
+  'weft:closed': ClosedError,
+  'weft:broken-barrier': BrokenBarrierError,
 };
 
 /**
@@ -156,6 +160,8 @@ const PACKR_OPTIONS = {
 export class Codec {
   #packr = new Packr(PACKR_OPTIONS);
   #refs: RefContext | undefined;
+  #chunk: ArrayBufferLike | undefined;
+  #chunkView: Buffer | undefined;
 
   constructor(refs?: RefContext) {
     this.#refs = refs;
@@ -182,7 +188,14 @@ export class Codec {
     const previous = current;
     current = this.#refs;
     try {
-      return this.#packr.unpack(body);
+      // Bodies are views into socket chunks. msgpackr caches a DataView on the buffer it reads,
+      // so it reads one view over the whole chunk (made once per chunk) between offsets, rather
+      // than a new view with a new DataView for every frame.
+      if (body.buffer !== this.#chunk) {
+        this.#chunk = body.buffer;
+        this.#chunkView = Buffer.from(body.buffer);
+      }
+      return this.#packr.unpack(this.#chunkView!, { start: body.byteOffset, end: body.byteOffset + body.length });
     } catch (error) {
       if (error instanceof WeftError) throw error;
       throw new ProtocolError(`a frame body is not valid MessagePack: ${(error as Error).message}`, { cause: error });

@@ -3,7 +3,7 @@ import { AuthenticationError, ConnectionClosedError, ProtocolError, WeftError } 
 import { checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
 import { encodeFrame, FrameDecoder, FrameType, type FrameHandler } from './frame.js';
 import {
-  authBody, authkeyBytes, checkAuth, checkWelcome, HANDSHAKE_MAX_BODY, HELLO_SIZE, nonce, welcomeBody, type PeerLimits,
+  authkeyBytes, clientHandshake, HANDSHAKE_MAX_BODY, reasonText, serverHandshake, type HandshakeIO, type PeerLimits,
 } from './handshake.js';
 
 /**
@@ -209,43 +209,26 @@ export class Connection {
         this.#startHeartbeat();
         resolve(this);
       };
-      const ownNonce = nonce();
-      let peerNonce: Buffer | undefined;
-      const steps: FrameHandler = role === 'server'
-        ? (type, _id, body) => {
-          if (type !== FrameType.AUTH) return fail(this.#fault(`expected an AUTH frame to open the connection, got type 0x${type.toString(16)}`));
-          const auth = checkAuth(s.key, ownNonce, body);
-          if (!auth) {
-            this.#sendNow(FrameType.REJECT, Buffer.from('authentication failed: the authkey does not match'));
-            return fail(new AuthenticationError(`client ${this.remoteAddress} failed authentication: wrong authkey`));
-          }
-          this.#sendNow(FrameType.WELCOME, welcomeBody(s.key, auth.clientNonce, ownNonce, this.limits));
-          done(auth.limits);
-        }
-        : (type, _id, body) => {
-          if (type === FrameType.REJECT) return fail(new AuthenticationError(`the server refused the connection: ${reasonText(body)}`));
-          if (!peerNonce) {
-            if (type !== FrameType.HELLO || body.length !== HELLO_SIZE) return fail(this.#fault('expected a HELLO frame from the server'));
-            peerNonce = Buffer.from(body);
-            return this.#sendNow(FrameType.AUTH, authBody(s.key, peerNonce, ownNonce, s.maxFrameSize));
-          }
-          if (type !== FrameType.WELCOME) return fail(this.#fault(`expected WELCOME or REJECT, got type 0x${type.toString(16)}`));
-          const peer = checkWelcome(s.key, ownNonce, peerNonce, body);
-          if (!peer) return fail(new AuthenticationError('the server could not prove it knows the authkey'));
-          done(peer);
-        };
-      socket.on('data', (chunk: Buffer) => this.#receive(chunk, steps));
+      const io: HandshakeIO = {
+        send: (type, body) => this.#sendNow(type, body),
+        fail,
+        fault: (message) => this.#fault(message),
+        done,
+        peer: this.remoteAddress,
+      };
+      const machine = role === 'server' ? serverHandshake(s.key, this.limits, io) : clientHandshake(s.key, s.maxFrameSize, io);
+      this.#handshakeStep = machine.step;
+      socket.on('data', (chunk: Buffer) => this.#receive(chunk));
       socket.on('error', (error) => this.#finish(new ConnectionClosedError(`the connection failed: ${error.message}`, { cause: error }), false));
       socket.on('close', () => this.#finish(new ConnectionClosedError('the peer closed the connection'), false));
-      if (role === 'server') this.#sendNow(FrameType.HELLO, ownNonce);
+      machine.begin();
     });
   }
 
   // ---- receiving ----------------------------------------------------------------------------
 
-  #receive(chunk: Buffer, handshakeStep: FrameHandler): void {
+  #receive(chunk: Buffer): void {
     this.#heard = true;
-    this.#handshakeStep = handshakeStep;
     try {
       this.#decoder.push(chunk, this.#onDecoded);
     } catch (error) {
@@ -377,10 +360,4 @@ export class Connection {
     this.#closeListeners = [];
     for (const listener of listeners) listener(this.#closeError);
   }
-}
-
-/** A peer's UTF-8 reason, cut short and stripped of control characters before it reaches logs. */
-function reasonText(body: Buffer): string {
-  const text = body.subarray(0, 512).toString('utf8').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
-  return text || 'no reason given';
 }

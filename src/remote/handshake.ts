@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ProtocolError } from '../core/errors.js';
+import { AuthenticationError, ProtocolError } from '../core/errors.js';
 import { describe } from '../core/validate.js';
+import { FrameType } from './frame.js';
 
 /**
  * The authkey handshake: HMAC-SHA256 challenge–response in both directions, as
@@ -82,4 +83,64 @@ export function checkWelcome(key: Buffer, clientNonce: Buffer, serverNonce: Buff
   if (body.length !== WELCOME_SIZE) throw new ProtocolError(`a WELCOME frame body must be ${WELCOME_SIZE} bytes, got ${body.length}`);
   if (!matches(mac(key, SERVER_LABEL, clientNonce, serverNonce), body.subarray(0, MAC_SIZE))) return undefined;
   return { maxFrameSize: body.readUInt32BE(MAC_SIZE), maxInFlight: body.readUInt32BE(MAC_SIZE + 4) };
+}
+
+/** What a handshake machine needs from its connection. */
+export interface HandshakeIO {
+  send(type: number, body: Buffer): void;
+  /** Ends the handshake with `error` (the connection closes). */
+  fail(error: Error): void;
+  /** Tells the peer it broke the protocol; returns the local error. */
+  fault(message: string): Error;
+  done(peer: PeerLimits): void;
+  /** The peer's address, for messages. */
+  peer: string;
+}
+
+interface HandshakeMachine {
+  begin(): void;
+  step(type: number, id: number, body: Buffer): void;
+}
+
+export function serverHandshake(key: Buffer, limits: PeerLimits, io: HandshakeIO): HandshakeMachine {
+  const serverNonce = nonce();
+  return {
+    begin: () => io.send(FrameType.HELLO, serverNonce),
+    step(type, _id, body) {
+      if (type !== FrameType.AUTH) return io.fail(io.fault(`expected an AUTH frame to open the connection, got type 0x${type.toString(16)}`));
+      const auth = checkAuth(key, serverNonce, body);
+      if (!auth) {
+        io.send(FrameType.REJECT, Buffer.from('authentication failed: the authkey does not match'));
+        return io.fail(new AuthenticationError(`client ${io.peer} failed authentication: wrong authkey`));
+      }
+      io.send(FrameType.WELCOME, welcomeBody(key, auth.clientNonce, serverNonce, limits));
+      io.done(auth.limits);
+    },
+  };
+}
+
+export function clientHandshake(key: Buffer, maxFrameSize: number, io: HandshakeIO): HandshakeMachine {
+  const clientNonce = nonce();
+  let serverNonce: Buffer | undefined;
+  return {
+    begin: () => {},
+    step(type, _id, body) {
+      if (type === FrameType.REJECT) return io.fail(new AuthenticationError(`the server refused the connection: ${reasonText(body)}`));
+      if (!serverNonce) {
+        if (type !== FrameType.HELLO || body.length !== HELLO_SIZE) return io.fail(io.fault('expected a HELLO frame from the server'));
+        serverNonce = Buffer.from(body);
+        return io.send(FrameType.AUTH, authBody(key, serverNonce, clientNonce, maxFrameSize));
+      }
+      if (type !== FrameType.WELCOME) return io.fail(io.fault(`expected WELCOME or REJECT, got type 0x${type.toString(16)}`));
+      const peer = checkWelcome(key, clientNonce, serverNonce, body);
+      if (!peer) return io.fail(new AuthenticationError('the server could not prove it knows the authkey'));
+      io.done(peer);
+    },
+  };
+}
+
+/** A peer's UTF-8 reason, cut short and stripped of control characters before it reaches logs. */
+export function reasonText(body: Buffer): string {
+  const text = body.subarray(0, 512).toString('utf8').replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  return text || 'no reason given';
 }

@@ -1,4 +1,5 @@
 import { InvalidStateError } from '../core/errors.js';
+import { Barrier, Event, Lock, Queue, Semaphore, type QueueOptions } from '../sync/index.js';
 import { describe as describeValue, expected } from '../core/validate.js';
 import type { ByRef } from './codec.js';
 import { checkConnectionOptions } from './connection.js';
@@ -20,8 +21,9 @@ import type { Remote, RemoteRoot } from './rpc/proxy.js';
  *            const n = await tasks.get({ timeout: 1000 });     // TimeoutError when empty
  *
  * A registered factory runs once, on first use, and every client shares what it returned.
- * Clients can also create fresh objects of the built-in kinds (`client.create('Dict')`, and
- * the sync primitives once registered with `Manager.registerKind`), as SyncManager does.
+ * Clients can also create fresh objects of the built-in kinds, as SyncManager does:
+ * `client.queue()`, `lock()`, `event()`, `semaphore(n)`, `barrier(n)`, `dict()` (more with
+ * `Manager.registerKind`). A lock held by a client that disconnects stays held, as in Python.
  */
 export interface ManagerOptions extends Omit<ListenOptions, 'host' | 'port'> {
   /** @default '127.0.0.1' */
@@ -39,8 +41,15 @@ export interface ManagerConnectOptions extends Omit<ConnectOptions, 'authkey'> {
 type Factory = () => object | Promise<object>;
 type KindFactory = (...args: any[]) => object;
 
-/** What clients may create with `client.create(kind, ...args)`; the sync primitives join it. */
-const kinds = new Map<string, KindFactory>([['Dict', (entries?: Iterable<readonly [unknown, unknown]>) => new Dict(entries)]]);
+/** What clients may create with `client.create(kind, ...args)`: weft's primitives and Dict. */
+const kinds = new Map<string, KindFactory>([
+  ['Queue', (options?: QueueOptions) => new Queue(options)],
+  ['Lock', () => new Lock()],
+  ['Event', () => new Event()],
+  ['Semaphore', (value?: number) => new Semaphore(value)],
+  ['Barrier', (parties: number) => new Barrier(parties)],
+  ['Dict', (entries?: Iterable<readonly [unknown, unknown]>) => new Dict(entries)],
+]);
 
 /** The object a Manager serves as its root: the names and kinds behind `ManagerClient`. */
 class ManagerRoot {
@@ -186,6 +195,27 @@ export class ManagerClient {
   /** A new object of a built-in kind, living in the Manager's process (`Dict`, `Queue`, `Lock`, ...). */
   async create<T extends object = Dict>(kind: string, ...args: unknown[]): Promise<Remote<T>> {
     return (await this.#root.create(kind, args)) as unknown as Remote<T>;
+  }
+
+  /** A new Queue in the manager (manager.Queue()); `get({ timeout })` rejects with TimeoutError when nothing came. */
+  queue<T = unknown>(options?: QueueOptions): Promise<Remote<Queue<T>>> {
+    return this.create<Queue<T>>('Queue', ...(options ? [options] : []));
+  }
+
+  lock(): Promise<Remote<Lock>> {
+    return this.create<Lock>('Lock');
+  }
+
+  event(): Promise<Remote<Event>> {
+    return this.create<Event>('Event');
+  }
+
+  semaphore(value = 1): Promise<Remote<Semaphore>> {
+    return this.create<Semaphore>('Semaphore', value);
+  }
+
+  barrier(parties: number): Promise<Remote<Barrier>> {
+    return this.create<Barrier>('Barrier', parties);
   }
 
   /** A new shared dictionary (manager.dict()). */

@@ -15,7 +15,7 @@ describe('weft CLI', () => {
     const run = weft('bench', 'pi', '--tasks', '40', '--samples', '2000', '--repeats', '2', '--warmup', '0', '--json');
     assert.equal(run.code, 0, run.stderr);
     const data = JSON.parse(run.stdout) as { rows: { executor: string; pi: number; speedup: number; seconds: number }[] };
-    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'inline', 'green']);
+    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'inline', 'green', 'threads', 'threads-cold', 'processes']);
     for (const row of data.rows) {
       assert.ok(Math.abs(row.pi - Math.PI) < 0.05, `${row.executor} estimated ${row.pi}`);
       assert.ok(row.seconds > 0);
@@ -28,6 +28,24 @@ describe('weft CLI', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /executor\s+workers\s+seconds\s+spread\s+samples\/s\s+speedup\s+efficiency\s+pi/);
     assert.match(run.stdout, /inline \/ plain loop: \d+\.\d+x/);
+  });
+
+  test('bench overhead --peers: weft pools, the floor and the three peers, with ratios', () => {
+    const run = weft('bench', 'overhead', '--tasks', '300', '--awaited', '50', '--repeats', '1', '--warmup', '0', '--peers');
+    assert.equal(run.code, 0, run.stderr);
+    for (const row of ['bare Worker echo', 'threads', 'processes', 'piscina', 'tinypool', 'workerpool']) assert.match(run.stdout, new RegExp(`^${row}`, 'm'));
+    assert.match(run.stdout, /threads \/ piscina: \d+\.\d+x tasks\/s/);
+  });
+
+  test('bench grain runs both grains against inline', () => {
+    const run = weft('bench', 'grain', '--executors', 'threads', '--repeats', '1', '--warmup', '0', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const data = JSON.parse(run.stdout) as { runs: { options: { tasks: number }; rows: { executor: string; pi: number }[] }[] };
+    assert.deepEqual(data.runs.map((r) => r.options.tasks), [3000, 30_000]);
+    for (const r of data.runs) {
+      assert.deepEqual(r.rows.map((row) => row.executor), ['plain loop', 'inline', 'threads']);
+      assert.ok(r.rows.every((row) => Math.abs(row.pi - Math.PI) < 0.01));
+    }
   });
 
   test('bench green runs both modes in fresh processes and reports ratios', () => {

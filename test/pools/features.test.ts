@@ -51,6 +51,7 @@ for (const [name, create] of pools) {
 
     test('a deep queue is batched and every result lands on its own future', async () => {
       await using pool = create({ workers: 2 });
+      await pool.start(); // both workers up, so that both take work
       const futures = Array.from({ length: 20_000 }, (_, i) => pool.submit(tasks.square, i));
       const results = await Promise.all(futures);
       assert.ok(results.every((r, i) => r === i * i));

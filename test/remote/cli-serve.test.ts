@@ -49,3 +49,11 @@ test('weft serve without an authkey or module says what is missing', () => {
   const noModule = spawnSync(process.execPath, [cli, 'serve'], { encoding: 'utf8', env });
   assert.match(noModule.stderr, /--module FILE is required/);
 });
+
+test('weft bench rpc --json measures the three transports side by side', () => {
+  const run = spawnSync(process.execPath, [cli, 'bench', 'rpc', '--calls', '200', '--pipelined', '2000', '--window', '100', '--repeats', '1', '--json'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const data = JSON.parse(run.stdout) as { figures: Record<string, { awaited: number; pipelined: number }> };
+  assert.deepEqual(Object.keys(data.figures), ['bare net socket', 'JSON over TCP', 'weft RPC']);
+  for (const figures of Object.values(data.figures)) assert.ok(figures.awaited > 0 && figures.pipelined > 0);
+});

@@ -1,6 +1,8 @@
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionClosedError, Dict, InvalidStateError, isRemote, Manager, RemoteError, TimeoutError } from '../../src/index.js';
+import {
+  BrokenBarrierError, ClosedError, ConnectionClosedError, Dict, InvalidStateError, isRemote, Manager, Queue, RemoteError, TimeoutError,
+} from '../../src/index.js';
 
 const authkey = 'manager-key';
 
@@ -67,7 +69,7 @@ test('clients create dictionaries in the manager and share them by name', async 
   assert.equal(await counts.size, 3);
   const mine = await client.dict<string, Date>([['when', new Date(0)]]);
   assert.deepEqual(await mine.get('when'), new Date(0));
-  await assert.rejects(client.create('Nope'), (error: unknown) => error instanceof RemoteError && /no kind named "Nope" can be created; the kinds are: Dict/.test(error.message));
+  await assert.rejects(client.create('Nope'), (error: unknown) => error instanceof RemoteError && /no kind named "Nope" can be created; the kinds are: Queue, Lock, Event, Semaphore, Barrier, Dict/.test(error.message));
   await assert.rejects(client.get('missing'), /no object named "missing" \(string\) is registered; the names are: counts/);
   await client.close();
   await manager.shutdown();
@@ -84,4 +86,57 @@ test('shutdown rejects pending remote calls; bad options and misuse are clear er
   assert.throws(() => new Manager({ authkey }).register('x', () => ({})).register('x', () => ({})), InvalidStateError);
   await assert.rejects(manager.start(), /cannot start a Manager that is stopped/);
   assert.throws(() => new Manager({ authkey: '' }), /Expected `authkey` to be a non-empty string or Uint8Array/);
+});
+
+describe("weft's primitives served by a Manager", () => {
+  test('a Queue shared by name: put by one client, get by another; an empty get times out with TimeoutError; close gives ClosedError', async () => {
+    const tasks = new Queue<number>();
+    const manager = await new Manager({ authkey }).register('tasks', () => tasks).start();
+    const [producer, consumer] = await Promise.all([Manager.connect({ port: manager.port, authkey }), Manager.connect({ port: manager.port, authkey })]);
+    const put = await producer.get<Queue<number>>('tasks');
+    const take = await consumer.get<Queue<number>>('tasks');
+    for (let i = 0; i < 10; i++) await put.put(i);
+    assert.equal(await take.size, 10);
+    const got: number[] = [];
+    for (let i = 0; i < 10; i++) got.push(await take.get({ timeout: 1000 }));
+    assert.deepEqual(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await assert.rejects(take.get({ timeout: 30 }), (error: unknown) => error instanceof TimeoutError && /timed out after 30 ms/.test(error.message));
+    await put.close();
+    await assert.rejects(take.get({ timeout: 1000 }), ClosedError);
+    await producer.close();
+    await consumer.close();
+    await manager.shutdown();
+  });
+
+  test('clients create a Lock, an Event, a Semaphore and a Barrier in the manager and share them', async () => {
+    const manager = await new Manager({ authkey }).start();
+    const a = await Manager.connect({ port: manager.port, authkey });
+    const lock = await a.lock();
+    assert.equal(await lock.acquire(), true);
+    assert.equal(await lock.acquire({ timeout: 20 }), false, 'a held lock is not acquired twice');
+    await lock.release();
+    assert.equal(await lock.locked(), false);
+
+    const event = await a.event();
+    const waiting = event.wait({ timeout: 5000 });
+    await event.set();
+    assert.equal(await waiting, true);
+    assert.equal(await event.isSet(), true);
+
+    const semaphore = await a.semaphore(2);
+    assert.equal(await semaphore.acquire(), true);
+    assert.equal(await semaphore.acquire(), true);
+    assert.equal(await semaphore.acquire({ timeout: 20 }), false);
+    await semaphore.release(2);
+    assert.equal(await semaphore.value, 2);
+
+    const barrier = await a.barrier(2);
+    const arrivals = await Promise.all([barrier.wait({ timeout: 5000 }), barrier.wait({ timeout: 5000 })]);
+    assert.deepEqual([...arrivals].sort(), [0, 1]);
+    await barrier.abort();
+    await assert.rejects(barrier.wait({ timeout: 100 }), BrokenBarrierError);
+    assert.deepEqual((await a.names()), []);
+    await a.close();
+    await manager.shutdown();
+  });
 });

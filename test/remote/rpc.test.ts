@@ -1,12 +1,21 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  byRef, CancelledError, connect, ConnectionClosedError, InvalidStateError, isRemote, releaseProxy, RemoteError, serve,
+  byRef, CancelledError, connect, registerRemoteClass, ConnectionClosedError, InvalidStateError, isRemote, releaseProxy, RemoteError, serve,
   taskContext, TimeoutError, type Remote, type RpcServer,
 } from '../../src/index.js';
 import { proxyHandle } from '../../src/remote/rpc/proxy.js';
 
 const authkey = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+
+/** Instances always travel by reference, without byRef(). */
+class Account {
+  balance = 0;
+  deposit(amount: number): number {
+    return (this.balance += amount);
+  }
+}
+registerRemoteClass(Account);
 
 class Counter {
   count = 0;
@@ -42,6 +51,9 @@ const api = {
   counter(): ReturnType<typeof byRef<Counter>> {
     return byRef(new Counter());
   },
+  openAccount(): Account {
+    return new Account();
+  },
   sharedCounter() {
     return byRef(shared);
   },
@@ -70,6 +82,15 @@ const api = {
       aborted.current.resolve(signal.reason);
       reject(signal.reason);
     }, { once: true }));
+  },
+  /** Yields until its caller stops listening; reports the abort reason. */
+  async *ticks(): AsyncGenerator<number> {
+    const { signal } = taskContext();
+    for (let i = 0; !signal.aborted; i++) {
+      yield i;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    aborted.current.resolve(signal.reason);
   },
   async callBack(callback: Remote<{ ping(x: number): number }>, x: number): Promise<number> {
     return (await callback.ping(x)) + 1;
@@ -107,6 +128,16 @@ describe('RPC and remote objects', () => {
     await remote.close();
   });
 
+  test('instances of a registered class arrive as proxies without byRef()', async () => {
+    const remote = await connect<Api>(server.url, { authkey });
+    const account = await remote.openAccount() as unknown as Remote<Account>;
+    assert.ok(isRemote(account));
+    assert.equal(await account.deposit(5), 5);
+    assert.equal(await account.deposit(5), 10);
+    assert.throws(() => registerRemoteClass(42 as never), /Expected `Class` to be a class, got 42 \(number\)/);
+    await remote.close();
+  });
+
   test('a proxy sent back to its owner arrives as the original object', async () => {
     const remote = await connect<Api>(server.url, { authkey });
     const counter = await remote.sharedCounter();
@@ -140,6 +171,19 @@ describe('RPC and remote objects', () => {
     const progress = remote.withProgress(3).onProgress((v) => seen.push(v));
     assert.equal(await progress, 3);
     assert.deepEqual(seen, [1, 2, 3]);
+    await remote.close();
+  });
+
+  test('breaking out of a streamed generator cancels it on the server', async () => {
+    const remote = await connect<Api>(server.url, { authkey });
+    aborted.current = deferred();
+    const seen: number[] = [];
+    for await (const value of remote.ticks()) {
+      seen.push(value);
+      if (seen.length === 3) break;
+    }
+    assert.deepEqual(seen, [0, 1, 2]);
+    assert.ok(await aborted.current.promise instanceof CancelledError);
     await remote.close();
   });
 
@@ -234,6 +278,20 @@ describe('RPC and remote objects', () => {
 });
 
 describe('server shutdown and many clients', () => {
+  test('a server that goes silent is detected by the client heartbeat; pending calls reject', async () => {
+    const { ConnectionServer } = await import('../../src/remote/listener.js');
+    // Answers DESCRIBE so that connect() completes, then never answers anything again.
+    const { Codec } = await import('../../src/remote/codec.js');
+    const codec = new Codec();
+    const mute = await ConnectionServer.listen({ authkey, heartbeatInterval: 0 }, (connection) => connection.start((type, id) => {
+      if (type === 0x18) connection.send(codec.encodeFrame(0x12, id, [['add'], []]));
+    }));
+    const remote = await connect<Api>(mute.url, { authkey, heartbeatInterval: 50, heartbeatTimeout: 200 });
+    await assert.rejects(remote.add(1, 2), (error: unknown) =>
+      error instanceof ConnectionClosedError && /the peer sent nothing for \d+ ms \(heartbeat timeout 200 ms\)/.test(error.message));
+    await mute.close();
+  });
+
   test('shutdown with calls in flight rejects each promptly; the client reconnects when asked', async () => {
     const server = await serve({ authkey, expose: api });
     const port = server.port;

@@ -5,6 +5,7 @@ import { invokeTask, isPromiseLike } from '../../core/invoke.js';
 import { Codec, reviveError, type RefContext } from '../codec.js';
 import type { Connection } from '../connection.js';
 import { FrameType, HEADER_SIZE } from '../frame.js';
+import { maxArguments } from './arity.js';
 import { cancelError, IncomingCall, OutgoingCall, type CallOptions, type CancelReason } from './calls.js';
 import type { Descriptor } from './describe.js';
 import { ExportTable, type Exported } from './exports.js';
@@ -227,8 +228,9 @@ export class RpcSession implements RefContext, ProxySession {
     if (typeof fn !== 'function') {
       return this.#reply(FrameType.ERROR, id, new TypeError(`remote object #${message[0]} has no method ${JSON.stringify(method)}; its methods are: ${entry.shape.methods.join(', ') || '(none)'}`));
     }
-    if (args.length < fn.length) {
-      return this.#reply(FrameType.ERROR, id, new TypeError(`${method}() expects at least ${fn.length} argument${fn.length === 1 ? '' : 's'}, got ${args.length}`));
+    const most = maxArguments(fn);
+    if (args.length > most) {
+      return this.#reply(FrameType.ERROR, id, new TypeError(`${method}() takes at most ${most} argument${most === 1 ? '' : 's'}, got ${args.length}`));
     }
     if (this.#incoming.size >= this.#maxIncoming) {
       return this.#reply(FrameType.ERROR, id, new ProtocolError(`too many calls in flight on this connection (limit ${this.#maxIncoming})`));
