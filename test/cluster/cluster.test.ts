@@ -10,7 +10,7 @@ import {
 } from '../../src/index.js';
 import ct from '../fixtures/cluster-tasks.js';
 import tasks from '../fixtures/tasks.js';
-import { tempDir } from '../helpers.js';
+import { markerWritten, tempDir } from '../helpers.js';
 import { CLI, FIXTURES, nextEvent, spawnWorker, stopWorker } from './helpers.js';
 
 const KEY = 'cluster-test-key';
@@ -66,6 +66,34 @@ describe('ClusterExecutor with `weft worker` processes', () => {
       assert.deepEqual(cluster.workers(), []);
     } finally {
       await stopWorker(worker);
+      await cluster.shutdown();
+    }
+  });
+
+  test('on every --pool, a task sees the caller\'s future id and attempt, and its signal on cancel', async () => {
+    const cluster = scheduler();
+    await cluster.start();
+    try {
+      for (const pool of ['threads', 'processes', 'green', 'inline']) {
+        const joined = nextEvent(cluster, 'worker-joined');
+        const worker = spawnWorker(cluster.url, KEY, ['--tasks', join(FIXTURES, 'tasks.js'), '--pool', pool, '--concurrency', '2']);
+        try {
+          assert.equal((await joined).pool, pool);
+          const future = cluster.submit(tasks.contextInfo);
+          assert.deepEqual(await future, { id: future.id, attempt: 1, aborted: false }, pool);
+          assert.equal(await cluster.submit(tasks.flaky.with({ retries: 1, retryDelay: 1 }), 2), 2, pool);
+          const dir = tempDir();
+          const running = cluster.submit(tasks.waitForAbort, join(dir, 'marker'));
+          await new Promise((resolve) => running.onProgress(resolve));
+          running.cancel();
+          assert.equal(await markerWritten(join(dir, 'marker')), 'CancelledError', pool);
+        } finally {
+          const lost = nextEvent(cluster, 'worker-lost');
+          await stopWorker(worker);
+          await lost;
+        }
+      }
+    } finally {
       await cluster.shutdown();
     }
   });
