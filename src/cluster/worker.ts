@@ -163,6 +163,10 @@ export class ClusterWorker {
     while (this.#state !== 'closed') {
       try {
         const connection = await dial(this.#options.connect, { authkey: this.#options.authkey });
+        if (this.#closed) {
+          connection.close('the worker is shutting down');
+          break;
+        }
         failures = 0;
         await this.#session(connection);
       } catch (error) {
