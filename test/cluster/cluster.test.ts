@@ -1,6 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +13,7 @@ import {
 } from '../../src/index.js';
 import ct from '../fixtures/cluster-tasks.js';
 import tasks from '../fixtures/tasks.js';
-import { markerWritten, tempDir } from '../helpers.js';
+import { markerWritten, tempDir, until } from '../helpers.js';
 import { CLI, FIXTURES, nextEvent, spawnWorker, stopWorker } from './helpers.js';
 
 const KEY = 'cluster-test-key';
@@ -238,6 +241,16 @@ describe('ClusterExecutor with local workers', () => {
     const squares = await group([1, 2, 3, 4, 5].map((x) => sig(tasks.square, x))).run(cluster);
     assert.deepEqual(squares, [1, 4, 9, 16, 25]);
     assert.equal(await chord([1, 2, 3].map((x) => sig(tasks.square, x)), sig(ct.sum)).run(cluster), 14);
+  });
+
+  test('local workers leave when the caller dies (kill -9): nothing is left behind', async () => {
+    const parent = spawn(process.execPath, [fileURLToPath(new URL('./orphan-parent.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = await once(createInterface({ input: parent.stdout! }), 'line') as [string];
+    const pids = JSON.parse(line) as number[];
+    assert.equal(pids.length, 2);
+    parent.kill('SIGKILL');
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    await until(() => pids.every((pid) => !alive(pid)), 10_000, 'the local workers to exit');
   });
 
   test('local workers that die are started again and the cluster keeps its strength', async () => {
