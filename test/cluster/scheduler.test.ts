@@ -32,13 +32,26 @@ class MemoryLink implements WorkerLink {
 class MemoryCluster extends ExecutorBase {
   protected readonly kind = 'MemoryCluster';
   readonly events: [string, any][] = [];
+  #waiters: [string, (payload: any) => void][] = [];
+  /** The next `event` the scheduler emits. */
+  next(event: string): Promise<any> {
+    // The scheduler's lease timer does not keep a process alive (a real cluster's socket does).
+    const hold = setInterval(() => {}, 1 << 30);
+    return new Promise((resolve) => this.#waiters.push([event, resolve])).finally(() => clearInterval(hold));
+  }
   readonly scheduler = new Scheduler({
     resolveAttempt: (job, attempt, value) => this.resolveAttempt(job, attempt, value),
     rejectAttempt: (job, attempt, error) => this.rejectAttempt(job, attempt, error),
     requeueAttempt: (job, attempt) => this.requeueAttempt(job, attempt),
     pushValue: (job, attempt, value) => this.pushValue(job, attempt, value),
     capacityChanged: () => this.capacityChanged(),
-    emit: (event, payload) => this.events.push([event, payload]),
+    emit: (event, payload) => {
+      this.events.push([event, payload]);
+      for (const waiter of this.#waiters.filter(([name]) => name === event)) {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        waiter[1](payload);
+      }
+    },
   }, { leaseTimeout: 60, unroutableTimeout: 30, maxRedeliveries: 2 });
   protected get capacity(): number {
     return this.scheduler.capacity;
@@ -97,9 +110,9 @@ describe('Scheduler (no transport)', () => {
     const stale = a.link.runs[0]!;
     const b = cluster.join(['mem.x']);
     b.member.lastHeard = Date.now() + 1e6; // b keeps talking
-    await new Promise((resolve) => setTimeout(resolve, 150)); // a says nothing past its 60 ms lease
+    const lost = await cluster.next('worker-lost'); // a says nothing past its 60 ms lease
+    assert.match(lost.reason, /lease expired/);
     assert.equal(a.member.state, 'unresponsive');
-    assert.ok(cluster.events.some(([event, p]) => event === 'worker-lost' && /lease expired/.test(p.reason)));
     const moved = b.link.runs[0]!;
     assert.equal(moved.job, stale.job, 'the task was not moved to the other worker');
     cluster.scheduler.heard(a.member);
