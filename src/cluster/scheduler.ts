@@ -148,12 +148,7 @@ export class Scheduler {
     this.reserved = 0;
     for (const [taskId, queue] of [...this.#parked]) {
       this.#parked.delete(taskId);
-      for (const entry of queue.drain()) {
-        if (entry.job.slot !== entry) continue;
-        this.#parkedCount--;
-        entry.job.slot = undefined;
-        this.#host.rejectAttempt(entry.job, entry.job.runningAttempt, error);
-      }
+      this.#failQueue(queue, error);
     }
   }
 
@@ -344,11 +339,15 @@ export class Scheduler {
     const what = def.source !== undefined
       ? `plain function ${def.name}: no connected worker accepts plain functions (start one with --allow-functions)`
       : `task ${def.name}: no connected worker offers it (they offer ${[...offered].join(', ') || 'nothing'})`;
+    this.#failQueue(queue, new UnknownTaskError(`cannot run ${what}`, def.name));
+  }
+
+  #failQueue(queue: PriorityQueue<Parked>, error: Error): void {
     for (const entry of queue.drain()) {
-      if (entry.job.slot !== entry) continue;
+      if (entry.job.slot !== entry) continue; // abandoned while parked
       this.#parkedCount--;
       entry.job.slot = undefined;
-      this.#host.rejectAttempt(entry.job, entry.job.runningAttempt, new UnknownTaskError(`cannot run ${what}`, def.name));
+      this.#host.rejectAttempt(entry.job, entry.job.runningAttempt, error);
     }
   }
 
