@@ -1,6 +1,7 @@
 import type { TaskContext } from './context.js';
 import { Future, futureInternals, type CancelListener } from './future.js';
 import type { TaskOptions, TaskRef } from './task.js';
+import { LazyAbortContext } from './lazy-abort.js';
 
 /** How a job's work is shaped: one call, or a chunk of calls from map/starmap. */
 export type JobKind = 'call' | 'chunk';
@@ -29,7 +30,7 @@ export interface RunAs {
  * attempt. It is also the task's TaskContext, so running a task allocates no extra object;
  * the AbortController is made only when somebody reads `signal`.
  */
-export class Job implements TaskContext, CancelListener {
+export class Job extends LazyAbortContext implements TaskContext, CancelListener {
   readonly future: Future<any, any>;
   readonly fn: (...args: any[]) => unknown;
   /** For 'call', the arguments; for 'chunk', one argument list per call. */
@@ -47,11 +48,10 @@ export class Job implements TaskContext, CancelListener {
   /** The backend's handle on the running attempt (which worker holds it); the core never reads it. */
   slot: unknown = undefined;
   #owner: JobOwner;
-  #controller: AbortController | undefined;
-  #abortReason: unknown;
   #onCallerAbort: (() => void) | undefined;
 
   constructor(owner: JobOwner, fn: (...args: any[]) => unknown, args: readonly unknown[], kind: JobKind, task: TaskRef | undefined, options: TaskOptions | undefined) {
+    super();
     this.#owner = owner;
     this.options = options ?? NO_OPTIONS;
     const runAs = (this.options as { [RUN_AS]?: RunAs })[RUN_AS];
@@ -70,18 +70,6 @@ export class Job implements TaskContext, CancelListener {
     return this.future.id;
   }
 
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
-    }
-    return this.#controller.signal;
-  }
-
-  get aborted(): boolean {
-    return this.#abortReason !== undefined;
-  }
-
   progress(value: unknown): void {
     futureInternals.reportProgress(this.future, value);
   }
@@ -90,21 +78,11 @@ export class Job implements TaskContext, CancelListener {
     this.#owner.jobCancelled(this);
   }
 
-  /** Aborts the current attempt's signal with `reason`. */
-  abort(reason: unknown): void {
-    if (this.#abortReason !== undefined) return;
-    this.#abortReason = reason;
-    this.#controller?.abort(reason);
-  }
-
   /** Starts a fresh attempt: a new signal that has not aborted. */
   beginAttempt(): number {
     this.attempt++;
     this.runningAttempt = this.attempt;
-    if (this.#abortReason !== undefined) {
-      this.#abortReason = undefined;
-      this.#controller = undefined;
-    }
+    this.resetAbort();
     return this.attempt;
   }
 

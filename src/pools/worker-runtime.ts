@@ -1,4 +1,5 @@
 import type { TaskContext } from '../core/context.js';
+import { LazyAbortContext } from '../core/lazy-abort.js';
 import { CancelledError, TimeoutError, serializeError } from '../core/errors.js';
 import { Deque } from '../core/deque.js';
 import { invokeChunk, invokeTask, isPromiseLike } from '../core/invoke.js';
@@ -213,31 +214,16 @@ export class WorkerRuntime {
 }
 
 /** One call in a worker: its inbox entry and the TaskContext it runs with. */
-class Call implements TaskContext {
+class Call extends LazyAbortContext implements TaskContext {
   #runtime: WorkerRuntime;
-  #controller: AbortController | undefined;
-  #reason: unknown;
 
   constructor(runtime: WorkerRuntime, readonly seq: number, readonly op: number, readonly taskId: number, readonly id: string, readonly attempt: number, readonly args: unknown[]) {
+    super();
     this.#runtime = runtime;
-  }
-
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
   }
 
   progress(value: unknown): void {
     this.#runtime.emit(PROGRESS, this.seq, value);
-  }
-
-  abort(reason: unknown): void {
-    if (this.#reason !== undefined) return;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
   }
 }
 

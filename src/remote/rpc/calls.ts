@@ -1,4 +1,5 @@
 import type { TaskContext } from '../../core/context.js';
+import { LazyAbortContext } from '../../core/lazy-abort.js';
 import { CancelledError, TimeoutError } from '../../core/errors.js';
 import { Future, futureInternals, type CancelListener } from '../../core/future.js';
 import { checkMilliseconds, checkSignal, expected } from '../../core/validate.js';
@@ -113,28 +114,19 @@ export interface HandlerOwner {
  * cancels, times out or disconnects) and `progress`, which reaches the caller's
  * `future.onProgress`. The AbortController is made only when somebody reads `signal`.
  */
-export class IncomingCall implements TaskContext {
+export class IncomingCall extends LazyAbortContext implements TaskContext {
   readonly attempt = 1;
   readonly callId: number;
   #owner: HandlerOwner;
-  #controller: AbortController | undefined;
-  #reason: unknown;
 
   constructor(owner: HandlerOwner, callId: number) {
+    super();
     this.#owner = owner;
     this.callId = callId;
   }
 
   get id(): string {
     return `call-${this.callId}`;
-  }
-
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
   }
 
   progress(value: unknown): void {
@@ -144,12 +136,6 @@ export class IncomingCall implements TaskContext {
   /** Streams a generator method's value to the caller (shared, so a call allocates no closure). */
   static onValue(call: IncomingCall, value: unknown): void {
     call.#owner.handlerYield(call, value);
-  }
-
-  abort(reason: unknown): void {
-    if (this.#reason !== undefined) return;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
   }
 }
 
