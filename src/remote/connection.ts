@@ -87,6 +87,8 @@ export class Connection {
   #out: Buffer[] = [];
   #outBytes = 0;
   #flushScheduled = false;
+  /** True while a received chunk is being decoded: frames sent meanwhile leave together at its end. */
+  #receiving = false;
   #paused = false;
   #handshakeStep: FrameHandler | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -152,19 +154,22 @@ export class Connection {
     else this.#closeListeners.push(listener);
   }
 
-  /** Queues a complete frame; frames queued in one tick leave in one write. */
+  /**
+   * Queues a complete frame. Frames sent while a received chunk is handled (a server's answers
+   * to synchronous handlers) leave in one write when the chunk is done; otherwise the first
+   * frame of a tick leaves at once (an awaited call pays no extra hop) and the frames that
+   * follow it in the same tick are gathered and leave together.
+   */
   send(frame: Buffer): void {
     if (this.#phase === 'closed') throw this.#closeError ?? new ConnectionClosedError('the connection is closed');
     this.#spoke = true;
-    if (!this.#flushScheduled) {
-      // The first frame of a tick leaves at once (an awaited call pays no extra hop); the
-      // frames that follow it in the same tick are gathered and leave together.
+    if (this.#receiving || this.#flushScheduled) {
+      this.#out.push(frame);
+      this.#outBytes += frame.length;
+    } else {
       this.#flushScheduled = true;
       process.nextTick(this.#flush);
       if (!this.#socket.destroyed) this.#socket.write(frame);
-    } else {
-      this.#out.push(frame);
-      this.#outBytes += frame.length;
     }
     if (this.#outBytes + this.#socket.writableLength >= SEND_BUFFER_LIMIT) this.#backpressure();
   }
@@ -229,11 +234,15 @@ export class Connection {
 
   #receive(chunk: Buffer): void {
     this.#heard = true;
+    this.#receiving = true;
     try {
       this.#decoder.push(chunk, this.#onDecoded);
     } catch (error) {
       this.#protocolFailure(error);
+    } finally {
+      this.#receiving = false;
     }
+    if (this.#out.length > 0) this.#flush();
   }
 
   #onDecoded: FrameHandler = (type, id, body) => {
