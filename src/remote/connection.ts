@@ -89,6 +89,12 @@ export class Connection {
   #flushScheduled = false;
   /** True while a received chunk is being decoded: frames sent meanwhile leave together at its end. */
   #receiving = false;
+  /**
+   * A frame left by itself since the last chunk arrived or the last flush: the frames after it
+   * are gathered until the next tick. An awaited call writes its frame at once and schedules
+   * nothing, since its answer arrives as a new chunk, which clears this.
+   */
+  #wroteAlone = false;
   #paused = false;
   #handshakeStep: FrameHandler | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -157,18 +163,21 @@ export class Connection {
   /**
    * Queues a complete frame. Frames sent while a received chunk is handled (a server's answers
    * to synchronous handlers) leave in one write when the chunk is done; otherwise the first
-   * frame of a tick leaves at once (an awaited call pays no extra hop) and the frames that
-   * follow it in the same tick are gathered and leave together.
+   * frame leaves at once (an awaited call pays no extra hop) and the frames that follow it
+   * before the next chunk or tick are gathered and leave together in the next tick.
    */
   send(frame: Buffer): void {
     if (this.#phase === 'closed') throw this.#closeError ?? new ConnectionClosedError('the connection is closed');
     this.#spoke = true;
-    if (this.#receiving || this.#flushScheduled) {
+    if (this.#receiving || this.#wroteAlone || this.#out.length > 0) {
       this.#out.push(frame);
       this.#outBytes += frame.length;
+      if (!this.#receiving && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        process.nextTick(this.#flush);
+      }
     } else {
-      this.#flushScheduled = true;
-      process.nextTick(this.#flush);
+      this.#wroteAlone = true;
       if (!this.#socket.destroyed) this.#socket.write(frame);
     }
     if (this.#outBytes + this.#socket.writableLength >= SEND_BUFFER_LIMIT) this.#backpressure();
@@ -234,6 +243,7 @@ export class Connection {
 
   #receive(chunk: Buffer): void {
     this.#heard = true;
+    this.#wroteAlone = false;
     this.#receiving = true;
     try {
       this.#decoder.push(chunk, this.#onDecoded);
@@ -287,6 +297,7 @@ export class Connection {
 
   #flush = (): void => {
     this.#flushScheduled = false;
+    this.#wroteAlone = false;
     const out = this.#out;
     if (out.length === 0 || this.#socket.destroyed) return;
     this.#out = [];
