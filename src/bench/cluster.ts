@@ -6,7 +6,7 @@
  *   - awaited round trips, one task at a time: median and p90 microseconds;
  *   - the articles' Celery comparison: pi as a `group` of `tasks` tasks of `samples` points,
  *     against a plain loop doing the same work (speedup).
- * Executors take turns within each repeat, so a noisy neighbour hurts both alike.
+ * The loop and the executors take turns within each repeat, so a noisy neighbour hurts all alike.
  * Goals (issue 5): >= 50,000 tasks/s; median round trip <= 150 µs; pi group >= 1.6x the loop.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { ClusterExecutor } from '../cluster/cluster-executor.js';
 import type { Executor } from '../core/executor.js';
 import { group, sig } from '../core/workflows.js';
 import { ThreadPool } from '../pools/thread-pool.js';
-import { measure, progress, summarize, type BenchReport, type Cell } from './harness.js';
+import { progress, summarize, type BenchReport, type Cell } from './harness.js';
 import benchTasks, { monteCarloHits } from './tasks.js';
 
 export interface ClusterBenchOptions {
@@ -77,13 +77,18 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
       await throughput(executor, 5000); // warm the JIT on both sides
       await roundTrips(executor, 500);
     }
-    const loop = await measure(() => {
+    const plainLoop = () => {
+      const start = performance.now();
       let hits = 0;
       for (let i = 0; i < tasks; i++) hits += monteCarloHits(samples);
-      return hits;
-    }, { warmup: 1, repeats: options.repeats });
+      if (hits <= 0) throw new Error('no hits');
+      return (performance.now() - start) / 1000;
+    };
+    plainLoop(); // warm-up
+    const loopSeconds: number[] = [];
     const perExecutor = executors.map(() => ({ tput: [] as number[], rtt: [] as number[], pi: [] as number[] }));
     for (let r = 0; r < options.repeats; r++) {
+      loopSeconds.push(plainLoop()); // in the same turn as the executors, so they share the machine's mood
       for (let e = 0; e < executors.length; e++) {
         const [name, executor] = executors[e]!;
         const acc = perExecutor[e]!;
@@ -93,6 +98,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
         progress(`${name} run ${r + 1}: ${Math.round(acc.tput.at(-1)!)} tasks/s, pi group ${acc.pi.at(-1)!.toFixed(3)} s`);
       }
     }
+    const loop = summarize(loopSeconds);
     const rows: Row[] = executors.map(([name], e) => {
       const acc = perExecutor[e]!;
       const rtt = acc.rtt.sort((a, b) => a - b);

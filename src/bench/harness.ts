@@ -42,6 +42,33 @@ export async function measure<V>(run: () => V | Promise<V>, options: MeasureOpti
   return { samples, value, ...summarize(samples) };
 }
 
+export interface Contender<V> {
+  name: string;
+  run(): V | Promise<V>;
+}
+
+/**
+ * Measures several contenders in rounds: each round runs every contender once, in turn. Drift on
+ * a shared machine (another process waking up, the JIT settling) then lands on all of them
+ * alike, instead of on whichever happened to be measured during it.
+ */
+export async function measureInterleaved<V>(contenders: Contender<V>[], options: MeasureOptions = {}): Promise<Measurement<V>[]> {
+  const { warmup = 1, repeats = 3 } = options;
+  for (const contender of contenders) for (let i = 0; i < warmup; i++) await contender.run();
+  const samples = contenders.map(() => [] as number[]);
+  const values = new Array<V>(contenders.length);
+  for (let round = 0; round < repeats; round++) {
+    for (let c = 0; c < contenders.length; c++) {
+      const start = performance.now();
+      values[c] = await contenders[c]!.run();
+      const seconds = (performance.now() - start) / 1000;
+      samples[c]!.push(seconds);
+      progress(`${contenders[c]!.name} run ${round + 1}: ${seconds.toFixed(3)} s`);
+    }
+  }
+  return contenders.map((_, c) => ({ samples: samples[c]!, value: values[c]!, ...summarize(samples[c]!) }));
+}
+
 export function summarize(samples: number[]): { median: number; min: number; max: number; spread: number } {
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = sorted.length >> 1;

@@ -4,7 +4,7 @@
  */
 import type { Executor } from '../core/executor.js';
 import { benchExecutor } from './executors.js';
-import { measure, percent, progress, type BenchReport, type Cell } from './harness.js';
+import { measureInterleaved, percent, type BenchReport, type Cell, type Contender } from './harness.js';
 import piTasks, { monteCarloHits } from './tasks.js';
 
 export interface PiOptions {
@@ -35,32 +35,34 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   const toPi = (hits: number) => (4 * hits) / total;
   const measured: Omit<PiRow, 'speedup' | 'efficiency'>[] = [];
 
-  const plain = await measure(() => {
+  const plainLoop = () => {
     let hits = 0;
     for (let i = 0; i < tasks; i++) hits += monteCarloHits(samples);
     return hits;
-  }, { ...options, onRun: (i, s) => progress(`plain loop run ${i + 1}: ${s.toFixed(3)} s`) });
-  measured.push({ executor: 'plain loop', workers: 1, seconds: plain.median, spread: plain.spread, samplesPerSecond: total / plain.median, pi: toPi(plain.value) });
-
-  for (const name of options.executors) {
-    const spec = benchExecutor(name);
-    const workers = spec.parallel ? options.workers : 1;
-    const executor: Executor = await spec.create(options.workers);
-    try {
-      const inputs = new Array<number>(tasks).fill(samples);
-      const result = await measure(async () => sum(await executor.map(piTasks.monteCarlo, inputs)), {
-        ...options,
-        onRun: (i, s) => progress(`${name} run ${i + 1}: ${s.toFixed(3)} s`),
-      });
-      measured.push({ executor: name, workers, seconds: result.median, spread: result.spread, samplesPerSecond: total / result.median, pi: toPi(result.value) });
-    } finally {
-      await executor.shutdown();
+  };
+  const inputs = new Array<number>(tasks).fill(samples);
+  const executors: { name: string; workers: number; executor: Executor }[] = [];
+  try {
+    for (const name of options.executors) {
+      const spec = benchExecutor(name);
+      executors.push({ name, workers: spec.parallel ? options.workers : 1, executor: await spec.create(options.workers) });
     }
+    const contenders: Contender<number>[] = [
+      { name: 'plain loop', run: plainLoop },
+      ...executors.map(({ name, executor }) => ({ name, run: async () => sum(await executor.map(piTasks.monteCarlo, inputs)) })),
+    ];
+    const results = await measureInterleaved(contenders, options);
+    results.forEach((result, i) => {
+      const workers = i === 0 ? 1 : executors[i - 1]!.workers;
+      measured.push({ executor: contenders[i]!.name, workers, seconds: result.median, spread: result.spread, samplesPerSecond: total / result.median, pi: toPi(result.value) });
+    });
+  } finally {
+    await Promise.all(executors.map(({ executor }) => executor.shutdown()));
   }
 
   const base = measured.find((r) => r.executor === 'inline') ?? measured[0]!;
   const rows: PiRow[] = measured.map((r) => ({ ...r, speedup: base.seconds / r.seconds, efficiency: base.seconds / r.seconds / r.workers }));
-  const notes = [`speedup and efficiency are against ${base.executor}; spread is (max - min) / median over ${options.repeats} runs`];
+  const notes = [`speedup and efficiency are against ${base.executor}; spread is (max - min) / median over ${options.repeats} rounds, each running every row once in turn`];
   const inline = rows.find((r) => r.executor === 'inline');
   if (inline) {
     const overhead = inline.seconds / rows[0]!.seconds;

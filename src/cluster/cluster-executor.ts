@@ -97,6 +97,7 @@ export class ClusterExecutor extends ExecutorBase {
   start(): Promise<void> {
     this.#starting ??= this.#start().catch((error: Error) => {
       this.#broken = error;
+      this.#scheduler.failParked(new BrokenExecutorError(`the cluster could not start: ${error.message}`, { cause: error }));
       void this.shutdown({ cancelPending: true, wait: false });
       throw error;
     });
@@ -158,9 +159,14 @@ export class ClusterExecutor extends ExecutorBase {
     if (!this.#starting) void this.start().catch(() => {});
   }
 
+  /**
+   * About 16 chunks per worker slot: a chunk costs one lease, so more, smaller chunks are cheap
+   * here, and they keep the end of a map balanced (with 4 per slot, as multiprocessing does,
+   * one worker may still hold a quarter of its share when the other is done).
+   */
   protected override defaultChunksize(itemCount: number | undefined): number {
     const slots = Math.max(1, this.#scheduler.totalSlots || this.#settings.localWorkers * this.#settings.localConcurrency);
-    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (slots * 4)), 1024));
+    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (slots * 16)), 1024));
   }
 
   protected override async close(): Promise<void> {

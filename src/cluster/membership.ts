@@ -55,6 +55,8 @@ export class Member {
   readonly known: boolean[] = [];
   readonly tasks: ReadonlySet<string>;
   state: WorkerState = 'ready';
+  /** It asked for no new work; it stays so if it goes unresponsive and comes back. */
+  draining = false;
   completed = 0;
   failed = 0;
   readonly joinedAt = Date.now();

@@ -119,7 +119,7 @@ export class Scheduler {
   heard(member: Member): void {
     member.lastHeard = Date.now();
     if (member.state !== 'unresponsive') return;
-    member.state = 'ready';
+    member.state = member.draining ? 'draining' : 'ready';
     for (const leaseId of member.revoked.splice(0)) member.link.cancel(leaseId, new CancelledError('the lease was revoked while this worker was unresponsive'));
     this.#host.emit('worker-recovered', member.info());
     this.#unpark(member);
@@ -128,6 +128,7 @@ export class Scheduler {
 
   /** The worker finishes what it holds and takes nothing new. */
   drain(member: Member): void {
+    member.draining = true;
     if (member.state === 'ready') member.state = 'draining';
     this.#host.emit('worker-draining', member.info());
     this.#reroute();
@@ -140,6 +141,15 @@ export class Scheduler {
     this.#host.emit('worker-lost', { ...member.info(), reason });
     this.#reroute();
     if (this.#members.size === 0 && this.#leaseCheck) this.#leaseCheck = void clearInterval(this.#leaseCheck);
+  }
+
+  /** Jobs waiting here fail with `error` (the local workers it reserved room for never came). */
+  failParked(error: Error): void {
+    this.reserved = 0;
+    for (const [taskId, queue] of [...this.#parked]) {
+      this.#parked.delete(taskId);
+      this.#failQueue(queue, error);
+    }
   }
 
   close(): void {
@@ -329,11 +339,15 @@ export class Scheduler {
     const what = def.source !== undefined
       ? `plain function ${def.name}: no connected worker accepts plain functions (start one with --allow-functions)`
       : `task ${def.name}: no connected worker offers it (they offer ${[...offered].join(', ') || 'nothing'})`;
+    this.#failQueue(queue, new UnknownTaskError(`cannot run ${what}`, def.name));
+  }
+
+  #failQueue(queue: PriorityQueue<Parked>, error: Error): void {
     for (const entry of queue.drain()) {
-      if (entry.job.slot !== entry) continue;
+      if (entry.job.slot !== entry) continue; // abandoned while parked
       this.#parkedCount--;
       entry.job.slot = undefined;
-      this.#host.rejectAttempt(entry.job, entry.job.runningAttempt, new UnknownTaskError(`cannot run ${what}`, def.name));
+      this.#host.rejectAttempt(entry.job, entry.job.runningAttempt, error);
     }
   }
 

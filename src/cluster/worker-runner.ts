@@ -175,11 +175,15 @@ export class Runner {
   #start(entry: TaskEntry, pending: Pending): void {
     const { op, leaseId, timeout, args } = pending;
     let task: TaskEntry = entry;
-    if (isTaskRef(entry)) {
+    if (isTaskRef(entry) && op === CALL) {
       const bound = this.#bind(entry, timeout);
       bound.runAs.id = pending.id;
       bound.runAs.attempt = pending.attempt;
       task = bound.ref;
+    } else if (isTaskRef(entry)) {
+      // starmap may create its job after an await: a chunk gets a record of its own.
+      const runAs: RunAs = { id: pending.id, attempt: pending.attempt };
+      task = entry.with({ [RUN_AS]: runAs } as TaskOptions);
     }
     this.#active++;
     try {

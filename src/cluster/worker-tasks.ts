@@ -36,7 +36,9 @@ export async function loadTaskModules(specifiers: readonly string[]): Promise<Ma
     for (const ref of registeredTasks()) if (ref.moduleUrl === url || !before.has(ref)) found.push(ref);
   }
   const byName = new Map<string, TaskRef>();
-  for (const ref of found) if (!byName.has(ref.taskName)) byName.set(ref.taskName, ref);
+  // The registry's own ref, without options: an exported `task.with({ retries })` must not
+  // retry here too (the scheduler owns retries and timeouts).
+  for (const ref of found) if (!byName.has(ref.taskName)) byName.set(ref.taskName, lookupTask(ref.moduleUrl, ref.key) ?? ref);
   return byName;
 }
 

@@ -91,6 +91,7 @@ export class ClusterWorker {
     const anyModule = options.anyModule === true;
     if (tasks.length === 0 && !anyModule) throw new TypeError('a worker needs at least one task module (--tasks ./tasks.js)');
     const byName = await loadTaskModules(tasks);
+    if (byName.size === 0 && !anyModule) throw new TypeError(`the task modules ${tasks.join(', ')} define no tasks (define them with defineTasks())`);
     const allowFunctions = options.allowFunctions === true;
     const table = new TaskTable(byName, { anyModule, functions: allowFunctions });
     // The pool starts before the worker joins: the capacity it announces is there at once.
@@ -162,6 +163,10 @@ export class ClusterWorker {
     while (this.#state !== 'closed') {
       try {
         const connection = await dial(this.#options.connect, { authkey: this.#options.authkey });
+        if (this.#closed) {
+          connection.close('the worker is shutting down');
+          break;
+        }
         failures = 0;
         await this.#session(connection);
       } catch (error) {

@@ -1,16 +1,19 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ClusterExecutor, RemoteError, UnknownTaskError, chord, clusterStatus, group, sig,
+  BrokenExecutorError, ClusterExecutor, RemoteError, UnknownTaskError, chord, clusterStatus, group, sig,
 } from '../../src/index.js';
 import ct from '../fixtures/cluster-tasks.js';
 import tasks from '../fixtures/tasks.js';
-import { tempDir } from '../helpers.js';
+import { markerWritten, tempDir, until } from '../helpers.js';
 import { CLI, FIXTURES, nextEvent, spawnWorker, stopWorker } from './helpers.js';
 
 const KEY = 'cluster-test-key';
@@ -66,6 +69,34 @@ describe('ClusterExecutor with `weft worker` processes', () => {
       assert.deepEqual(cluster.workers(), []);
     } finally {
       await stopWorker(worker);
+      await cluster.shutdown();
+    }
+  });
+
+  test('on every --pool, a task sees the caller\'s future id and attempt, and its signal on cancel', async () => {
+    const cluster = scheduler();
+    await cluster.start();
+    try {
+      for (const pool of ['threads', 'processes', 'green', 'inline']) {
+        const joined = nextEvent(cluster, 'worker-joined');
+        const worker = spawnWorker(cluster.url, KEY, ['--tasks', join(FIXTURES, 'tasks.js'), '--pool', pool, '--concurrency', '2']);
+        try {
+          assert.equal((await joined).pool, pool);
+          const future = cluster.submit(tasks.contextInfo);
+          assert.deepEqual(await future, { id: future.id, attempt: 1, aborted: false }, pool);
+          assert.equal(await cluster.submit(tasks.flaky.with({ retries: 1, retryDelay: 1 }), 2), 2, pool);
+          const dir = tempDir();
+          const running = cluster.submit(tasks.waitForAbort, join(dir, 'marker'));
+          await new Promise((resolve) => running.onProgress(resolve));
+          running.cancel();
+          assert.equal(await markerWritten(join(dir, 'marker')), 'CancelledError', pool);
+        } finally {
+          const lost = nextEvent(cluster, 'worker-lost');
+          await stopWorker(worker);
+          await lost;
+        }
+      }
+    } finally {
       await cluster.shutdown();
     }
   });
@@ -149,6 +180,30 @@ describe('ClusterExecutor with `weft worker` processes', () => {
       await cluster.shutdown();
     }
   });
+
+  test('Ctrl-C drains; Ctrl-C twice exits at once', async () => {
+    const cluster = scheduler();
+    await cluster.start();
+    const joined = nextEvent(cluster, 'worker-joined');
+    const worker = spawnWorker(cluster.url, KEY, ['--tasks', CT, '--pool', 'green']);
+    try {
+      await joined;
+      const held = cluster.submit(ct.tagged, 1, 30_000);
+      await new Promise((resolve) => held.onProgress(resolve));
+      const draining = nextEvent(cluster, 'worker-draining');
+      worker.child.kill('SIGINT');
+      await draining;
+      assert.equal(worker.child.exitCode, null, 'the first SIGINT should only drain');
+      const lost = nextEvent(cluster, 'worker-lost');
+      worker.child.kill('SIGINT');
+      assert.equal(await worker.exited, 130);
+      await lost;
+      held.cancel(); // no worker left to run it again
+    } finally {
+      await stopWorker(worker);
+      await cluster.shutdown({ cancelPending: true });
+    }
+  });
 });
 
 describe('ClusterExecutor with local workers', () => {
@@ -188,6 +243,16 @@ describe('ClusterExecutor with local workers', () => {
     assert.equal(await chord([1, 2, 3].map((x) => sig(tasks.square, x)), sig(ct.sum)).run(cluster), 14);
   });
 
+  test('local workers leave when the caller dies (kill -9): nothing is left behind', async () => {
+    const parent = spawn(process.execPath, [fileURLToPath(new URL('./orphan-parent.js', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = await once(createInterface({ input: parent.stdout! }), 'line') as [string];
+    const pids = JSON.parse(line) as number[];
+    assert.equal(pids.length, 2);
+    parent.kill('SIGKILL');
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    await until(() => pids.every((pid) => !alive(pid)), 10_000, 'the local workers to exit');
+  });
+
   test('local workers that die are started again and the cluster keeps its strength', async () => {
     await using cluster = scheduler({ localWorkers: 2 });
     await cluster.start();
@@ -214,9 +279,11 @@ describe('ClusterExecutor options', () => {
   test('a port in use makes start() reject and the executor refuses work', async () => {
     const first = scheduler();
     await first.start();
-    const second = scheduler({ listen: { host: '127.0.0.1', port: first.port } });
+    const second = scheduler({ listen: { host: '127.0.0.1', port: first.port }, localWorkers: 1 });
     try {
+      const early = second.submit(ct.add, 1, 1); // starts it; waits for the local worker
       await assert.rejects(second.start(), /EADDRINUSE/);
+      await assert.rejects(early, (error: Error) => error instanceof BrokenExecutorError && /could not start.*EADDRINUSE/.test(error.message));
       assert.throws(() => second.submit(ct.add, 1, 1), /cannot submit|could not start/);
     } finally {
       await first.shutdown();

@@ -64,7 +64,7 @@ describe('ClusterExecutor under faults', () => {
 
   test('a worker that stops heartbeating (SIGSTOP) loses its lease; its task finishes elsewhere; its late result is dropped', async () => {
     const cluster = new ClusterExecutor({
-      listen: { host: '127.0.0.1', port: 0 }, authkey: 'faults', localWorkers: 2, localConcurrency: 1, heartbeatInterval: 50, leaseTimeout: 400,
+      listen: { host: '127.0.0.1', port: 0 }, authkey: 'faults', localWorkers: 2, localConcurrency: 1, heartbeatInterval: 100, leaseTimeout: 1000,
     });
     await cluster.start();
     let stopped: number | undefined;
