@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { AuthenticationError, ConnectionClosedError, ProtocolError, WeftError } from '../core/errors.js';
 import { checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
 import { encodeFrame, FrameDecoder, FrameType, type FrameHandler } from './frame.js';
+import type { ChunkReader } from './reader.js';
 import {
   authkeyBytes, clientHandshake, HANDSHAKE_MAX_BODY, reasonText, serverHandshake, type HandshakeIO, type PeerLimits,
 } from './handshake.js';
@@ -115,9 +116,9 @@ export class Connection {
     socket.setNoDelay(true);
   }
 
-  /** Runs the client side of the handshake on a connected socket. */
-  static client(socket: Socket, options: ConnectionOptions): Promise<Connection> {
-    return new Connection(socket, checkConnectionOptions(options)).#handshake('client');
+  /** Runs the client side of the handshake on a connected socket; `reader` when it was made with one. */
+  static client(socket: Socket, options: ConnectionOptions, reader?: ChunkReader): Promise<Connection> {
+    return new Connection(socket, checkConnectionOptions(options)).#handshake('client', reader);
   }
 
   /** Runs the server side of the handshake on an accepted socket. */
@@ -197,7 +198,7 @@ export class Connection {
 
   // ---- handshake ----------------------------------------------------------------------------
 
-  #handshake(role: 'client' | 'server'): Promise<Connection> {
+  #handshake(role: 'client' | 'server', reader?: ChunkReader): Promise<Connection> {
     const socket = this.#socket;
     const s = this.#settings;
     return new Promise<Connection>((resolve, reject) => {
@@ -232,10 +233,11 @@ export class Connection {
       };
       const machine = role === 'server' ? serverHandshake(s.key, this.limits, io) : clientHandshake(s.key, s.maxFrameSize, io);
       this.#handshakeStep = machine.step;
-      socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+      if (!reader) socket.on('data', (chunk: Buffer) => this.#receive(chunk));
       socket.on('error', (error) => this.#finish(new ConnectionClosedError(`the connection failed: ${error.message}`, { cause: error }), false));
       socket.on('close', () => this.#finish(new ConnectionClosedError('the peer closed the connection'), false));
       machine.begin();
+      reader?.listen((chunk) => this.#receive(chunk));
     });
   }
 
