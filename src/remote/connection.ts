@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { AuthenticationError, ConnectionClosedError, ProtocolError, WeftError } from '../core/errors.js';
 import { checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
 import { encodeFrame, FrameDecoder, FrameType, type FrameHandler } from './frame.js';
+import type { ChunkReader } from './reader.js';
 import {
   authkeyBytes, clientHandshake, HANDSHAKE_MAX_BODY, reasonText, serverHandshake, type HandshakeIO, type PeerLimits,
 } from './handshake.js';
@@ -87,6 +88,14 @@ export class Connection {
   #out: Buffer[] = [];
   #outBytes = 0;
   #flushScheduled = false;
+  /** True while a received chunk is being decoded: frames sent meanwhile leave together at its end. */
+  #receiving = false;
+  /**
+   * A frame left by itself since the last chunk arrived or the last flush: the frames after it
+   * are gathered until the next tick. An awaited call writes its frame at once and schedules
+   * nothing, since its answer arrives as a new chunk, which clears this.
+   */
+  #wroteAlone = false;
   #paused = false;
   #handshakeStep: FrameHandler | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -107,9 +116,9 @@ export class Connection {
     socket.setNoDelay(true);
   }
 
-  /** Runs the client side of the handshake on a connected socket. */
-  static client(socket: Socket, options: ConnectionOptions): Promise<Connection> {
-    return new Connection(socket, checkConnectionOptions(options)).#handshake('client');
+  /** Runs the client side of the handshake on a connected socket; `reader` when it was made with one. */
+  static client(socket: Socket, options: ConnectionOptions, reader?: ChunkReader): Promise<Connection> {
+    return new Connection(socket, checkConnectionOptions(options)).#handshake('client', reader);
   }
 
   /** Runs the server side of the handshake on an accepted socket. */
@@ -152,19 +161,25 @@ export class Connection {
     else this.#closeListeners.push(listener);
   }
 
-  /** Queues a complete frame; frames queued in one tick leave in one write. */
+  /**
+   * Queues a complete frame. Frames sent while a received chunk is handled (a server's answers
+   * to synchronous handlers) leave in one write when the chunk is done; otherwise the first
+   * frame leaves at once (an awaited call pays no extra hop) and the frames that follow it
+   * before the next chunk or tick are gathered and leave together in the next tick.
+   */
   send(frame: Buffer): void {
     if (this.#phase === 'closed') throw this.#closeError ?? new ConnectionClosedError('the connection is closed');
     this.#spoke = true;
-    if (!this.#flushScheduled) {
-      // The first frame of a tick leaves at once (an awaited call pays no extra hop); the
-      // frames that follow it in the same tick are gathered and leave together.
-      this.#flushScheduled = true;
-      process.nextTick(this.#flush);
-      if (!this.#socket.destroyed) this.#socket.write(frame);
-    } else {
+    if (this.#receiving || this.#wroteAlone || this.#out.length > 0) {
       this.#out.push(frame);
       this.#outBytes += frame.length;
+      if (!this.#receiving && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        process.nextTick(this.#flush);
+      }
+    } else {
+      this.#wroteAlone = true;
+      if (!this.#socket.destroyed) this.#socket.write(frame);
     }
     if (this.#outBytes + this.#socket.writableLength >= SEND_BUFFER_LIMIT) this.#backpressure();
   }
@@ -183,7 +198,7 @@ export class Connection {
 
   // ---- handshake ----------------------------------------------------------------------------
 
-  #handshake(role: 'client' | 'server'): Promise<Connection> {
+  #handshake(role: 'client' | 'server', reader?: ChunkReader): Promise<Connection> {
     const socket = this.#socket;
     const s = this.#settings;
     return new Promise<Connection>((resolve, reject) => {
@@ -218,10 +233,11 @@ export class Connection {
       };
       const machine = role === 'server' ? serverHandshake(s.key, this.limits, io) : clientHandshake(s.key, s.maxFrameSize, io);
       this.#handshakeStep = machine.step;
-      socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+      if (!reader) socket.on('data', (chunk: Buffer) => this.#receive(chunk));
       socket.on('error', (error) => this.#finish(new ConnectionClosedError(`the connection failed: ${error.message}`, { cause: error }), false));
       socket.on('close', () => this.#finish(new ConnectionClosedError('the peer closed the connection'), false));
       machine.begin();
+      reader?.listen((chunk) => this.#receive(chunk));
     });
   }
 
@@ -229,11 +245,16 @@ export class Connection {
 
   #receive(chunk: Buffer): void {
     this.#heard = true;
+    this.#wroteAlone = false;
+    this.#receiving = true;
     try {
       this.#decoder.push(chunk, this.#onDecoded);
     } catch (error) {
       this.#protocolFailure(error);
+    } finally {
+      this.#receiving = false;
     }
+    if (this.#out.length > 0) this.#flush();
   }
 
   #onDecoded: FrameHandler = (type, id, body) => {
@@ -278,6 +299,7 @@ export class Connection {
 
   #flush = (): void => {
     this.#flushScheduled = false;
+    this.#wroteAlone = false;
     const out = this.#out;
     if (out.length === 0 || this.#socket.destroyed) return;
     this.#out = [];

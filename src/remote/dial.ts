@@ -3,6 +3,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { ConnectionClosedError } from '../core/errors.js';
 import { checkPositiveInteger, expected } from '../core/validate.js';
 import { checkConnectionOptions, Connection, type ConnectionOptions } from './connection.js';
+import { ChunkReader } from './reader.js';
 
 /** Where a server listens: `tcp://HOST:PORT`, `tls://HOST:PORT`, or the parts. */
 export type Address = string | { host?: string; port: number; tls?: boolean };
@@ -49,10 +50,11 @@ export async function dial(address: Address, options: DialOptions): Promise<Conn
   const endpoint = parseAddress(address);
   const timeout = options.connectTimeout === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : checkPositiveInteger('connectTimeout', options.connectTimeout);
   const useTls = endpoint.tls || options.tls !== undefined;
+  const reader = useTls ? undefined : new ChunkReader();
   const socket = await new Promise<Socket>((resolve, reject) => {
     const socket: Socket = useTls
       ? tlsConnect({ ...(isIP(endpoint.host) ? {} : { servername: endpoint.host }), ...options.tls, host: endpoint.host, port: endpoint.port }, () => done())
-      : tcpConnect({ host: endpoint.host, port: endpoint.port }, () => done());
+      : tcpConnect({ host: endpoint.host, port: endpoint.port, onread: reader!.onread }, () => done());
     const where = `${useTls ? 'tls' : 'tcp'}://${endpoint.host}:${endpoint.port}`;
     const timer = setTimeout(() => fail(new ConnectionClosedError(`could not connect to ${where} within ${timeout} ms`)), timeout);
     const onError = (error: Error) => fail(new ConnectionClosedError(`could not connect to ${where}: ${error.message}`, { cause: error }));
@@ -68,5 +70,5 @@ export async function dial(address: Address, options: DialOptions): Promise<Conn
       reject(error);
     }
   });
-  return Connection.client(socket, options);
+  return Connection.client(socket, options, reader);
 }

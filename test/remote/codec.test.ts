@@ -89,3 +89,14 @@ test('references need an RPC connection: byRef over a bare codec is a TypeError'
   const { byRef } = await import('../../src/index.js');
   assert.throws(() => codec.encodeFrame(0x20, 1, byRef({ x: 1 })), /can only cross a connection that carries remote objects/);
 });
+
+test('decoded binary values are copies: decoding the next body does not change them', () => {
+  // Small bodies are read from a scratch buffer the next decode overwrites; large ones in place.
+  for (const size of [16, 10_000]) {
+    const first = roundTrip({ bytes: Buffer.alloc(size, 1) }) as { bytes: Buffer };
+    const second = roundTrip({ bytes: Buffer.alloc(size, 2) }) as { bytes: Buffer };
+    assert.ok(Buffer.isBuffer(first.bytes), `a Buffer of ${size} bytes arrives as a Buffer`);
+    assert.deepEqual(first.bytes, Buffer.alloc(size, 1), `the first ${size}-byte value is unchanged`);
+    assert.deepEqual(second.bytes, Buffer.alloc(size, 2));
+  }
+});

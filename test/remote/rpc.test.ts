@@ -113,6 +113,10 @@ describe('RPC and remote objects', () => {
     assert.equal((remote as unknown as { then?: unknown }).then, undefined);
     assert.equal(await Promise.resolve(remote), remote, 'awaiting a proxy yields the proxy itself');
     assert.ok(isRemote(remote));
+    // The client reads every chunk into one reused buffer: what arrived earlier must not change.
+    const first = await remote.later(Buffer.alloc(100, 1));
+    const second = await remote.later(Buffer.alloc(100, 2));
+    assert.deepEqual([first, second], [Buffer.alloc(100, 1), Buffer.alloc(100, 2)]);
     await remote.close();
   });
 
