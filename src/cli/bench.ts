@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { printReport, type BenchReport } from '../bench/harness.js';
+import { renderHtml } from '../bench/html-report.js';
 import { runGreenChild } from '../bench/green.js';
 import { benchMode, benchModes, intOption } from '../bench/registry.js';
 import type { ParsedArgs } from './args.js';
@@ -10,7 +11,7 @@ export function benchHelp(): string {
     lines.push(`  ${mode.name.padEnd(10)} ${mode.summary}`);
     for (const option of mode.options) lines.push(`      ${option}`);
   }
-  lines.push('  all        every mode above in turn', '', 'common options:', '  --json           print the figures as JSON instead of a table', '  --out FILE       also write the JSON to FILE');
+  lines.push('  all        every mode above in turn', '', 'common options:', '  --json           print the figures as JSON instead of a table', '  --out FILE       also write the JSON to FILE', '  --html FILE      also write an HTML report with charts to FILE');
   return lines.join('\n');
 }
 
@@ -38,5 +39,6 @@ export async function runBench({ positionals, options }: ParsedArgs): Promise<nu
   const data = reports.length === 1 ? reports[0]!.data : reports.map((r) => r.data);
   if (options.json) console.log(JSON.stringify(data, null, 2));
   if (typeof options.out === 'string') writeFileSync(options.out, `${JSON.stringify(data, null, 2)}\n`);
+  if (typeof options.html === 'string') writeFileSync(options.html, renderHtml(reports));
   return 0;
 }

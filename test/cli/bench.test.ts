@@ -2,6 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -46,6 +49,19 @@ describe('weft CLI', () => {
       assert.deepEqual(r.rows.map((row) => row.executor), ['plain loop', 'inline', 'threads']);
       assert.ok(r.rows.every((row) => Math.abs(row.pi - Math.PI) < 0.01));
     }
+  });
+
+  test('--out and --html write the figures and a report with a chart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-bench-'));
+    const run = weft('bench', 'pi', '--tasks', '10', '--samples', '100', '--repeats', '1', '--warmup', '0',
+      '--executors', 'inline,green', '--out', join(dir, 'pi.json'), '--html', join(dir, 'pi.html'));
+    assert.equal(run.code, 0, run.stderr);
+    const data = JSON.parse(readFileSync(join(dir, 'pi.json'), 'utf8')) as { rows: unknown[] };
+    assert.equal(data.rows.length, 3);
+    const html = readFileSync(join(dir, 'pi.html'), 'utf8');
+    assert.match(html, /<svg[^>]*aria-label="seconds per row"/);
+    assert.equal((html.match(/<rect /g) ?? []).length, 3);
+    assert.match(html, /<td>inline<\/td>/);
   });
 
   test('bench green runs both modes in fresh processes and reports ratios', () => {
