@@ -6,6 +6,7 @@ import {
 import { BrokenBarrierError, ClosedError } from '../sync/errors.js';
 import { expected } from '../core/validate.js';
 import { HEADER_SIZE, writeHeader } from './frame.js';
+import { DECLINED, fastPack } from './fast-pack.js';
 import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
 
 /**
@@ -165,6 +166,15 @@ const PACKR_OPTIONS = {
 const SCRATCH_SIZE = 4096;
 
 /**
+ * Frames fastPack writes are views of a slab of this size, like Node's buffer pool but without a
+ * copy: a frame is written in place, then the slab moves on past it. A slab with less than
+ * SLAB_MIN_ROOM left is replaced before a frame is written, so a frame that fastPack declines
+ * for size alone is larger than SLAB_MIN_ROOM - HEADER_SIZE bytes, and msgpackr writes it.
+ */
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MIN_ROOM = 8 * 1024;
+
+/**
  * One side of a connection's body encoding. Each connection has its own, so that references
  * resolve against that connection's tables.
  */
@@ -174,6 +184,9 @@ export class Codec {
   #chunk: ArrayBufferLike | undefined;
   #chunkView: Buffer | undefined;
   #scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+  /** Where fastPack writes frames; each frame is a view of it, so the slab lives while one does. */
+  #slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  #slabUsed = 0;
   /** True while the scratch buffer is being read, so a nested decode takes the other path. */
   #reading = false;
 
@@ -187,6 +200,19 @@ export class Codec {
 
   /** A whole frame: header, then `value` as MessagePack, in one buffer. */
   encodeFrame(type: number, id: number, value: unknown): Buffer {
+    // The common small shapes are written by hand straight into the codec's slab, and the frame
+    // is a view of it; a value fastPack declines goes through msgpackr whole.
+    if (this.#slab.length - this.#slabUsed < SLAB_MIN_ROOM) {
+      this.#slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      this.#slabUsed = 0;
+    }
+    const start = this.#slabUsed;
+    const end = fastPack(value, this.#slab, start + HEADER_SIZE);
+    if (end !== DECLINED) {
+      // Frames start 8-aligned, as Node's own buffer pool does.
+      this.#slabUsed = (end + 7) & ~7;
+      return writeHeader(this.#slab.subarray(start, end), type, id);
+    }
     const previous = current;
     current = this.#refs;
     try {
