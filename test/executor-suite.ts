@@ -10,7 +10,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { CancelledError, InvalidStateError, TimeoutError, type Executor } from '../src/index.js';
 import tasks from './fixtures/tasks.js';
 import { firstProgress, markerWritten, tempDir } from './helpers.js';
@@ -83,17 +83,22 @@ export function executorContract(name: string, create: Factory, options: Contrac
 
     test('imapUnordered yields results as they finish', { skip: !parallel && 'runs one task at a time' }, async () => {
       await withExecutor(3, async (executor) => {
-        // Completion order is forced by marker files (fast, then middle, then slow), not by timing,
-        // so it holds however slowly workers start; input order is slow, fast, middle.
+        // Completion order is forced by marker files that the consumer writes as results arrive
+        // (fast releases middle, middle releases slow), not by timing, so it holds however
+        // slowly workers start or answer; input order is slow, fast, middle.
         const dir = tempDir();
         const marker = (name: string) => join(dir, name);
         const items: [string | null, string, string][] = [
-          [marker('middle'), marker('slow'), 'slow'],
+          [marker('go-slow'), marker('slow'), 'slow'],
           [null, marker('fast'), 'fast'],
-          [marker('fast'), marker('middle'), 'middle'],
+          [marker('go-middle'), marker('middle'), 'middle'],
         ];
         const order: string[] = [];
-        for await (const label of executor.imapUnordered(tasks.finishAfter, items)) order.push(label);
+        for await (const label of executor.imapUnordered(tasks.finishAfter, items)) {
+          order.push(label);
+          if (label === 'fast') writeFileSync(marker('go-middle'), '');
+          if (label === 'middle') writeFileSync(marker('go-slow'), '');
+        }
         assert.deepEqual(order, ['fast', 'middle', 'slow']);
         const squares: number[] = [];
         for await (const value of executor.imapUnordered(tasks.square, [3, 1, 2])) squares.push(value);

@@ -60,7 +60,8 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
     await Promise.all(executors.map(({ executor }) => executor.shutdown()));
   }
 
-  const base = measured.find((r) => r.executor === 'inline') ?? measured[0]!;
+  // Against the plain loop, never against inline: "sequential" means no executor at all.
+  const base = measured[0]!;
   const rows: PiRow[] = measured.map((r) => ({ ...r, speedup: base.seconds / r.seconds, efficiency: base.seconds / r.seconds / r.workers }));
   const notes = [`speedup and efficiency are against ${base.executor}; spread is (max - min) / median over ${options.repeats} rounds, each running every row once in turn`];
   const inline = rows.find((r) => r.executor === 'inline');

@@ -52,7 +52,9 @@ export class WorkerSession implements WorkerLink {
   run(lease: Lease, taskId: number, timeout: number): void {
     const job = lease.job;
     this.#outLeases.push(lease);
-    this.#queue(job.kind === 'call' ? CALL : CHUNK, lease.id, taskId, job.id, lease.attempt, timeout, job.args);
+    // map's items travel as argument lists: the cluster protocol has one chunk shape.
+    const args = job.kind === 'items' ? job.args.map((item) => [item]) : job.args;
+    this.#queue(job.kind === 'call' ? CALL : CHUNK, lease.id, taskId, job.id, lease.attempt, timeout, args);
   }
 
   cancel(leaseId: number, reason: Error): void {

@@ -4,7 +4,7 @@ import { futureInternals } from './future.js';
 import { invokeChunk, invokeTask, isPromiseLike } from './invoke.js';
 import { Job, type JobKind, type JobOwner } from './job.js';
 import { PriorityQueue } from './job-queue.js';
-import { checkMapOptions, streamResults, toArgListSource, type MapOptions, type MapPlan } from './map.js';
+import { checkMapOptions, collectResults, isChunked, streamResults, toSource, type MapOptions, type MapPlan, type SubmitBatch } from './map.js';
 import { checkTask, isTaskRef, type AnyTask, type TaskArgs, type TaskRef, type TaskResult, type TaskYield } from './task.js';
 import { expected } from './validate.js';
 
@@ -81,6 +81,11 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     return 1;
   }
 
+  /** Guided chunking for a map over `itemCount` items when no chunksize was given (see MapPlan). */
+  protected guidedChunking(_itemCount: number): { divisor: number; maxChunk: number } | undefined {
+    return undefined;
+  }
+
   /** The backend's capacity grew (a cluster worker joined): start queued jobs now. */
   protected capacityChanged(): void {
     this.#pump();
@@ -100,7 +105,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 
   map<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): Promise<TaskResult<T>[]> {
-    return collect(this.#stream(task, items, options, false, true, Infinity));
+    return this.#collect(task, items, options, false);
   }
 
   imap<T extends AnyTask>(task: T, items: Iterable<TaskArgs<T>[0]> | AsyncIterable<TaskArgs<T>[0]>, options?: MapOptions): AsyncIterable<TaskResult<T>> {
@@ -112,7 +117,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 
   starmap<T extends AnyTask>(task: T, argLists: Iterable<TaskArgs<T>> | AsyncIterable<TaskArgs<T>>, options?: MapOptions): Promise<TaskResult<T>[]> {
-    return collect(this.#stream(task, argLists, options, true, true, Infinity));
+    return this.#collect(task, argLists, options, true);
   }
 
   shutdown(options: ShutdownOptions = {}): Promise<void> {
@@ -144,7 +149,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     try {
       const out = job.kind === 'call'
         ? invokeTask(job.fn, job.args, job, this.#yieldHere, undefined, asyncContext)
-        : invokeChunk(job.fn, job.args as unknown[][], job, asyncContext);
+        : invokeChunk(job.fn, job.args, job, asyncContext, job.kind === 'items');
       if (isPromiseLike(out)) this.#settleLater(job, attempt, out);
       else this.resolveAttempt(job, attempt, out);
     } catch (error) {
@@ -233,20 +238,32 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 
   #stream(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean, ordered: boolean, defaultWindow: number): AsyncGenerator<any> {
+    const { source, submit, plan } = this.#planMap(task, items, options, spread, defaultWindow);
+    return streamResults(source, submit, plan, ordered);
+  }
+
+  #collect(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean): Promise<any[]> {
+    const { source, submit, plan } = this.#planMap(task, items, options, spread, Infinity);
+    return collectResults(source, submit, plan);
+  }
+
+  #planMap(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean, defaultWindow: number) {
     checkTask(task);
     const o = checkMapOptions(options);
     const itemCount = Array.isArray(items) ? items.length : undefined;
     const plan: MapPlan = {
       chunksize: o.chunksize ?? this.defaultChunksize(itemCount),
+      guided: o.chunksize === undefined && itemCount !== undefined ? withCount(this.guidedChunking(itemCount), itemCount) : undefined,
       window: o.concurrency ?? defaultWindow,
       timeout: o.timeout,
       signal: o.signal,
     };
-    const source = toArgListSource(items as Iterable<unknown>, spread);
-    const submit = plan.chunksize > 1
-      ? (argLists: unknown[][]) => this.#submitJob(task, argLists, 'chunk')
-      : (argLists: unknown[][]) => this.#submitJob(task, argLists[0]!, 'call');
-    return streamResults(source, submit, plan, ordered);
+    const source = toSource(items);
+    // map's items go as they are (no array per item): a chunk of them is an 'items' job.
+    const submit: SubmitBatch = isChunked(plan)
+      ? (batch) => this.#submitJob(task, batch, spread ? 'chunk' : 'items')
+      : spread ? (batch) => this.#submitJob(task, batch[0] as unknown[], 'call') : (batch) => this.#submitJob(task, [batch[0]], 'call');
+    return { source, submit, plan };
   }
 
   #imapWindow(): number {
@@ -347,8 +364,6 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 }
 
-async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const value of stream) out.push(value);
-  return out;
+function withCount<T extends object>(guided: T | undefined, itemCount: number): (T & { itemCount: number }) | undefined {
+  return guided && { ...guided, itemCount };
 }

@@ -26,25 +26,35 @@ export function invokeTask<C extends TaskContext>(
   return out;
 }
 
-/** Runs `fn` over each argument list of a chunk, one after the other; resolves to the results. */
+/**
+ * Runs `fn` over each call of a chunk, one after the other; resolves to the results. A call is
+ * an argument list, or with `single` one argument (map's items, sent without wrapping).
+ */
 export function invokeChunk(
   fn: (...args: any[]) => unknown,
-  argLists: readonly (readonly unknown[])[],
+  calls: readonly unknown[],
   context: TaskContext,
   asyncContext = true,
+  single = false,
 ): unknown[] | Promise<unknown[]> {
-  const results: unknown[] = new Array(argLists.length);
-  for (let i = 0; i < argLists.length; i++) {
-    const out = invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
+  const argLists = (single ? { length: calls.length, at: (i: number) => [calls[i]] } : { length: calls.length, at: (i: number) => calls[i] as readonly unknown[] });
+  const results: unknown[] = new Array(calls.length);
+  for (let i = 0; i < calls.length; i++) {
+    const out = invokeTask(fn, argLists.at(i), context, ignoreValue, undefined, asyncContext);
     if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out, asyncContext);
     results[i] = out;
   }
   return results;
 }
 
+interface ArgLists {
+  length: number;
+  at(index: number): readonly unknown[];
+}
+
 async function finishChunkAsync(
   fn: (...args: any[]) => unknown,
-  argLists: readonly (readonly unknown[])[],
+  argLists: ArgLists,
   context: TaskContext,
   results: unknown[],
   from: number,
@@ -53,7 +63,7 @@ async function finishChunkAsync(
 ): Promise<unknown[]> {
   results[from] = await pending;
   for (let i = from + 1; i < argLists.length; i++) {
-    results[i] = await invokeTask(fn, argLists[i]!, context, ignoreValue, undefined, asyncContext);
+    results[i] = await invokeTask(fn, argLists.at(i), context, ignoreValue, undefined, asyncContext);
   }
   return results;
 }

@@ -3,8 +3,11 @@ import { Future, futureInternals, type CancelListener } from './future.js';
 import type { TaskOptions, TaskRef } from './task.js';
 import { LazyAbortContext } from './lazy-abort.js';
 
-/** How a job's work is shaped: one call, or a chunk of calls from map/starmap. */
-export type JobKind = 'call' | 'chunk';
+/**
+ * How a job's work is shaped: one call; a chunk of calls from starmap (one argument list per
+ * call); or a chunk of map's single-argument calls (one item per call, sent as they are).
+ */
+export type JobKind = 'call' | 'chunk' | 'items';
 
 /** The executor side of one job, as the executor base sees it. */
 export interface JobOwner {
@@ -33,7 +36,7 @@ export interface RunAs {
 export class Job extends LazyAbortContext implements TaskContext, CancelListener {
   readonly future: Future<any, any>;
   readonly fn: (...args: any[]) => unknown;
-  /** For 'call', the arguments; for 'chunk', one argument list per call. */
+  /** For 'call', the arguments; for 'chunk', one argument list per call; for 'items', one argument per call. */
   readonly args: readonly unknown[];
   readonly kind: JobKind;
   readonly task: TaskRef | undefined;

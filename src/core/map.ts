@@ -16,7 +16,14 @@ export interface MapOptions {
 }
 
 export interface MapPlan {
+  /** Items per batch; with `guided`, the fewest a batch takes (the last ones). */
   chunksize: number;
+  /**
+   * Guided chunking over a known number of items: each batch takes the items left divided by
+   * `divisor` (at most `maxChunk`, at least `chunksize`), so the first batches are large (few
+   * messages) and the last small (workers finish together instead of one waiting on another).
+   */
+  guided?: { itemCount: number; divisor: number; maxChunk: number };
   window: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
@@ -33,37 +40,61 @@ export function checkMapOptions(options: unknown): MapOptions {
   return o;
 }
 
-/** Submits one batch of argument lists: a single call when chunksize is 1, else a chunk. */
-export type SubmitBatch = (argLists: unknown[][]) => Future<any, any>;
+/**
+ * Submits one batch pulled from the source (map: items; starmap: argument lists): a single call
+ * when the plan is not chunked, else a chunk.
+ */
+export type SubmitBatch = (batch: unknown[]) => Future<any, any>;
 
-type Source = Iterator<unknown[]> | AsyncIterator<unknown[]>;
+/** An array's items, taken by slices (an array is all there already: nothing to pull lazily). */
+class ArrayCursor {
+  index = 0;
+  constructor(readonly array: readonly unknown[]) {}
+}
 
-export function toArgListSource(items: Iterable<unknown> | AsyncIterable<unknown>, spread: boolean): Source {
+type Source = ArrayCursor | Iterator<unknown> | AsyncIterator<unknown>;
+
+export function toSource(items: unknown): Source {
+  if (Array.isArray(items)) return new ArrayCursor(items);
   const iterator = isAsyncIterable(items)
     ? items[Symbol.asyncIterator]()
     : isIterable(items) ? items[Symbol.iterator]() : undefined;
   if (!iterator) throw new TypeError(expected('items', 'an iterable or async iterable', items));
-  if (spread) return iterator as Source;
-  // map: each item is the single argument; wrap lazily so nothing is pulled ahead.
-  return {
-    next: (): any => {
-      const step = iterator.next();
-      return isThenable(step) ? step.then(wrapStep) : wrapStep(step);
-    },
-    return: (): any => iterator.return?.() ?? { done: true, value: undefined },
-  };
+  return iterator;
 }
 
-function wrapStep(step: IteratorResult<unknown>): IteratorResult<unknown[]> {
-  return step.done ? step : { done: false, value: [step.value] };
+/** Whether the plan sends items in chunks (a future's value is then the list of its items' results). */
+export function isChunked(plan: MapPlan): boolean {
+  return plan.chunksize > 1 || plan.guided !== undefined;
+}
+
+/** imap/imapUnordered: one result per item. */
+export function streamResults<R>(source: Source, submit: SubmitBatch, plan: MapPlan, ordered: boolean): AsyncGenerator<R> {
+  const outcomes = streamOutcomes(source, submit, plan, ordered);
+  return isChunked(plan) ? flatten(outcomes as AsyncGenerator<R[]>) : outcomes as AsyncGenerator<R>;
+}
+
+/** map/starmap: every result in order; a chunk's results are added at once, not yielded one by one. */
+export async function collectResults<R>(source: Source, submit: SubmitBatch, plan: MapPlan): Promise<R[]> {
+  const out: R[] = [];
+  const chunked = isChunked(plan);
+  for await (const value of streamOutcomes(source, submit, plan, true)) {
+    if (!chunked) out.push(value as R);
+    else for (const item of value as R[]) out.push(item);
+  }
+  return out;
+}
+
+async function* flatten<R>(batches: AsyncGenerator<R[]>): AsyncGenerator<R> {
+  for await (const batch of batches) yield* batch;
 }
 
 /**
- * The one implementation of imap/imapUnordered (and, by collecting, of map/starmap).
+ * The one implementation of imap/imapUnordered/map/starmap: yields each submitted future's value.
  * At most `window` batches are in flight; nothing more is pulled from the source until the
  * consumer takes a result, and breaking out cancels what is in flight and closes the source.
  */
-export async function* streamResults<R>(source: Source, submit: SubmitBatch, plan: MapPlan, ordered: boolean): AsyncGenerator<R> {
+async function* streamOutcomes(source: Source, submit: SubmitBatch, plan: MapPlan, ordered: boolean): AsyncGenerator<unknown> {
   const guard = new MapGuard(plan);
   const inflight = new Deque<Future<any>>(); // ordered: in submission order
   const unsettled = new Set<Future<any>>(); // every future not yet handed to the consumer
@@ -74,19 +105,22 @@ export async function* streamResults<R>(source: Source, submit: SubmitBatch, pla
     wake?.();
   };
   let exhausted = false;
-  const chunked = plan.chunksize > 1;
+  const guided = plan.guided;
+  let left = guided?.itemCount ?? 0;
   try {
     for (;;) {
       while (!exhausted && unsettled.size < plan.window) {
-        const pulled = pullBatch(source, plan.chunksize);
+        const size = guided ? Math.max(plan.chunksize, Math.min(guided.maxChunk, Math.ceil(left / guided.divisor))) : plan.chunksize;
+        const pulled = pullBatch(source, size);
         const batch = isThenable(pulled) ? await pulled : pulled;
+        left -= batch.length;
         if (batch.length > 0) {
           const future = submit(batch);
           unsettled.add(future);
           if (ordered) inflight.push(future);
           else future.onDone(onFinished);
         }
-        if (batch.length < plan.chunksize) exhausted = true;
+        if (batch.length < size) exhausted = true;
       }
       let next: Future<any> | undefined;
       if (ordered) {
@@ -101,19 +135,23 @@ export async function* streamResults<R>(source: Source, submit: SubmitBatch, pla
       if (!next) return;
       const value = next.done() ? settledValue(next) : await guard.race(next);
       unsettled.delete(next);
-      if (chunked) yield* value as R[];
-      else yield value as R;
+      yield value;
     }
   } finally {
     guard.dispose();
     for (const future of unsettled) future.cancel();
-    if (!exhausted) await source.return?.();
+    if (!exhausted && !(source instanceof ArrayCursor)) await source.return?.();
   }
 }
 
-/** Pulls up to `size` argument lists; synchronously while the source is synchronous. */
-function pullBatch(source: Source, size: number): unknown[][] | Promise<unknown[][]> {
-  const batch: unknown[][] = [];
+/** Pulls up to `size` items; synchronously while the source is synchronous. */
+function pullBatch(source: Source, size: number): unknown[] | Promise<unknown[]> {
+  if (source instanceof ArrayCursor) {
+    const batch = source.array.slice(source.index, source.index + size);
+    source.index += batch.length;
+    return batch;
+  }
+  const batch: unknown[] = [];
   while (batch.length < size) {
     const step = source.next();
     if (isThenable(step)) return finishBatchAsync(source, size, batch, step);
@@ -123,7 +161,7 @@ function pullBatch(source: Source, size: number): unknown[][] | Promise<unknown[
   return batch;
 }
 
-async function finishBatchAsync(source: Source, size: number, batch: unknown[][], pending: PromiseLike<IteratorResult<unknown[]>>): Promise<unknown[][]> {
+async function finishBatchAsync(source: Iterator<unknown> | AsyncIterator<unknown>, size: number, batch: unknown[], pending: PromiseLike<IteratorResult<unknown>>): Promise<unknown[]> {
   for (let step = await pending; !step.done; step = await source.next()) {
     batch.push(step.value);
     if (batch.length >= size) break;

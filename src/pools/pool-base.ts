@@ -20,12 +20,19 @@ import { WorkerSlot, type WorkerStats } from './worker-slot.js';
  *                                    │                                   ▼
  *   future ◀─ resolve/rejectAttempt ◀┴── onMessage(batch) ◀── worker: runs calls in order,
  *                                                             answers once per event-loop turn
+ *                                                             (or after FLUSH_AFTER_MS of work)
  *
- * - Shallow queue: `capacity` = workers, one call per worker, the lowest latency.
+ * - Nothing measured yet, shallow queue: `capacity` = workers, one call per worker.
+ * - Calls measured shorter than LONG_TASK_MS: two per worker (double buffering). The worker
+ *   takes the second straight from its port when the first ends (threads: no event-loop turn),
+ *   answers the first at once, and the pool sends a new second while it runs: no idle gap.
  * - Deep queue (>= DEEP_QUEUE per worker waiting): `capacity` = workers × window, so each worker
  *   holds a window of calls and the round trip is paid once per batch, not once per task. The
- *   window aims at TARGET_BATCH_MS of work per worker, from a running estimate of the task time,
- *   so long tasks are not hoarded by one worker while another idles at the end of a map.
+ *   window aims at TARGET_BATCH_MS of work per worker, from a running estimate of the task time
+ *   (quick to rise, slow to fall), so long tasks are not hoarded by one worker while another
+ *   idles at the end of a map.
+ * - map over an array: guided chunks, large first and small last (defaultChunksize), each one
+ *   message of bare items (ITEMS), its results one message back.
  * - Calls prefetched into a worker count as running for the futures: cancelling one that has not
  *   started yet makes it start with its signal already aborted, as any cancelled running task.
  *   The window bounds that work to about TARGET_BATCH_MS per worker.
@@ -42,10 +49,15 @@ const DEEP_QUEUE = 8;
 /** Work a worker should hold at once: enough to hide a round trip, small enough to balance. */
 const TARGET_BATCH_MS = 1;
 const MAX_WINDOW = 256;
-/** First guess of a task's duration: a window of 8 until real replies say otherwise. */
-const INITIAL_TASK_MS = TARGET_BATCH_MS / 8;
+/** First guess of a task's duration: a window of 2 until real replies say otherwise. */
+const INITIAL_TASK_MS = TARGET_BATCH_MS / 2;
+/** Calls at least this long are not double-buffered: a round trip is lost in them. */
+const LONG_TASK_MS = 16;
 const DEFAULT_CANCEL_GRACE_MS = 3000;
-const CHUNKS_PER_WORKER = 16;
+/** Guided map chunks: each takes 1 / (workers × GUIDED_SHARE) of the items left... */
+const GUIDED_SHARE = 2;
+/** ...down to 1 / (workers × SMALLEST_CHUNK_SHARE) of all items, so that workers finish together. */
+const SMALLEST_CHUNK_SHARE = 32;
 /** Items per map chunk at most: one chunk is one result message, kept small enough to stream. */
 const MAX_CHUNK = 1024;
 
@@ -87,6 +99,8 @@ export abstract class PoolBase extends ExecutorBase {
   #unbound = new Deque<Job>();
   #flushQueued = false;
   #taskMs = INITIAL_TASK_MS;
+  /** Whether #taskMs comes from replies rather than the first guess. */
+  #measured = false;
   #window = Math.round(TARGET_BATCH_MS / INITIAL_TASK_MS);
   #flush = () => this.#flushAll();
 
@@ -143,14 +157,23 @@ export abstract class PoolBase extends ExecutorBase {
   // ---- ExecutorBase hooks -------------------------------------------------------------------
 
   protected get capacity(): number {
-    if (this.queuedCount < this.size * DEEP_QUEUE) return this.size;
-    return this.size * this.#window;
+    // Double buffering: a worker holds its next call while it runs one, so it starts it at once
+    // instead of idling for a round trip; not for long calls (a round trip is lost in them, and
+    // one worker could hoard work another will want), nor before a reply has measured them.
+    const buffered = this.#measured && this.#taskMs < LONG_TASK_MS ? 2 : 1;
+    if (this.queuedCount < this.size * DEEP_QUEUE) return this.size * buffered;
+    return this.size * Math.max(this.#window, buffered);
   }
 
+  // map over a known number of items: guided chunks (see MapPlan). multiprocessing.Pool cuts
+  // 4 equal chunks per worker; large chunks first send fewer messages, and small ones last keep
+  // a worker slowed by other load from holding up the end.
   protected override defaultChunksize(itemCount: number | undefined): number {
-    // About CHUNKS_PER_WORKER chunks per worker: multiprocessing.Pool uses 4, but a message costs
-    // little here, and more, smaller chunks even out workers slowed by other load at the end.
-    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * CHUNKS_PER_WORKER)), MAX_CHUNK));
+    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * SMALLEST_CHUNK_SHARE)), MAX_CHUNK));
+  }
+
+  protected override guidedChunking(itemCount: number): { divisor: number; maxChunk: number } | undefined {
+    return itemCount > this.size ? { divisor: this.size * GUIDED_SHARE, maxChunk: MAX_CHUNK } : undefined;
   }
 
   protected override accept(task: AnyTask): void {
@@ -294,8 +317,11 @@ export abstract class PoolBase extends ExecutorBase {
 
   #afterReplies(w: WorkerSlot, settledNow: number): void {
     const now = performance.now();
-    // An exponential moving average of the time per call, as seen from here.
-    this.#taskMs += ((now - w.lastReplyAt) / settledNow - this.#taskMs) / 8;
+    // A moving average of the time per call, as seen from here; it rises faster than it falls,
+    // so that long calls stop being prefetched (and hoarded by one worker) soon.
+    const sample = (now - w.lastReplyAt) / settledNow;
+    this.#taskMs += (sample - this.#taskMs) / (sample > this.#taskMs ? 2 : 8);
+    this.#measured = true;
     this.#window = Math.max(1, Math.min(MAX_WINDOW, Math.round(TARGET_BATCH_MS / Math.max(this.#taskMs, 1e-6))));
     w.lastReplyAt = now;
     if (w.fifo.length === 0) this.#takeUnbound(w);

@@ -5,7 +5,8 @@
  *
  *   pool ─▶ worker   DEF   taskId, how (MODULE|SOURCE), moduleUrl|source, key
  *                    CALL  taskId, futureId, attempt, args            (seq = calls received so far)
- *                    CHUNK taskId, futureId, attempt, argLists
+ *                    CHUNK taskId, futureId, attempt, argLists    (starmap: one list per call)
+ *                    ITEMS taskId, futureId, attempt, items       (map: one argument per call)
  *                    ABORT seq, reasonName, reasonMessage
  *   worker ─▶ pool   OK    seq, value        ERR seq, SerializedError
  *                    YIELD seq, value        PROGRESS seq, value
@@ -17,6 +18,7 @@ export const DEF = 0;
 export const CALL = 1;
 export const CHUNK = 2;
 export const ABORT = 3;
+export const ITEMS = 4;
 
 export const OK = 0;
 export const ERR = 1;
@@ -28,7 +30,7 @@ export const MODULE = 0;
 export const SOURCE = 1;
 
 /** Fields after the op code, per op, for each direction. */
-export const TO_WORKER_FIELDS = [4, 4, 4, 3] as const;
+export const TO_WORKER_FIELDS = [4, 4, 4, 3, 4] as const;
 export const TO_POOL_FIELDS = [2, 2, 2, 2] as const;
 
 /** What a worker entry receives as workerData (threads) or its first message (processes). */

@@ -7,10 +7,18 @@ import { decodeArgs, type ParentChannel, type WorkerKind } from '../core/shareab
 import { lookupTask } from '../core/task.js';
 import { compileSource } from './source.js';
 import { takeTransfers, type Transferable } from './transfer.js';
-import { ABORT, CALL, CHUNK, DEF, ERR, MODULE, OK, PROGRESS, YIELD } from './wire.js';
+import { ABORT, CALL, CHUNK, DEF, ERR, ITEMS, MODULE, OK, PROGRESS, YIELD } from './wire.js';
 
 type Fn = (...args: any[]) => unknown;
+
+/**
+ * Answers wait for the end of the turn so that a batch of quick calls answers in one message,
+ * but no longer than this: after a long call the pool hears at once and can send more work.
+ */
+const FLUSH_AFTER_MS = 0.5;
 export type Send = (batch: unknown[], transfer: Transferable[] | undefined) => void;
+/** Takes the next batch already waiting for this worker without a turn of the event loop, if it can. */
+export type Poll = () => unknown[] | undefined;
 
 /**
  * The worker side of a pool, the same for threads and processes. Calls run one at a time in
@@ -41,17 +49,25 @@ export class WorkerRuntime {
   /** [0] = seq of the last call started; read by the pool if this worker dies (threads). */
   readonly started: Int32Array;
 
-  constructor(send: Send, kind: WorkerKind, started: Int32Array, parent?: ParentChannel) {
+  #poll: Poll | undefined;
+
+  constructor(send: Send, kind: WorkerKind, started: Int32Array, parent?: ParentChannel, poll?: Poll) {
     this.#send = send;
+    this.#poll = poll;
     this.#kind = kind;
     this.started = started;
     this.#parent = parent;
   }
 
   receive(batch: unknown[]): void {
+    this.#take(batch);
+    if (!this.#running) this.#drain();
+  }
+
+  #take(batch: unknown[]): void {
     for (let i = 0; i < batch.length;) {
       const op = batch[i] as number;
-      if (op === CALL || op === CHUNK) {
+      if (op === CALL || op === CHUNK || op === ITEMS) {
         this.#inbox.push(new Call(this, ++this.#received, op, batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as number, batch[i + 4] as unknown[]));
         i += 5;
       } else if (op === DEF) {
@@ -64,7 +80,6 @@ export class WorkerRuntime {
         throw new TypeError(`weft worker: unknown message op ${String(op)}`);
       }
     }
-    if (!this.#running) this.#drain();
   }
 
   /** Queues an outgoing record; the outbox goes out at the end of this turn. */
@@ -126,9 +141,16 @@ export class WorkerRuntime {
   /** Runs queued calls until one is asynchronous; its settlement resumes the loop. */
   #drain(): void {
     this.#running = true;
+    let since = performance.now();
     for (;;) {
       const call = this.#inbox.shift();
-      if (!call) break;
+      if (!call) {
+        // Work the pool sent while the last call ran (it double-buffers): take it now.
+        const batch = this.#poll?.();
+        if (!batch) break;
+        this.#take(batch);
+        continue;
+      }
       // Aborted before it started: it still runs, with its signal already aborted, as a
       // cancelled running task would (to the caller it was running: it had been dispatched).
       if (this.#aborted.size > 0 && this.#aborted.has(call.seq)) {
@@ -151,10 +173,12 @@ export class WorkerRuntime {
       this.#current = call;
       let out: unknown;
       try {
-        const args = decodeArgs(call.args, this.#kind, this.#parent);
-        out = call.op === CALL
-          ? invokeTask(fn, args, call, this.#onYield)
-          : invokeChunk(fn, args as unknown[][], call);
+        if (call.op === CHUNK) {
+          out = invokeChunk(fn, call.args.map((list) => decodeArgs(list as unknown[], this.#kind, this.#parent)), call);
+        } else {
+          const args = decodeArgs(call.args, this.#kind, this.#parent); // ITEMS: each item is one argument
+          out = call.op === CALL ? invokeTask(fn, args, call, this.#onYield) : invokeChunk(fn, args, call, true, true);
+        }
       } catch (error) {
         this.#finish(call, ERR, serializeError(error));
         continue;
@@ -167,6 +191,11 @@ export class WorkerRuntime {
         return;
       }
       this.#finish(call, OK, out);
+      const now = performance.now();
+      if (now - since >= FLUSH_AFTER_MS) {
+        this.#doFlush();
+        since = now;
+      }
     }
     this.#running = false;
   }

@@ -1,7 +1,7 @@
 import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
 import type { Transport } from './transports.js';
-import { ABORT, CALL, CHUNK, DEF } from './wire.js';
+import { ABORT, CALL, CHUNK, DEF, ITEMS } from './wire.js';
 import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
 import { takeTransfers, type Transferable } from './transfer.js';
 
@@ -66,8 +66,8 @@ export class WorkerSlot {
       this.outbox.push(DEF, taskId, def[0], def[1], def[2]);
       this.known[taskId] = true;
     }
-    const args = job.kind === 'call' ? this.#encode(job.args, kind, server) : this.#encodeChunk(job.args as unknown[][], kind, server);
-    this.outbox.push(job.kind === 'call' ? CALL : CHUNK, taskId, job.id, job.runningAttempt, args);
+    const args = job.kind === 'chunk' ? this.#encodeChunk(job.args as unknown[][], kind, server) : this.#encode(job.args, kind, server);
+    this.outbox.push(job.kind === 'call' ? CALL : job.kind === 'chunk' ? CHUNK : ITEMS, taskId, job.id, job.runningAttempt, args);
     job.slot = this;
     this.fifo.push(job);
   }
@@ -118,10 +118,10 @@ export class WorkerSlot {
       try {
         this.transport.send(record, undefined); // copied, not transferred, on this rare path
       } catch (error) {
-        if (op !== CALL && op !== CHUNK) throw error;
+        if (!isCall(op)) throw error;
         dropped.set(fifo[next]!, error ?? firstError);
       }
-      if (op === CALL || op === CHUNK) next++;
+      if (isCall(op)) next++;
     }
     for (const job of fifo) if (!dropped.has(job)) this.fifo.push(job);
     return dropped;
@@ -147,8 +147,12 @@ function countCalls(batch: unknown[]): number {
   let calls = 0;
   for (let i = 0; i < batch.length;) {
     const op = batch[i] as number;
-    if (op === CALL || op === CHUNK) calls++;
+    if (isCall(op)) calls++;
     i += op === ABORT ? 4 : 5;
   }
   return calls;
+}
+
+function isCall(op: number): boolean {
+  return op === CALL || op === CHUNK || op === ITEMS;
 }
