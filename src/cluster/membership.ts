@@ -44,7 +44,7 @@ export class Lease {
 }
 
 /** Work a worker should hold beyond what it runs: enough to hide a round trip, small enough to balance. */
-const TARGET_HELD_MS = 4;
+const TARGET_HELD_MS = 10;
 const MAX_MULTIPLIER = 512;
 /** First guess until replies say how long tasks take: a window of 8 per slot. */
 const INITIAL_MULTIPLIER = 8;

@@ -58,12 +58,14 @@ class Pending implements Running {
 
 /**
  * Pools that run tasks on this event loop (green, inline) take calls up to their concurrency,
- * and after this many ms of running calls back to back the runner yields a turn, so results
- * leave and new work comes in while a batch is being worked through (else a batch of CPU-bound
- * calls would run to its end before its first result left, and the worker would then wait a
- * round trip with nothing to do).
+ * in time slices: calls run back to back for at most this many ms, then the results so far
+ * leave at once and the runner yields a turn of the event loop, in which the work the scheduler
+ * sent meanwhile is read (else a batch of CPU-bound calls would run to its end before its first
+ * result left, and the worker would then wait a round trip with nothing to do). Slices start
+ * from setImmediate, never inside the socket's read callback, so every slice is followed by a
+ * read.
  */
-const SLICE_MS = 2;
+const SLICE_MS = 4;
 
 export class Runner {
   readonly #pool: Executor;
@@ -83,20 +85,19 @@ export class Runner {
   completed = 0;
   failed = 0;
 
-  constructor(pool: Executor, table: TaskTable, emit: Emit, gate = Infinity) {
+  readonly #sliceEnded: () => void;
+
+  /** `sliceEnded` sends the results emitted so far (in-process pools, at the end of each slice). */
+  constructor(pool: Executor, table: TaskTable, emit: Emit, gate = Infinity, sliceEnded: () => void = () => {}) {
     this.#pool = pool;
     this.#table = table;
     this.#emit = emit;
     this.#gate = gate;
+    this.#sliceEnded = sliceEnded;
   }
 
   get inFlight(): number {
     return this.#running.size;
-  }
-
-  /** A batch of work arrived: a new time slice starts. */
-  beginSlice(): void {
-    this.#sliceStart = performance.now();
   }
 
   run(op: number, leaseId: number, taskId: number, id: string, attempt: number, timeout: number, args: unknown[]): void {
@@ -104,7 +105,8 @@ export class Runner {
     const pending = new Pending(op, leaseId, taskId, id, attempt, timeout, args);
     this.#running.set(leaseId, pending);
     this.#backlog.push(pending);
-    this.#drain();
+    if (this.#gate === Infinity) this.#drain(); // other threads or processes run them
+    else this.#yieldTurn(); // the next slice, after this read callback
   }
 
   cancel(leaseId: number, name: string, message: string): void {
@@ -144,7 +146,7 @@ export class Runner {
     while (this.#active < this.#gate) {
       const pending = this.#backlog.peek();
       if (!pending) return;
-      if (this.#gate !== Infinity && performance.now() - this.#sliceStart > SLICE_MS) return this.#yieldTurn();
+      if (this.#gate !== Infinity && (this.#resumeQueued || performance.now() - this.#sliceStart > SLICE_MS)) return this.#yieldTurn();
       const slot = this.#table.get(pending.taskId);
       if (slot instanceof Promise) {
         // Its module is loading: the queue waits for it, keeping call order.
@@ -165,12 +167,15 @@ export class Runner {
   #yieldTurn(): void {
     if (this.#resumeQueued) return;
     this.#resumeQueued = true;
-    setImmediate(() => {
-      this.#resumeQueued = false;
-      this.beginSlice();
-      this.#drain();
-    });
+    this.#sliceEnded();
+    setImmediate(this.#slice);
   }
+
+  readonly #slice = (): void => {
+    this.#resumeQueued = false;
+    this.#sliceStart = performance.now();
+    this.#drain();
+  };
 
   #start(entry: TaskEntry, pending: Pending): void {
     const { op, leaseId, timeout, args } = pending;

@@ -75,7 +75,7 @@ export class ClusterWorker {
     this.#log = log;
     // Pools on this event loop take calls up to their concurrency (see Runner); the others all.
     const gate = options.pool === 'green' || options.pool === 'inline' ? options.concurrency : Infinity;
-    this.#runner = new Runner(pool, table, (op, lease, value) => this.#emit(op, lease, value), gate);
+    this.#runner = new Runner(pool, table, (op, lease, value) => this.#emit(op, lease, value), gate, () => this.#flush());
     this.#loop = this.#connectLoop();
   }
 
@@ -247,7 +247,6 @@ export class ClusterWorker {
   }
 
   #work(records: unknown[]): void {
-    this.#runner.beginSlice();
     for (let i = 0; i < records.length;) {
       const op = records[i];
       if (op === CALL || op === CHUNK) {

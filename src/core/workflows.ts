@@ -1,6 +1,6 @@
 import { CancelledError } from './errors.js';
 import type { Executor } from './executor.js';
-import type { Future } from './future.js';
+import { futureInternals, type Future } from './future.js';
 import { checkTask, type AnyTask, type TaskResult } from './task.js';
 import { checkSignal, expected } from './validate.js';
 
@@ -99,9 +99,14 @@ export class Signature<R> extends Workflow<R> {
 
   execute(executor: Executor, input: readonly unknown[], scope: Scope): Promise<R> {
     if (scope.reason) return Promise.reject(scope.reason);
-    const future = executor.submit(this.task as any, ...input, ...this.args);
+    const future = this.submit(executor, input);
     scope.track(future);
     return future.result() as Promise<R>;
+  }
+
+  /** @internal Submits the call; a group watches the future itself instead of a promise of it. */
+  submit(executor: Executor, input: readonly unknown[]): Future<unknown, unknown> {
+    return input.length === 0 ? executor.submit(this.task as any, ...this.args) : executor.submit(this.task as any, ...input, ...this.args);
   }
 }
 
@@ -110,18 +115,50 @@ export class Group<R extends unknown[]> extends Workflow<R> {
     super();
   }
 
-  async execute(executor: Executor, input: readonly unknown[], parent: Scope): Promise<R> {
+  execute(executor: Executor, input: readonly unknown[], parent: Scope): Promise<R> {
     const scope = new Scope(parent);
-    // The first member to fail cancels its siblings.
-    const failFast = (error: unknown) => {
-      scope.abort(error instanceof CancelledError ? error : new CancelledError('a sibling in the group failed', { cause: error }));
-      throw error;
-    };
-    try {
-      return await Promise.all(this.members.map((m) => m.execute(executor, input, scope).catch(failFast))) as R;
-    } finally {
-      scope.close();
-    }
+    const members = this.members;
+    return new Promise<R>((resolve, reject) => {
+      const results = new Array(members.length) as R;
+      let left = members.length;
+      let failed = false;
+      // The first member to fail cancels its siblings and rejects the group with its error.
+      const fail = (error: unknown) => {
+        if (failed) return;
+        failed = true;
+        scope.abort(error instanceof CancelledError ? error : new CancelledError('a sibling in the group failed', { cause: error }));
+        reject(error);
+      };
+      const done = (index: number, value: unknown) => {
+        results[index] = value;
+        if (--left === 0 && !failed) {
+          scope.close();
+          resolve(results);
+        }
+      };
+      if (left === 0) {
+        scope.close();
+        return resolve(results);
+      }
+      for (let i = 0; i < members.length && !failed; i++) {
+        const member = members[i]!;
+        if (scope.reason) return fail(scope.reason);
+        if (!(member instanceof Signature)) {
+          member.execute(executor, input, scope).then((value) => done(i, value), fail);
+          continue;
+        }
+        // A signature's future is watched directly: one callback per task, no promises, so a
+        // group of thousands of small tasks costs the caller little more than submitting them.
+        let future: Future<unknown, unknown>;
+        try {
+          future = member.submit(executor, input);
+        } catch (error) {
+          return fail(error);
+        }
+        scope.track(future);
+        future.onDone((f) => (f.state === 'done' ? done(i, futureInternals.outcome(f)) : fail(futureInternals.outcome(f))));
+      }
+    });
   }
 }
 
