@@ -23,6 +23,19 @@ describe('sync primitives through ThreadPool', { timeout: 60_000 }, () => {
     assert.deepEqual(await consumer, Array.from({ length: 1000 }, (_, i) => `p:${i}`));
   });
 
+  test('primitives inside map and starmap chunks reach every call', async () => {
+    await using pool = new ThreadPool({ workers: 2 });
+    const queue = new Queue<string>();
+    // starmap with chunks: each argument list carries the queue; map with chunks: each item is one.
+    assert.deepEqual(await pool.starmap(tasks.produce, [[queue, 'a', 2], [queue, 'b', 2], [queue, 'c', 2]], { chunksize: 2 }), [2, 2, 2]);
+    const counted = await pool.map(tasks.produceOne, [queue, queue, queue], { chunksize: 3 });
+    assert.deepEqual(counted, ['one', 'one', 'one']);
+    queue.close();
+    const items: string[] = [];
+    for await (const item of queue) items.push(item);
+    assert.deepEqual(items.sort(), ['a:0', 'a:1', 'b:0', 'b:1', 'c:0', 'c:1', 'one', 'one', 'one']);
+  });
+
   test('Barrier, Condition, Event and Semaphore reach the tasks', async () => {
     await using pool = new ThreadPool({ workers: 2 });
     const barrier = new Barrier(3);
