@@ -46,6 +46,13 @@ export class Lease {
 /** Work a worker should hold beyond what it runs: enough to hide a round trip, small enough to balance. */
 const TARGET_HELD_MS = 10;
 const MAX_MULTIPLIER = 512;
+/**
+ * Tasks shorter than this are double-buffered: each slot holds at least two, so a worker that
+ * finishes one (or a whole slice of them) has the next at hand while its results travel and the
+ * refill comes back. Longer ones are not: the round trip is lost in them, and one worker could
+ * hoard work another will want.
+ */
+const LONG_TASK_MS = 50;
 /** First guess until replies say how long tasks take: a window of 8 per slot. */
 const INITIAL_MULTIPLIER = 8;
 
@@ -106,7 +113,7 @@ export class Member {
     this.#sampleFrom = now;
     this.#taskMs += (sample - this.#taskMs) / 8;
     const multiplier = Math.round(TARGET_HELD_MS / Math.max(this.#taskMs, 1e-4));
-    this.window = this.capacity * Math.max(1, Math.min(MAX_MULTIPLIER, multiplier));
+    this.window = this.capacity * Math.max(this.#taskMs < LONG_TASK_MS ? 2 : 1, Math.min(MAX_MULTIPLIER, multiplier));
   }
 
   info(): WorkerInfo {
