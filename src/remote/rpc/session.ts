@@ -220,7 +220,8 @@ export class RpcSession implements RefContext, ProxySession {
     }
     if (type === FrameType.DESCRIBE) return this.#reply(FrameType.RESULT, id, [entry.shape.methods, entry.shape.props]);
     if (type === FrameType.GET) return this.#readProperty(id, entry, message[1]);
-    const [, method, args] = message;
+    const method = message[1] as unknown;
+    const args = message[2] as unknown;
     if (typeof method !== 'string' || !Array.isArray(args)) {
       return this.#reply(FrameType.ERROR, id, new ProtocolError('a CALL body must be [objectId, method: string, args: array]'));
     }
