@@ -22,7 +22,8 @@ import { WorkerSlot, type WorkerStats } from './worker-slot.js';
  *                                                             answers once per event-loop turn
  *                                                             (or after FLUSH_AFTER_MS of work)
  *
- * - Nothing measured yet, shallow queue: `capacity` = workers, one call per worker.
+ * - Nothing measured yet, or fewer calls waiting than workers: `capacity` = workers, one call
+ *   per worker (a call buffered behind one that turns out long would wait while another idles).
  * - Calls measured shorter than LONG_TASK_MS: two per worker (double buffering). The worker
  *   takes the second straight from its port when the first ends (threads: no event-loop turn),
  *   answers the first at once, and the pool sends a new second while it runs: no idle gap.
@@ -160,8 +161,11 @@ export abstract class PoolBase extends ExecutorBase {
     // Double buffering: a worker holds its next call while it runs one, so it starts it at once
     // instead of idling for a round trip; not for long calls (a round trip is lost in them, and
     // one worker could hoard work another will want), nor before a reply has measured them.
-    const buffered = this.#measured && this.#taskMs < LONG_TASK_MS ? 2 : 1;
-    if (this.queuedCount < this.size * DEEP_QUEUE) return this.size * buffered;
+    // Only while at least a call per worker waits: with fewer, a call buffered behind one that
+    // turns out long would wait while another worker idles.
+    const queued = this.queuedCount;
+    const buffered = this.#measured && this.#taskMs < LONG_TASK_MS && queued >= this.size ? 2 : 1;
+    if (queued < this.size * DEEP_QUEUE) return this.size * buffered;
     return this.size * Math.max(this.#window, buffered);
   }
 
