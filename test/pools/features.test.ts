@@ -12,6 +12,28 @@ const pools: [string, (options: { workers: number; idleTimeout?: number }) => Po
 
 for (const [name, create] of pools) {
   describe(`${name}: features`, () => {
+    test('map over an array: guided chunks, large first and small last, items passed as they are', async () => {
+      await using pool = create({ workers: 2 });
+      const items = Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? [i, 'pair'] : i));
+      const out = await pool.map(tasks.itemAndChunk, items);
+      // An array item is one argument, not spread into several.
+      assert.deepEqual(out.map(([item]) => item), items);
+      const sizes: number[] = [];
+      let previous: string | undefined;
+      for (const [, chunk] of out) {
+        if (chunk === previous) sizes[sizes.length - 1]!++;
+        else sizes.push(1);
+        previous = chunk;
+      }
+      assert.equal(new Set(out.map(([, chunk]) => chunk)).size, sizes.length, 'a chunk is one run of consecutive items');
+      assert.equal(sizes[0], 250, 'the first chunk takes half of a worker\'s share');
+      assert.ok(sizes.at(-1)! < 50, `the last chunks are small: ${sizes.join(', ')}`);
+      for (let i = 1; i < sizes.length; i++) assert.ok(sizes[i]! <= sizes[i - 1]!, `chunk sizes never grow: ${sizes.join(', ')}`);
+      // A chunksize given is used as it is.
+      const fixed = await pool.map(tasks.itemAndChunk, items.slice(0, 100), { chunksize: 10 });
+      assert.equal(new Set(fixed.map(([, chunk]) => chunk)).size, 10);
+    });
+
     test('self-contained plain functions are shipped by source, methods and generators included', async () => {
       await using pool = create({ workers: 2 });
       assert.equal(await pool.submit((a: number, b: number) => a * b, 6, 7), 42);
