@@ -5,6 +5,7 @@
 import type { Executor } from '../core/executor.js';
 import { benchExecutor } from './executors.js';
 import { measureInterleaved, percent, type BenchReport, type Cell, type Contender } from './harness.js';
+import { StaticSplit } from './static-split.js';
 import piTasks, { monteCarloHits } from './tasks.js';
 
 export interface PiOptions {
@@ -15,6 +16,8 @@ export interface PiOptions {
   repeats: number;
   warmup: number;
 }
+
+const STATIC_SPLIT = 'static split';
 
 export const PI_DEFAULTS: PiOptions = { tasks: 3000, samples: 4000, workers: 2, executors: ['inline', 'green', 'threads', 'threads-cold', 'processes'], repeats: 3, warmup: 1 };
 
@@ -42,22 +45,25 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   };
   const inputs = new Array<number>(tasks).fill(samples);
   const executors: { name: string; workers: number; executor: Executor }[] = [];
+  // Next to the pools: plain Workers given equal shares once, the floor of their dispatch.
+  const split = options.executors.includes('threads') ? await StaticSplit.start(options.workers) : undefined;
   try {
     for (const name of options.executors) {
       const spec = benchExecutor(name);
       executors.push({ name, workers: spec.parallel ? options.workers : 1, executor: await spec.create(options.workers) });
     }
-    const contenders: Contender<number>[] = [
-      { name: 'plain loop', run: plainLoop },
-      ...executors.map(({ name, executor }) => ({ name, run: async () => sum(await executor.map(piTasks.monteCarlo, inputs)) })),
+    const contenders: (Contender<number> & { workers: number })[] = [
+      { name: 'plain loop', workers: 1, run: plainLoop },
+      ...(split ? [{ name: STATIC_SPLIT, workers: options.workers, run: () => split.run(tasks, samples) }] : []),
+      ...executors.map(({ name, workers, executor }) => ({ name, workers, run: async () => sum(await executor.map(piTasks.monteCarlo, inputs)) })),
     ];
     const results = await measureInterleaved(contenders, options);
     results.forEach((result, i) => {
-      const workers = i === 0 ? 1 : executors[i - 1]!.workers;
-      measured.push({ executor: contenders[i]!.name, workers, seconds: result.median, spread: result.spread, samplesPerSecond: total / result.median, pi: toPi(result.value) });
+      measured.push({ executor: contenders[i]!.name, workers: contenders[i]!.workers, seconds: result.median, spread: result.spread, samplesPerSecond: total / result.median, pi: toPi(result.value) });
     });
   } finally {
     await Promise.all(executors.map(({ executor }) => executor.shutdown()));
+    await split?.close();
   }
 
   // Against the plain loop, never against inline: "sequential" means no executor at all.
@@ -72,6 +78,8 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   const warm = rows.find((r) => r.executor === 'threads');
   const cold = rows.find((r) => r.executor === 'threads-cold');
   if (warm) notes.push(`threads: ${warm.speedup.toFixed(2)}x sequential (goal: >= ${options.tasks >= 3000 && options.samples >= 4000 ? '1.8' : '1.6'}x)`);
+  const floor = rows.find((r) => r.executor === STATIC_SPLIT);
+  if (warm && floor) notes.push(`threads / ${STATIC_SPLIT}: ${(floor.seconds / warm.seconds).toFixed(2)}x its speed (the pool's dispatch against none; the split's own ${floor.speedup.toFixed(2)}x is what this machine gives two workers now)`);
   if (warm && cold) notes.push(`threads-cold - threads (starting the pool): ${(cold.seconds - warm.seconds).toFixed(3)} s (goal: within 0.1 s)`);
   return {
     title: `weft bench pi: ${tasks} tasks x ${samples} samples (${(total / 1e6).toFixed(1)} M samples), ${options.workers} workers`,

@@ -18,7 +18,7 @@ describe('weft CLI', () => {
     const run = weft('bench', 'pi', '--tasks', '40', '--samples', '2000', '--repeats', '2', '--warmup', '0', '--json');
     assert.equal(run.code, 0, run.stderr);
     const data = JSON.parse(run.stdout) as { rows: { executor: string; pi: number; speedup: number; seconds: number }[] };
-    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'inline', 'green', 'threads', 'threads-cold', 'processes']);
+    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'static split', 'inline', 'green', 'threads', 'threads-cold', 'processes']);
     for (const row of data.rows) {
       assert.ok(Math.abs(row.pi - Math.PI) < 0.05, `${row.executor} estimated ${row.pi}`);
       assert.ok(row.seconds > 0);
@@ -33,6 +33,8 @@ describe('weft CLI', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /executor\s+workers\s+seconds\s+spread\s+samples\/s\s+speedup\s+efficiency\s+pi/);
     assert.match(run.stdout, /inline \/ plain loop: \d+\.\d+x/);
+    assert.match(run.stdout, /^static split\s+2\s/m);
+    assert.match(run.stdout, /threads \/ static split: \d+\.\d+x/);
   });
 
   test('bench overhead --peers: weft pools, the floor and the three peers, with ratios', () => {
@@ -48,7 +50,7 @@ describe('weft CLI', () => {
     const data = JSON.parse(run.stdout) as { runs: { options: { tasks: number }; rows: { executor: string; pi: number }[] }[] };
     assert.deepEqual(data.runs.map((r) => r.options.tasks), [3000, 30_000]);
     for (const r of data.runs) {
-      assert.deepEqual(r.rows.map((row) => row.executor), ['plain loop', 'inline', 'threads']);
+      assert.deepEqual(r.rows.map((row) => row.executor), ['plain loop', 'static split', 'inline', 'threads']);
       assert.ok(r.rows.every((row) => Math.abs(row.pi - Math.PI) < 0.01));
     }
   });
