@@ -22,8 +22,9 @@ import { WorkerSlot, type WorkerStats } from './worker-slot.js';
  *                                                             answers once per event-loop turn
  *                                                             (or after FLUSH_AFTER_MS of work)
  *
- * - Nothing measured yet, or fewer calls waiting than workers: `capacity` = workers, one call
- *   per worker (a call buffered behind one that turns out long would wait while another idles).
+ * - Nothing measured yet, or fewer calls waiting than workers (and the queue not deep, below):
+ *   `capacity` = workers, one call per worker (a call buffered behind one that turns out long
+ *   would wait while another worker idles).
  * - Calls measured shorter than LONG_TASK_MS: two per worker (double buffering). The worker
  *   takes the second straight from its port when the first ends (threads: no event-loop turn),
  *   answers the first at once, and the pool sends a new second while it runs: no idle gap.
