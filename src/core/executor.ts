@@ -238,22 +238,30 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 
   #stream(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean, ordered: boolean, defaultWindow: number): AsyncGenerator<any> {
-    const { source, submit, plan } = this.#planMap(task, items, options, spread, defaultWindow);
+    const { source, submit, plan } = this.#planMap(task, items, options, spread, defaultWindow, false);
     return streamResults(source, submit, plan, ordered);
   }
 
   #collect(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean): Promise<any[]> {
-    const { source, submit, plan } = this.#planMap(task, items, options, spread, Infinity);
+    const { source, submit, plan } = this.#planMap(task, items, options, spread, Infinity, true);
     return collectResults(source, submit, plan);
   }
 
-  #planMap(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean, defaultWindow: number) {
+  /**
+   * How a map runs. A chunk is one attempt, so a task's `timeout` and `retries` would apply to
+   * a whole chunk: with either, each item is its own call unless a chunksize is given. Guided
+   * chunks (large first) only when all results are collected at the end (map, starmap): imap
+   * streams, and a large first chunk would hold its first result back.
+   */
+  #planMap(task: AnyTask, items: unknown, options: MapOptions | undefined, spread: boolean, defaultWindow: number, collected: boolean) {
     checkTask(task);
     const o = checkMapOptions(options);
     const itemCount = Array.isArray(items) ? items.length : undefined;
+    const perItem = isTaskRef(task) && (task.options.timeout !== undefined || (task.options.retries ?? 0) > 0);
+    const chosen = o.chunksize === undefined && !perItem;
     const plan: MapPlan = {
-      chunksize: o.chunksize ?? this.defaultChunksize(itemCount),
-      guided: o.chunksize === undefined && itemCount !== undefined ? withCount(this.guidedChunking(itemCount), itemCount) : undefined,
+      chunksize: o.chunksize ?? (perItem ? 1 : this.defaultChunksize(itemCount)),
+      guided: chosen && collected && itemCount !== undefined ? withCount(this.guidedChunking(itemCount), itemCount) : undefined,
       window: o.concurrency ?? defaultWindow,
       timeout: o.timeout,
       signal: o.signal,

@@ -5,7 +5,11 @@ import { checkMilliseconds, checkPositiveInteger, checkSignal, expected } from '
 
 /** Options of map, imap, imapUnordered and starmap. */
 export interface MapOptions {
-  /** Items sent to a worker per message. @default chosen by the executor (1 for inline and green) */
+  /**
+   * Items sent to a worker per message (one attempt: a task's `timeout` and `retries` apply to
+   * the chunk). @default chosen by the executor: 1 for inline and green and for tasks with a
+   * timeout or retries; pools and the cluster cut guided chunks for map/starmap over an array
+   */
   chunksize?: number;
   /** Most chunks in flight at once. @default unbounded for map/starmap, a small multiple of the executor's capacity for imap */
   concurrency?: number;

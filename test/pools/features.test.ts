@@ -32,6 +32,20 @@ for (const [name, create] of pools) {
       // A chunksize given is used as it is.
       const fixed = await pool.map(tasks.itemAndChunk, items.slice(0, 100), { chunksize: 10 });
       assert.equal(new Set(fixed.map(([, chunk]) => chunk)).size, 10);
+      // A task with a timeout or retries: each item is its own attempt.
+      const timed = await pool.map(tasks.itemAndChunk.with({ timeout: 60_000 }), items.slice(0, 50));
+      assert.equal(new Set(timed.map(([, chunk]) => chunk)).size, 50);
+      const retried = await pool.map(tasks.itemAndChunk.with({ retries: 1 }), items.slice(0, 50));
+      assert.equal(new Set(retried.map(([, chunk]) => chunk)).size, 50);
+    });
+
+    test('imap over an array streams in equal small chunks, not guided ones', async () => {
+      await using pool = create({ workers: 2 });
+      const sizes = new Map<string, number>();
+      for await (const [, chunk] of pool.imap(tasks.itemAndChunk, Array.from({ length: 640 }, (_, i) => i))) {
+        sizes.set(chunk, (sizes.get(chunk) ?? 0) + 1);
+      }
+      assert.deepEqual(new Set(sizes.values()), new Set([10]), 'chunks of 640 / (2 workers x 32)');
     });
 
     test('self-contained plain functions are shipped by source, methods and generators included', async () => {
