@@ -59,7 +59,7 @@ const DEFAULT_CANCEL_GRACE_MS = 3000;
 /** Guided map chunks: each takes 1 / (workers × GUIDED_SHARE) of the items left... */
 const GUIDED_SHARE = 2;
 /** ...down to 1 / (workers × SMALLEST_CHUNK_SHARE) of all items, so that workers finish together. */
-const SMALLEST_CHUNK_SHARE = 32;
+const SMALLEST_CHUNK_SHARE = 128;
 /** Items per map chunk at most: one chunk is one result message, kept small enough to stream. */
 const MAX_CHUNK = 1024;
 

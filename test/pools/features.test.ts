@@ -42,10 +42,10 @@ for (const [name, create] of pools) {
     test('imap over an array streams in equal small chunks, not guided ones', async () => {
       await using pool = create({ workers: 2 });
       const sizes = new Map<string, number>();
-      for await (const [, chunk] of pool.imap(tasks.itemAndChunk, Array.from({ length: 640 }, (_, i) => i))) {
+      for await (const [, chunk] of pool.imap(tasks.itemAndChunk, Array.from({ length: 1280 }, (_, i) => i))) {
         sizes.set(chunk, (sizes.get(chunk) ?? 0) + 1);
       }
-      assert.deepEqual(new Set(sizes.values()), new Set([10]), 'chunks of 640 / (2 workers x 32)');
+      assert.deepEqual(new Set(sizes.values()), new Set([5]), 'chunks of 1280 / (2 workers x 128)');
     });
 
     test('self-contained plain functions are shipped by source, methods and generators included', async () => {
