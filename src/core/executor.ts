@@ -96,6 +96,11 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     return this.#queue.size;
   }
 
+  /** The kind of the job that starts next, if one waits (backends may prefetch chunks only). */
+  protected get nextQueuedKind(): JobKind | undefined {
+    return this.#queue.peek()?.kind;
+  }
+
   get stats(): ExecutorStats {
     return { queued: this.#queue.size, running: this.#active, ...this.#counts };
   }

@@ -46,6 +46,15 @@ export class PriorityQueue<T> {
     return undefined;
   }
 
+  /** The item shift() would return, left in place. */
+  peek(): T | undefined {
+    for (const priority of this.#priorities) {
+      const item = this.#buckets.get(priority)!.peek();
+      if (item !== undefined) return item;
+    }
+    return undefined;
+  }
+
   *drain(): Generator<T> {
     for (;;) {
       const item = this.shift();

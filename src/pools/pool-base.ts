@@ -22,12 +22,12 @@ import { WorkerSlot, type WorkerStats } from './worker-slot.js';
  *                                                             answers once per event-loop turn
  *                                                             (or after FLUSH_AFTER_MS of work)
  *
- * - Nothing measured yet, or fewer calls waiting than workers (and the queue not deep, below):
- *   `capacity` = workers, one call per worker (a call buffered behind one that turns out long
- *   would wait while another worker idles).
- * - Calls measured shorter than LONG_TASK_MS: two per worker (double buffering). The worker
- *   takes the second straight from its port when the first ends (threads: no event-loop turn),
- *   answers the first at once, and the pool sends a new second while it runs: no idle gap.
+ * - Single calls, below a deep queue: `capacity` = workers, one call per worker (a short call
+ *   buffered behind one that turns out long would wait while another worker idles).
+ * - map chunks measured shorter than LONG_TASK_MS, at least one per worker waiting: two per
+ *   worker (double buffering). The worker takes the second straight from its port when the
+ *   first ends (threads: no event-loop turn), answers the first at once, and the pool sends a
+ *   new second while it runs: no idle gap.
  * - Deep queue (>= DEEP_QUEUE per worker waiting): `capacity` = workers × window, so each worker
  *   holds a window of calls and the round trip is paid once per batch, not once per task. The
  *   window aims at TARGET_BATCH_MS of work per worker, from a running estimate of the task time
@@ -159,13 +159,13 @@ export abstract class PoolBase extends ExecutorBase {
   // ---- ExecutorBase hooks -------------------------------------------------------------------
 
   protected get capacity(): number {
-    // Double buffering: a worker holds its next call while it runs one, so it starts it at once
-    // instead of idling for a round trip; not for long calls (a round trip is lost in them, and
-    // one worker could hoard work another will want), nor before a reply has measured them.
-    // Only while at least a call per worker waits: with fewer, a call buffered behind one that
-    // turns out long would wait while another worker idles.
+    // Double buffering of map chunks: a worker holds its next chunk while it runs one, so it
+    // starts it at once instead of idling for a round trip; not for long chunks (a round trip is
+    // lost in them), nor before a reply has measured them, nor with fewer chunks waiting than
+    // workers. Single calls are not buffered below a deep queue: a short call buffered behind
+    // one that turns out long would wait while another worker idles.
     const queued = this.queuedCount;
-    const buffered = this.#measured && this.#taskMs < LONG_TASK_MS && queued >= this.size ? 2 : 1;
+    const buffered = this.#measured && this.#taskMs < LONG_TASK_MS && queued >= this.size && this.nextQueuedKind !== 'call' ? 2 : 1;
     if (queued < this.size * DEEP_QUEUE) return this.size * buffered;
     return this.size * Math.max(this.#window, buffered);
   }

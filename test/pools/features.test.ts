@@ -1,6 +1,9 @@
 // Pool features beyond the Executor contract, on both pools where they apply.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers.js';
 import { ProcessPool, RemoteError, ThreadPool, transfer, type PoolBase } from '../../src/index.js';
 import tasks from '../fixtures/tasks.js';
 import crash from '../fixtures/crash-tasks.js';
@@ -37,6 +40,22 @@ for (const [name, create] of pools) {
       assert.equal(new Set(timed.map(([, chunk]) => chunk)).size, 50);
       const retried = await pool.map(tasks.itemAndChunk.with({ retries: 1 }), items.slice(0, 50));
       assert.equal(new Set(retried.map(([, chunk]) => chunk)).size, 50);
+    });
+
+    test('a short task submitted behind a long one runs on the worker that frees first', async () => {
+      await using pool = create({ workers: 2 });
+      await pool.map(tasks.square, Array.from({ length: 40 }, (_, i) => i), { chunksize: 1 }); // tasks measured short
+      const dir = tempDir();
+      const marker = (name: string) => join(dir, name);
+      const long = pool.submit(tasks.finishAfter, [marker('go-long'), marker('long'), 'long']);
+      const other = pool.submit(tasks.finishAfter, [marker('go-other'), marker('other'), 'other']);
+      const shorts = [1, 2, 3].map((i) => pool.submit(tasks.finishAfter, [null, marker(`short${i}`), `short${i}`]));
+      writeFileSync(marker('go-other'), '');
+      // No short task may have been buffered behind the long one, which is still waiting.
+      assert.deepEqual(await Promise.all(shorts), ['short1', 'short2', 'short3']);
+      assert.equal(long.state, 'running');
+      writeFileSync(marker('go-long'), '');
+      assert.deepEqual(await Promise.all([long, other]), ['long', 'other']);
     });
 
     test('imap over an array streams in equal small chunks, not guided ones', async () => {
