@@ -59,8 +59,8 @@ registerBenchExecutor({
 
 /** One task per item, as the peers send them: shows the dispatch path without map's chunking. */
 class PerTaskThreadPool extends ThreadPool {
-  protected override defaultChunksize(): number {
-    return 1;
+  protected override chunking(): undefined {
+    return undefined;
   }
 }
 registerBenchExecutor({

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { BrokenExecutorError, CancelledError } from '../core/errors.js';
-import { ExecutorBase } from '../core/executor.js';
+import { ExecutorBase, type MapChunking } from '../core/executor.js';
 import { futureInternals } from '../core/future.js';
 import type { Job } from '../core/job.js';
 import { isTaskRef, type AnyTask } from '../core/task.js';
@@ -51,8 +51,6 @@ export interface ClusterEvents {
 
 /** Local workers dying this many times in a row before joining make start() fail. */
 const MAX_FAILED_LOCAL_STARTS = 3;
-/** Items per map chunk at most: one chunk is one lease and one result record. */
-const MAX_CHUNK = 1024;
 
 export class ClusterExecutor extends ExecutorBase {
   protected readonly kind = 'ClusterExecutor';
@@ -162,23 +160,14 @@ export class ClusterExecutor extends ExecutorBase {
   }
 
   /**
-   * map over a known number of items: guided chunks (see MapPlan), from an eighth of a slot's
-   * share of what is left down to 1/16 of a slot's share. A chunk costs a lease and a round
-   * trip, so the first are large; the last are small and keep the end of a map balanced (with
-   * 4 equal chunks per slot, as multiprocessing cuts them, one worker may still hold a quarter
-   * of its share when the other is done).
+   * map over an array: guided chunks (see MapPlan), down to 1/16 of a slot's share. A chunk
+   * costs a lease and a round trip, so the first are large; the last are small and keep the end
+   * of a map balanced (with 4 equal chunks per slot, as multiprocessing cuts them, one worker may
+   * still hold a quarter of its share when the other is done).
    */
-  protected override defaultChunksize(itemCount: number | undefined): number {
-    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.#slots() * 16)), MAX_CHUNK));
-  }
-
-  protected override guidedChunking(itemCount: number): { divisor: number; maxChunk: number } | undefined {
-    const slots = this.#slots();
-    return itemCount > slots ? { divisor: slots * 2, maxChunk: MAX_CHUNK } : undefined;
-  }
-
-  #slots(): number {
-    return Math.max(1, this.#scheduler.totalSlots || this.#settings.localWorkers * this.#settings.localConcurrency);
+  protected override chunking(): MapChunking {
+    const slots = Math.max(1, this.#scheduler.totalSlots || this.#settings.localWorkers * this.#settings.localConcurrency);
+    return { slots, smallestShare: 16 };
   }
 
   protected override async close(): Promise<void> {

@@ -88,7 +88,7 @@ export class Scheduler {
     return capacity;
   }
 
-  /** Capacity of the ready workers that can run plain functions; for defaultChunksize. */
+  /** Capacity of the ready workers that can run plain functions; for the map chunking. */
   get totalSlots(): number {
     let slots = 0;
     for (const m of this.#members.values()) if (m.schedulable) slots += m.capacity;

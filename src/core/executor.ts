@@ -76,13 +76,11 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   protected accept(_task: AnyTask): void {}
   /** Releases the backend once every job has finished. */
   protected async close(): Promise<void> {}
-  /** Chunk size for map calls that do not set one. */
-  protected defaultChunksize(_itemCount: number | undefined): number {
-    return 1;
-  }
-
-  /** Guided chunking for a map over `itemCount` items when no chunksize was given (see MapPlan). */
-  protected guidedChunking(_itemCount: number): { divisor: number; maxChunk: number } | undefined {
+  /**
+   * How a map over an array is cut when no chunksize is given: for `slots` workers, the smallest
+   * chunk 1 / `smallestShare` of one worker's share. Undefined (inline, green): one item per call.
+   */
+  protected chunking(): MapChunking | undefined {
     return undefined;
   }
 
@@ -263,10 +261,10 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     const o = checkMapOptions(options);
     const itemCount = Array.isArray(items) ? items.length : undefined;
     const perItem = isTaskRef(task) && (task.options.timeout !== undefined || (task.options.retries ?? 0) > 0);
-    const chosen = o.chunksize === undefined && !perItem;
+    const cut = o.chunksize === undefined && !perItem && itemCount !== undefined ? this.chunking() : undefined;
     const plan: MapPlan = {
-      chunksize: o.chunksize ?? (perItem ? 1 : this.defaultChunksize(itemCount)),
-      guided: chosen && collected && itemCount !== undefined ? withCount(this.guidedChunking(itemCount), itemCount) : undefined,
+      chunksize: o.chunksize ?? (cut ? smallestChunk(itemCount!, cut) : 1),
+      guided: cut && collected && itemCount! > cut.slots ? { divisor: cut.slots * GUIDED_SHARE, maxChunk: MAX_CHUNK } : undefined,
       window: o.concurrency ?? defaultWindow,
       timeout: o.timeout,
       signal: o.signal,
@@ -377,6 +375,18 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 }
 
-function withCount<T extends object>(guided: T | undefined, itemCount: number): (T & { itemCount: number }) | undefined {
-  return guided && { ...guided, itemCount };
+/** Items per map chunk at most: one chunk is one message each way, kept small enough to stream. */
+const MAX_CHUNK = 1024;
+/** Guided map chunks: each takes 1 / (slots × GUIDED_SHARE) of the items left (see MapPlan). */
+const GUIDED_SHARE = 2;
+
+/** See ExecutorBase.chunking. */
+export interface MapChunking {
+  slots: number;
+  smallestShare: number;
+}
+
+/** The smallest guided chunk, and the size of imap's equal chunks. */
+function smallestChunk(itemCount: number, { slots, smallestShare }: MapChunking): number {
+  return Math.max(1, Math.min(Math.ceil(itemCount / (slots * smallestShare)), MAX_CHUNK));
 }

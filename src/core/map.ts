@@ -23,11 +23,11 @@ export interface MapPlan {
   /** Items per batch; with `guided`, the fewest a batch takes (the last ones). */
   chunksize: number;
   /**
-   * Guided chunking over a known number of items: each batch takes the items left divided by
-   * `divisor` (at most `maxChunk`, at least `chunksize`), so the first batches are large (few
-   * messages) and the last small (workers finish together instead of one waiting on another).
+   * Guided chunking over an array: each batch takes the items left divided by `divisor` (at
+   * most `maxChunk`, at least `chunksize`), so the first batches are large (few messages) and
+   * the last small (workers finish together instead of one waiting on another).
    */
-  guided?: { itemCount: number; divisor: number; maxChunk: number };
+  guided?: { divisor: number; maxChunk: number };
   window: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
@@ -109,15 +109,12 @@ async function* streamOutcomes(source: Source, submit: SubmitBatch, plan: MapPla
     wake?.();
   };
   let exhausted = false;
-  const guided = plan.guided;
-  let left = guided?.itemCount ?? 0;
   try {
     for (;;) {
       while (!exhausted && unsettled.size < plan.window) {
-        const size = guided ? Math.max(plan.chunksize, Math.min(guided.maxChunk, Math.ceil(left / guided.divisor))) : plan.chunksize;
+        const size = batchSize(plan, source);
         const pulled = pullBatch(source, size);
         const batch = isThenable(pulled) ? await pulled : pulled;
-        left -= batch.length;
         if (batch.length > 0) {
           const future = submit(batch);
           unsettled.add(future);
@@ -146,6 +143,12 @@ async function* streamOutcomes(source: Source, submit: SubmitBatch, plan: MapPla
     for (const future of unsettled) future.cancel();
     if (!exhausted && !(source instanceof ArrayCursor)) await source.return?.();
   }
+}
+
+function batchSize({ chunksize, guided }: MapPlan, source: Source): number {
+  if (!guided || !(source instanceof ArrayCursor)) return chunksize;
+  const left = source.array.length - source.index;
+  return Math.max(chunksize, Math.min(guided.maxChunk, Math.ceil(left / guided.divisor)));
 }
 
 /** Pulls up to `size` items; synchronously while the source is synchronous. */

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { RemoteError, WorkerCrashedError, type SerializedError } from '../core/errors.js';
-import { ExecutorBase, type ExecutorStats, type ShutdownOptions } from '../core/executor.js';
+import { ExecutorBase, type ExecutorStats, type MapChunking, type ShutdownOptions } from '../core/executor.js';
 import type { Future } from '../core/future.js';
 import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
@@ -33,7 +33,7 @@ import { WorkerSlot, type WorkerStats } from './worker-slot.js';
  *   window aims at TARGET_BATCH_MS of work per worker, from a running estimate of the task time
  *   (quick to rise, slow to fall), so long tasks are not hoarded by one worker while another
  *   idles at the end of a map.
- * - map over an array: guided chunks, large first and small last (defaultChunksize), each one
+ * - map over an array: guided chunks, large first and small last (chunking), each one
  *   message of bare items (ITEMS), its results one message back.
  * - Calls prefetched into a worker count as running for the futures: cancelling one that has not
  *   started yet makes it start with its signal already aborted, as any cancelled running task.
@@ -56,12 +56,8 @@ const INITIAL_TASK_MS = TARGET_BATCH_MS / 2;
 /** Calls at least this long are not double-buffered: a round trip is lost in them. */
 const LONG_TASK_MS = 16;
 const DEFAULT_CANCEL_GRACE_MS = 3000;
-/** Guided map chunks: each takes 1 / (workers × GUIDED_SHARE) of the items left... */
-const GUIDED_SHARE = 2;
-/** ...down to 1 / (workers × SMALLEST_CHUNK_SHARE) of all items, so that workers finish together. */
+/** The smallest map chunk, as a share of one worker's items: under a millisecond of pi. */
 const SMALLEST_CHUNK_SHARE = 128;
-/** Items per map chunk at most: one chunk is one result message, kept small enough to stream. */
-const MAX_CHUNK = 1024;
 
 export interface PoolOptions {
   /** Most workers at once; they start on demand (or all with `start()`). @default os.availableParallelism() */
@@ -170,15 +166,11 @@ export abstract class PoolBase extends ExecutorBase {
     return this.size * Math.max(this.#window, buffered);
   }
 
-  // map over a known number of items: guided chunks (see MapPlan). multiprocessing.Pool cuts
-  // 4 equal chunks per worker; large chunks first send fewer messages, and small ones last keep
-  // a worker slowed by other load from holding up the end.
-  protected override defaultChunksize(itemCount: number | undefined): number {
-    return itemCount === undefined ? 1 : Math.max(1, Math.min(Math.ceil(itemCount / (this.size * SMALLEST_CHUNK_SHARE)), MAX_CHUNK));
-  }
-
-  protected override guidedChunking(itemCount: number): { divisor: number; maxChunk: number } | undefined {
-    return itemCount > this.size ? { divisor: this.size * GUIDED_SHARE, maxChunk: MAX_CHUNK } : undefined;
+  // map over an array: guided chunks (see MapPlan). multiprocessing.Pool cuts 4 equal chunks per
+  // worker; large chunks first send fewer messages, and small ones last keep a worker slowed by
+  // other load from holding up the end.
+  protected override chunking(): MapChunking | undefined {
+    return { slots: this.size, smallestShare: SMALLEST_CHUNK_SHARE };
   }
 
   protected override accept(task: AnyTask): void {
