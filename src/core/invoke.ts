@@ -37,24 +37,23 @@ export function invokeChunk(
   asyncContext = true,
   single = false,
 ): unknown[] | Promise<unknown[]> {
-  const argLists = (single ? { length: calls.length, at: (i: number) => [calls[i]] } : { length: calls.length, at: (i: number) => calls[i] as readonly unknown[] });
   const results: unknown[] = new Array(calls.length);
   for (let i = 0; i < calls.length; i++) {
-    const out = invokeTask(fn, argLists.at(i), context, ignoreValue, undefined, asyncContext);
-    if (isPromiseLike(out)) return finishChunkAsync(fn, argLists, context, results, i, out, asyncContext);
+    const out = invokeTask(fn, argsOf(calls, i, single), context, ignoreValue, undefined, asyncContext);
+    if (isPromiseLike(out)) return finishChunkAsync(fn, calls, single, context, results, i, out, asyncContext);
     results[i] = out;
   }
   return results;
 }
 
-interface ArgLists {
-  length: number;
-  at(index: number): readonly unknown[];
+function argsOf(calls: readonly unknown[], index: number, single: boolean): readonly unknown[] {
+  return single ? [calls[index]] : calls[index] as readonly unknown[];
 }
 
 async function finishChunkAsync(
   fn: (...args: any[]) => unknown,
-  argLists: ArgLists,
+  calls: readonly unknown[],
+  single: boolean,
   context: TaskContext,
   results: unknown[],
   from: number,
@@ -62,8 +61,8 @@ async function finishChunkAsync(
   asyncContext: boolean,
 ): Promise<unknown[]> {
   results[from] = await pending;
-  for (let i = from + 1; i < argLists.length; i++) {
-    results[i] = await invokeTask(fn, argLists.at(i), context, ignoreValue, undefined, asyncContext);
+  for (let i = from + 1; i < calls.length; i++) {
+    results[i] = await invokeTask(fn, argsOf(calls, i, single), context, ignoreValue, undefined, asyncContext);
   }
   return results;
 }

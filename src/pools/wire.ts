@@ -20,6 +20,11 @@ export const CHUNK = 2;
 export const ABORT = 3;
 export const ITEMS = 4;
 
+/** Whether a pool-to-worker record is a call (one or a chunk), which the worker numbers. */
+export function isCall(op: number): boolean {
+  return op === CALL || op === CHUNK || op === ITEMS;
+}
+
 export const OK = 0;
 export const ERR = 1;
 export const YIELD = 2;

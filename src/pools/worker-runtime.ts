@@ -7,7 +7,7 @@ import { decodeArgs, type ParentChannel, type WorkerKind } from '../core/shareab
 import { lookupTask } from '../core/task.js';
 import { compileSource } from './source.js';
 import { takeTransfers, type Transferable } from './transfer.js';
-import { ABORT, CALL, CHUNK, DEF, ERR, ITEMS, MODULE, OK, PROGRESS, YIELD } from './wire.js';
+import { ABORT, CALL, CHUNK, DEF, ERR, isCall, MODULE, OK, PROGRESS, YIELD } from './wire.js';
 
 type Fn = (...args: any[]) => unknown;
 
@@ -67,7 +67,7 @@ export class WorkerRuntime {
   #take(batch: unknown[]): void {
     for (let i = 0; i < batch.length;) {
       const op = batch[i] as number;
-      if (op === CALL || op === CHUNK || op === ITEMS) {
+      if (isCall(op)) {
         this.#inbox.push(new Call(this, ++this.#received, op, batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as number, batch[i + 4] as unknown[]));
         i += 5;
       } else if (op === DEF) {

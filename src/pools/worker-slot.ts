@@ -1,7 +1,7 @@
 import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
 import type { Transport } from './transports.js';
-import { ABORT, CALL, CHUNK, DEF, ITEMS } from './wire.js';
+import { ABORT, CALL, CHUNK, DEF, ITEMS, isCall } from './wire.js';
 import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
 import { takeTransfers, type Transferable } from './transfer.js';
 
@@ -151,8 +151,4 @@ function countCalls(batch: unknown[]): number {
     i += op === ABORT ? 4 : 5;
   }
   return calls;
-}
-
-function isCall(op: number): boolean {
-  return op === CALL || op === CHUNK || op === ITEMS;
 }
