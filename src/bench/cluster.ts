@@ -15,7 +15,7 @@ import type { Executor } from '../core/executor.js';
 import { group, sig } from '../core/workflows.js';
 import { ThreadPool } from '../pools/thread-pool.js';
 import { progress, summarize, type BenchReport, type Cell } from './harness.js';
-import benchTasks, { monteCarloHits } from './tasks.js';
+import benchTasks, { monteCarloLoop } from './tasks.js';
 
 export interface ClusterBenchOptions {
   workers: number;
@@ -79,9 +79,7 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
     }
     const plainLoop = () => {
       const start = performance.now();
-      let hits = 0;
-      for (let i = 0; i < tasks; i++) hits += monteCarloHits(samples);
-      if (hits <= 0) throw new Error('no hits');
+      if (monteCarloLoop(tasks, samples) <= 0) throw new Error('no hits');
       return (performance.now() - start) / 1000;
     };
     plainLoop(); // warm-up

@@ -6,7 +6,7 @@ import type { Executor } from '../core/executor.js';
 import { benchExecutor } from './executors.js';
 import { measureInterleaved, percent, type BenchReport, type Cell, type Contender } from './harness.js';
 import { StaticSplit } from './static-split.js';
-import piTasks, { monteCarloHits } from './tasks.js';
+import piTasks, { monteCarloLoop } from './tasks.js';
 
 export interface PiOptions {
   tasks: number;
@@ -39,11 +39,7 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   const toPi = (hits: number) => (4 * hits) / total;
   const measured: Omit<PiRow, 'speedup' | 'efficiency'>[] = [];
 
-  const plainLoop = () => {
-    let hits = 0;
-    for (let i = 0; i < tasks; i++) hits += monteCarloHits(samples);
-    return hits;
-  };
+  const plainLoop = () => monteCarloLoop(tasks, samples);
   const inputs = new Array<number>(tasks).fill(samples);
   const executors: { name: string; workers: number; executor: Executor }[] = [];
   // Next to the pools: plain Workers given equal shares once, the floor of their dispatch.

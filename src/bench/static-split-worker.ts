@@ -1,10 +1,8 @@
 // A worker of the `static split` row of `weft bench pi`: runs the share of tasks it is told to
 // in one loop and answers once, with no queue and no message per task.
 import { parentPort } from 'node:worker_threads';
-import { monteCarloHits } from './tasks.js';
+import { monteCarloLoop } from './tasks.js';
 
 parentPort!.on('message', ({ tasks, samples }: { tasks: number; samples: number }) => {
-  let hits = 0;
-  for (let i = 0; i < tasks; i++) hits += monteCarloHits(samples);
-  parentPort!.postMessage(hits);
+  parentPort!.postMessage(monteCarloLoop(tasks, samples));
 });

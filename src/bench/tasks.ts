@@ -12,6 +12,13 @@ export function monteCarloHits(tries: number): number {
   return hits;
 }
 
+/** `tasks` runs of monteCarloHits(samples) in one loop: the sequential baseline, and a static split's share. */
+export function monteCarloLoop(tasks: number, samples: number): number {
+  let hits = 0;
+  for (let i = 0; i < tasks; i++) hits += monteCarloHits(samples);
+  return hits;
+}
+
 export default defineTasks(import.meta.url, {
   monteCarlo: monteCarloHits,
   noop(value: number): number {
