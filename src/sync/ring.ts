@@ -1,5 +1,5 @@
 import { InvalidStateError, TimeoutError } from '../core/errors.js';
-import { checkWaitOptions, waitWord, type WaitOptions } from './atomic-wait.js';
+import { checkWaitOptions, waitWord, type WaitOptions, type WaitOutcome } from './atomic-wait.js';
 import { ClosedError } from './errors.js';
 import { decodeItem, encodeItem } from './item-codec.js';
 import { acquireWord, releaseWord, tryAcquireWord } from './lock.js';
@@ -112,14 +112,7 @@ export class Ring {
         return;
       }
       const seq = Atomics.load(control, NOT_FULL);
-      Atomics.add(control, PUT_WAITERS, 1);
-      releaseWord(control, LOCK);
-      let outcome;
-      try {
-        outcome = await waitWord(control, NOT_FULL, seq, deadline, signal);
-      } finally {
-        Atomics.sub(control, PUT_WAITERS, 1);
-      }
+      const outcome = await waitUnlocked(control, NOT_FULL, PUT_WAITERS, seq, deadline, signal);
       if (outcome === 'timed-out') {
         throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed full (${this.size} items)`);
       }
@@ -146,14 +139,7 @@ export class Ring {
         releaseWord(control, LOCK);
         throw new ClosedError(`${what}: the queue is closed and empty`);
       }
-      Atomics.add(control, GET_WAITERS, 1);
-      releaseWord(control, LOCK);
-      let outcome;
-      try {
-        outcome = await waitWord(control, NOT_EMPTY, seq, deadline, signal);
-      } finally {
-        Atomics.sub(control, GET_WAITERS, 1);
-      }
+      const outcome = await waitUnlocked(control, NOT_EMPTY, GET_WAITERS, seq, deadline, signal);
       if (outcome === 'timed-out') {
         throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed empty`);
       }
@@ -220,5 +206,19 @@ export class Ring {
     out.set(this.#data.subarray(at, at + first), 0);
     if (first < length) out.set(this.#data.subarray(0, length - first), first);
     return out;
+  }
+}
+
+/**
+ * Counts this side in `waiters`, drops the ring's lock and waits for `word` to move on from `seq`
+ * (the lock is held on entry; the count tells the other side whether to notify).
+ */
+async function waitUnlocked(control: Int32Array, word: number, waiters: number, seq: number, deadline: number, signal: AbortSignal | undefined): Promise<WaitOutcome> {
+  Atomics.add(control, waiters, 1);
+  releaseWord(control, LOCK);
+  try {
+    return await waitWord(control, word, seq, deadline, signal);
+  } finally {
+    Atomics.sub(control, waiters, 1);
   }
 }
