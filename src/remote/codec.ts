@@ -159,9 +159,10 @@ const PACKR_OPTIONS = {
 
 /**
  * Bodies up to this size are copied into the codec's scratch buffer before they are read. msgpackr
- * caches a DataView on the buffer it reads; a fresh socket chunk per frame costs a Buffer, a
- * DataView and a property added to a typed array on every decode (about a third of a small
- * frame's decode time), while copying 4 KiB or less into the same scratch costs a memcpy.
+ * caches a DataView on the buffer it reads, and reads strings through its fastest paths only near
+ * the start of a buffer: a body read in place costs a Buffer and a DataView whenever the socket's
+ * memory changes (a fresh chunk per 'data' event) and slower string reads deep in a buffer, while
+ * copying 4 KiB or less into the same scratch costs a memcpy.
  */
 const SCRATCH_SIZE = 4096;
 
@@ -181,6 +182,7 @@ const SLAB_MIN_ROOM = 8 * 1024;
 export class Codec {
   #packr = new Packr(PACKR_OPTIONS);
   #refs: RefContext | undefined;
+  /** The memory a large body was last read from in place, and the view msgpackr reads it through. */
   #chunk: ArrayBufferLike | undefined;
   #chunkView: Buffer | undefined;
   #scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
@@ -237,11 +239,11 @@ export class Codec {
           this.#reading = false;
         }
       }
-      // A large body is read in place. Bodies are views into socket chunks, so msgpackr reads one
-      // view over the whole chunk (made once per chunk, with its DataView) between offsets.
-      if (body.buffer !== this.#chunk) {
-        this.#chunk = body.buffer;
-        this.#chunkView = Buffer.from(body.buffer);
+      // A large body is read in place, through one view over the whole memory (made once per memory).
+      const memory = body.buffer;
+      if (memory !== this.#chunk) {
+        this.#chunk = memory;
+        this.#chunkView = Buffer.from(memory);
       }
       return this.#packr.unpack(this.#chunkView!, { start: body.byteOffset, end: body.byteOffset + body.length });
     } catch (error) {

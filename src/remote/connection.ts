@@ -111,8 +111,9 @@ export class Connection {
     this.#socket = socket;
     this.#settings = settings;
     this.#decoder = new FrameDecoder(HANDSHAKE_MAX_BODY);
-    // Frames that arrive after the handshake but before start() wait here.
-    this.#handler = (type, id, body) => this.#early.push([type, id, body]);
+    // Frames that arrive after the handshake but before start() wait here, copied: a body is a
+    // view of the bytes read, which may be a buffer the next read overwrites.
+    this.#handler = (type, id, body) => this.#early.push([type, id, Buffer.from(body)]);
     socket.setNoDelay(true);
   }
 
@@ -121,9 +122,9 @@ export class Connection {
     return new Connection(socket, checkConnectionOptions(options)).#handshake('client', reader);
   }
 
-  /** Runs the server side of the handshake on an accepted socket. */
-  static server(socket: Socket, options: ConnectionOptions): Promise<Connection> {
-    return new Connection(socket, checkConnectionOptions(options)).#handshake('server');
+  /** Runs the server side of the handshake on an accepted socket; `reader` when it reads through one. */
+  static server(socket: Socket, options: ConnectionOptions, reader?: ChunkReader): Promise<Connection> {
+    return new Connection(socket, checkConnectionOptions(options)).#handshake('server', reader);
   }
 
   get isOpen(): boolean {
@@ -233,22 +234,23 @@ export class Connection {
       };
       const machine = role === 'server' ? serverHandshake(s.key, this.limits, io) : clientHandshake(s.key, s.maxFrameSize, io);
       this.#handshakeStep = machine.step;
-      if (!reader) socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+      if (!reader) socket.on('data', (chunk: Buffer) => this.#receive(chunk, chunk.length));
       socket.on('error', (error) => this.#finish(new ConnectionClosedError(`the connection failed: ${error.message}`, { cause: error }), false));
       socket.on('close', () => this.#finish(new ConnectionClosedError('the peer closed the connection'), false));
       machine.begin();
-      reader?.listen((chunk) => this.#receive(chunk));
+      reader?.listen((buffer, bytes) => this.#receive(buffer, bytes));
     });
   }
 
   // ---- receiving ----------------------------------------------------------------------------
 
-  #receive(chunk: Buffer): void {
+  /** `end` bytes of `chunk` arrived; the chunk may be a lent read buffer (see reader.ts). */
+  #receive(chunk: Buffer, end: number): void {
     this.#heard = true;
     this.#wroteAlone = false;
     this.#receiving = true;
     try {
-      this.#decoder.push(chunk, this.#onDecoded);
+      this.#decoder.push(chunk, this.#onDecoded, end);
     } catch (error) {
       this.#protocolFailure(error);
     } finally {

@@ -63,8 +63,10 @@ export function writeHeader(frame: Buffer, type: number, id: number): Buffer {
 /**
  * Splits a byte stream into frames. Push socket chunks in; complete frames come out through
  * the handler, in order. A body that arrived in one chunk is handed out as a view of that chunk
- * (no copy); one split across chunks is assembled in a buffer allocated once, at its checked
- * size. Throws ProtocolError on a bad length or version; after that the stream is unusable.
+ * (no copy), valid for the handler call only when the chunk is a reused read buffer; one split
+ * across chunks is assembled in a buffer allocated once, at its checked size. Nothing of a
+ * pushed chunk is kept after push() returns without being copied. Throws ProtocolError on a
+ * bad length or version; after that the stream is unusable.
  */
 export class FrameDecoder {
   #maxBody: number;
@@ -116,20 +118,23 @@ export class FrameDecoder {
     return this.#headerFilled === 0 && this.#body === undefined;
   }
 
-  push(chunk: Buffer, onFrame: FrameHandler): void {
-    if (this.#rest) chunk = Buffer.concat([this.#rest, chunk]);
+  /** Decodes the first `end` bytes of `chunk` (all of it by default). */
+  push(chunk: Buffer, onFrame: FrameHandler, end = chunk.length): void {
+    if (this.#rest) {
+      chunk = Buffer.concat([this.#rest, chunk.subarray(0, end)]);
+      end = chunk.length;
+    }
     this.#rest = undefined;
     let offset = 0;
-    const end = chunk.length;
     while (offset < end && !this.#stopped) {
       if (this.#holding) {
-        this.#rest = chunk.subarray(offset);
+        this.#rest = Buffer.from(chunk.subarray(offset, end)); // a copy: the chunk may be lent
         return;
       }
       if (this.#body !== undefined) {
-        offset = this.#fillBody(chunk, offset, onFrame);
+        offset = this.#fillBody(chunk, offset, end, onFrame);
       } else if (this.#headerFilled > 0 || end - offset < HEADER_SIZE) {
-        offset = this.#fillHeader(chunk, offset, onFrame);
+        offset = this.#fillHeader(chunk, offset, end, onFrame);
       } else {
         // Fast path: the whole header is in this chunk, and often the whole body too.
         const bodySize = this.#checkHeader(chunk, offset);
@@ -141,14 +146,14 @@ export class FrameDecoder {
           onFrame(type, id, chunk.subarray(bodyStart, offset));
         } else {
           this.#startBody(type, id, bodySize);
-          offset = this.#fillBody(chunk, bodyStart, onFrame);
+          offset = this.#fillBody(chunk, bodyStart, end, onFrame);
         }
       }
     }
   }
 
-  #fillHeader(chunk: Buffer, offset: number, onFrame: FrameHandler): number {
-    const n = Math.min(HEADER_SIZE - this.#headerFilled, chunk.length - offset);
+  #fillHeader(chunk: Buffer, offset: number, end: number, onFrame: FrameHandler): number {
+    const n = Math.min(HEADER_SIZE - this.#headerFilled, end - offset);
     chunk.copy(this.#header, this.#headerFilled, offset, offset + n);
     const before = this.#headerFilled;
     this.#headerFilled += n;
@@ -162,9 +167,9 @@ export class FrameDecoder {
     return offset + n;
   }
 
-  #fillBody(chunk: Buffer, offset: number, onFrame: FrameHandler): number {
+  #fillBody(chunk: Buffer, offset: number, end: number, onFrame: FrameHandler): number {
     const body = this.#body!;
-    const n = Math.min(body.length - this.#bodyFilled, chunk.length - offset);
+    const n = Math.min(body.length - this.#bodyFilled, end - offset);
     chunk.copy(body, this.#bodyFilled, offset, offset + n);
     this.#bodyFilled += n;
     if (this.#bodyFilled === body.length) this.#emitBody(onFrame);

@@ -4,6 +4,7 @@ import { ProtocolError } from '../core/errors.js';
 import { checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
 import { checkConnectionOptions, Connection, type ConnectionOptions } from './connection.js';
 import { encodeFrame, FrameType } from './frame.js';
+import { readAccepted } from './reader.js';
 
 /**
  * Accepts authenticated connections: the server half that RPC, Manager and the cluster share.
@@ -53,7 +54,9 @@ export class ConnectionServer {
     this.#onConnection = onConnection;
     this.#maxConnections = options.maxConnections === undefined ? DEFAULT_MAX_CONNECTIONS : checkPositiveInteger('maxConnections', options.maxConnections);
     const accept = (socket: Socket) => this.#accept(socket);
-    this.#server = options.tls ? createTlsServer(options.tls, accept) : createTcpServer(accept);
+    // Plain TCP sockets arrive paused so that #accept can re-make them to read through a
+    // ChunkReader (see reader.ts) before any byte is read.
+    this.#server = options.tls ? createTlsServer(options.tls, accept) : createTcpServer({ pauseOnConnect: true }, accept);
   }
 
   /** Listens; resolves once the port is bound. */
@@ -117,16 +120,21 @@ export class ConnectionServer {
     return this.#closing;
   }
 
-  #accept(socket: Socket): void {
+  #accept(accepted: Socket): void {
     if (this.#closing || this.#open.size + this.#handshaking.size >= this.#maxConnections) {
       this.#refused++;
+      const socket = accepted;
       socket.on('error', () => {});
+      socket.resume(); // read (and drop) until the peer closes, so the socket can finish closing
       const why = this.#closing ? 'the server is shutting down' : `too many connections (limit ${this.#maxConnections})`;
       socket.end(encodeFrame(FrameType.GOODBYE, 0, Buffer.from(why)));
       return;
     }
+    const adopted = this.#options.tls ? undefined : readAccepted(accepted);
+    const socket = adopted?.socket ?? accepted;
+    if (!adopted && !this.#options.tls) socket.resume(); // pauseOnConnect held it; 'data' events from here
     this.#handshaking.add(socket);
-    Connection.server(socket, this.#options).then(
+    Connection.server(socket, this.#options, adopted?.reader).then(
       (connection) => {
         this.#handshaking.delete(socket);
         if (this.#closing) return connection.close('the server is shutting down');

@@ -114,3 +114,41 @@ test('hold() stops after the current frame and keeps the rest of the chunk; rele
   decoder.release(onFrame);
   assert.deepEqual(seen, [1, 2, 3, 4]);
 });
+
+/** Feeds `chunks` as a ChunkReader does: each copied into one reused buffer, lent with a byte count, then scribbled over. */
+function pushLent(decoder: FrameDecoder, chunks: Buffer[], onFrame: (type: number, id: number, body: Buffer) => void): void {
+  const lent = Buffer.alloc(4096);
+  for (const chunk of chunks) {
+    chunk.copy(lent);
+    decoder.push(lent, onFrame, chunk.length);
+    lent.fill(0xee); // the next read overwrites the buffer: nothing kept may still point into it
+  }
+}
+
+test('property: frames read through one reused buffer decode to exactly what was encoded, split bodies included', () => {
+  const frameArb = fc.record({ type: fc.integer({ min: 0, max: 255 }), id: fc.nat(), body: fc.uint8Array({ maxLength: 600 }) });
+  fc.assert(fc.property(fc.array(frameArb, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (frames, cuts) => {
+    const stream = Buffer.concat(frames.map((f) => encodeFrame(f.type, f.id, f.body)));
+    const got: Decoded[] = [];
+    pushLent(new FrameDecoder(600), cut(stream, cuts), (type, id, body) => got.push({ type, id, body: Buffer.from(body) }));
+    assert.deepEqual(got, frames.map((f) => ({ type: f.type, id: f.id, body: Buffer.from(f.body) })));
+  }), { numRuns: 200 });
+});
+
+test('push() reads only the bytes it is given, and what hold() keeps is a copy of a lent buffer', () => {
+  const decoder = new FrameDecoder(100);
+  const stream = Buffer.concat([1, 2, 3].map((id) => encodeFrame(0x10, id, Buffer.from(`body ${id}`))));
+  const seen: string[] = [];
+  const onFrame = (_type: number, id: number, body: Buffer) => {
+    seen.push(`${id}:${body.toString()}`);
+    if (id === 1) decoder.hold();
+  };
+  const lent = Buffer.alloc(200, 0xff); // bytes past `end` would read as a frame claiming 4 GiB
+  stream.copy(lent);
+  decoder.push(lent, onFrame, stream.length);
+  lent.fill(0xee);
+  assert.deepEqual(seen, ['1:body 1']);
+  decoder.release(onFrame);
+  assert.deepEqual(seen, ['1:body 1', '2:body 2', '3:body 3']);
+  assert.equal(decoder.idle, true);
+});
