@@ -1,0 +1,74 @@
+/**
+ * What a broker adapter implements: moving opaque payloads between named queues with
+ * at-least-once delivery. Everything users see (bodies as values, request/reply, automatic
+ * acknowledgement, errors, closing) lives once in BrokerClient on top of this, so every
+ * adapter behaves the same; the conformance suite (test/broker/conformance.ts) proves it.
+ *
+ * Contract, for every adapter:
+ * - Queues are created on first use (publish or consume) and survive their consumers. A
+ *   message published to a queue nobody consumes yet waits for the first consumer.
+ * - Each message goes to one consumer of its queue. It stays owned by that consumer until
+ *   ack() (gone for good) or nack() (requeue: delivered again, to any consumer, with
+ *   `redelivered` true; no requeue: dropped, or dead-lettered where the server does that).
+ * - A consumer that goes away (cancel, close, a dead process, a lost connection) with
+ *   messages unsettled has them delivered again, with `redelivered` true: at once where the
+ *   server notices (AMQP), else once `redeliverAfter` ms passed without a settle.
+ * - At most `prefetch` messages are unsettled at one consumer at once.
+ * - `replyTo` and `correlationId` travel with a message; `reply()` sends a payload to a
+ *   `replyTo` address, which is either a queue name or an address made by openInbox().
+ * - Connection loss is reported once through `onLost`; after it every call rejects.
+ */
+
+/** The properties that travel with a payload. */
+export interface TransportProperties {
+  replyTo?: string;
+  correlationId?: string;
+  /** Application headers: names and values are strings. */
+  headers?: Record<string, string>;
+}
+
+/** One message handed to a consumer. */
+export interface Delivery extends TransportProperties {
+  payload: Uint8Array;
+  headers: Record<string, string>;
+  /** True when this message was delivered before (requeued, or its consumer went away). */
+  redelivered: boolean;
+  ack(): Promise<void>;
+  nack(requeue: boolean): Promise<void>;
+}
+
+export interface TransportConsumer {
+  /**
+   * Stops new deliveries. Messages delivered and not yet settled stay owned until settled or
+   * until the transport closes (then they are delivered again elsewhere).
+   */
+  cancel(): Promise<void>;
+}
+
+export interface BrokerTransport {
+  /** The scheme this adapter serves (`redis`, `amqp`, `nats`, `memory`), for messages. */
+  readonly kind: string;
+  /** Resolves once the server has the message (it will not be lost if this process dies). */
+  publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void>;
+  /** Starts delivering `queue`'s messages to `onDelivery`, at most `prefetch` unsettled at once. */
+  consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer>;
+  /**
+   * Opens this connection's private reply address: payloads sent there with reply() reach
+   * `onReply`. Replies are not durable: one sent to an inbox whose owner is gone is dropped.
+   */
+  openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string>;
+  /** Sends `payload` to a `replyTo` address: an inbox, or otherwise a queue name. */
+  reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void>;
+  /** Called once if the connection to the server is lost for good (not after close()). */
+  onLost(listener: (error: Error) => void): void;
+  /** Closes the connection; unsettled deliveries go back to their queues. */
+  close(): Promise<void>;
+}
+
+/** Adapter settings that openBroker() reads from the URL's query (`?prefetch=...` is per consume). */
+export interface TransportOptions {
+  /** Milliseconds after which an unsettled message of a silent consumer is delivered again (where the server does not notice on its own). @default 30000 */
+  redeliverAfter: number;
+  /** Milliseconds to wait for the server when connecting. @default 10000 */
+  connectTimeout: number;
+}
