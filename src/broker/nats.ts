@@ -216,7 +216,7 @@ class NatsTransport implements BrokerTransport {
 
   async #createStream(queue: string): Promise<QueueRoute> {
     const token = queueToken(queue);
-    const route = { stream: `weft_${token}`, subject: `weft.q.${token}` };
+    const route = { stream: natsStreamName(queue), subject: `weft.q.${token}` };
     try {
       await this.#jsm.streams.add({
         name: route.stream,
@@ -391,6 +391,11 @@ class Puller {
     }
     this.#pull();
   }
+}
+
+/** The JetStream stream that holds `queue`'s messages (for tools and tests that look at it). */
+export function natsStreamName(queue: string): string {
+  return `weft_${queueToken(queue)}`;
 }
 
 /** A stream-name- and subject-safe token for any queue name: hex of its UTF-8, or a hash when long. */
