@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
+  Events,
   RetentionPolicy,
   StorageType,
   connect,
@@ -38,14 +39,21 @@ const PULL_EXPIRES = 10_000;
 const MAX_PULLS = 4;
 /** After a failed pull (no connection, stream deleted) wait this long before asking again, not in a hot loop. */
 const PULL_RETRY_DELAY = 500;
-/** Reconnection is bounded so that a server gone for good ends in onLost (about 10 × 1 s). */
-const RECONNECT_ATTEMPTS = 10;
-const RECONNECT_WAIT = 1000;
 // JetStream API error codes.
 const STREAM_NAME_IN_USE = 10058;
 const CONSUMER_EXISTS = [10013, 10148];
 
-export async function openNatsTransport(url: URL, options: TransportOptions): Promise<BrokerTransport> {
+/**
+ * How hard the client tries to get a lost connection back before onLost. Bounded, so that a
+ * server gone for good ends in onLost: by default 10 attempts 1 s apart.
+ */
+export interface NatsReconnect {
+  attempts?: number;
+  /** Milliseconds between attempts. */
+  wait?: number;
+}
+
+export async function openNatsTransport(url: URL, options: TransportOptions, reconnect: NatsReconnect = {}): Promise<BrokerTransport> {
   const server = url.host || '127.0.0.1:4222';
   let nc: NatsConnection;
   try {
@@ -53,8 +61,8 @@ export async function openNatsTransport(url: URL, options: TransportOptions): Pr
       servers: server,
       name: 'weft',
       timeout: options.connectTimeout,
-      maxReconnectAttempts: RECONNECT_ATTEMPTS,
-      reconnectTimeWait: RECONNECT_WAIT,
+      maxReconnectAttempts: reconnect.attempts ?? 10,
+      reconnectTimeWait: reconnect.wait ?? 1000,
       ...(url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : {}),
     });
   } catch (error) {
@@ -98,6 +106,8 @@ class NatsTransport implements BrokerTransport {
   /** Set once the transport is closed or lost: every call rejects with it. */
   #ended: Error | undefined;
   #lost: Error | undefined;
+  /** False while the client is reconnecting. */
+  #connected = true;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, server: string, options: TransportOptions) {
     this.#nc = nc;
@@ -106,6 +116,7 @@ class NatsTransport implements BrokerTransport {
     this.#server = server;
     this.#options = options;
     void nc.closed().then((error) => this.#connectionEnded(error));
+    void this.#followStatus();
   }
 
   async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
@@ -166,13 +177,18 @@ class NatsTransport implements BrokerTransport {
     this.#ended = new ConnectionClosedError(`the NATS transport to ${this.#server} is closed`);
     this.#stopPulling();
     // Unsettled messages go back at once instead of after ack_wait; drain flushes the naks.
+    // While reconnecting there is nobody to tell (and drain would wait for the reconnect):
+    // the server gives them out again after ack_wait.
     for (const { msg } of this.#unsettled) msg.nak();
     this.#unsettled.clear();
-    try {
-      await this.#nc.drain();
-    } catch {
-      await this.#nc.close().catch(() => undefined);
+    if (this.#connected) {
+      const drained = this.#nc.drain().catch(() => undefined);
+      const timer = setTimeout(() => void this.#nc.close().catch(() => undefined), this.#options.connectTimeout);
+      await drained;
+      clearTimeout(timer);
     }
+    // A drain that began while the link was silently down resolves without closing; make sure.
+    if (!this.#nc.isClosed()) await this.#nc.close().catch(() => undefined);
   }
 
   #ensureOpen(): void {
@@ -195,6 +211,22 @@ class NatsTransport implements BrokerTransport {
         listener(lost);
       } catch {
         // A listener's failure is its own; the others still hear about the loss.
+      }
+    }
+  }
+
+  /**
+   * The server forgets a connection's pull requests when it drops: pullers wait while it is
+   * away and ask afresh once it is back (unsettled messages stay theirs; acks still work).
+   */
+  async #followStatus(): Promise<void> {
+    for await (const status of this.#nc.status()) {
+      if (status.type === Events.Disconnect) {
+        this.#connected = false;
+        for (const puller of this.#pullers) puller.suspend();
+      } else if (status.type === Events.Reconnect) {
+        this.#connected = true;
+        for (const puller of this.#pullers) puller.resume();
       }
     }
   }
@@ -317,6 +349,7 @@ class Puller {
   #unsettled = 0;
   #requested = 0;
   #stopped = false;
+  #suspended = false;
   #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(durable: Consumer, prefetch: number, onMessage: (msg: JsMsg) => void) {
@@ -337,13 +370,24 @@ class Puller {
     this.#pulls.clear();
   }
 
+  /** Ends the open pulls and asks for no more until resume(). */
+  suspend(): void {
+    this.#suspended = true;
+    for (const pull of this.#pulls) pull.stop();
+  }
+
+  resume(): void {
+    this.#suspended = false;
+    this.#pull();
+  }
+
   settled(): void {
     this.#unsettled--;
     this.#pull();
   }
 
   #pull(): void {
-    while (!this.#stopped && this.#retryTimer === undefined && this.#pullCount < MAX_PULLS) {
+    while (!this.#stopped && !this.#suspended && this.#retryTimer === undefined && this.#pullCount < MAX_PULLS) {
       const batch = this.#prefetch - this.#unsettled - this.#requested;
       if (batch <= 0) return;
       void this.#fetch(batch);
@@ -357,8 +401,10 @@ class Puller {
     let failed = false;
     let pull: ConsumerMessages | undefined;
     const callback = (msg: JsMsg): void => {
-      if (this.#stopped) {
-        msg.nak(); // arrived while stopping: back to the queue at once
+      // Arrived while stopping, or beyond what this pull asked for (the client re-pulls on its
+      // own after missed heartbeats): back to the queue at once, prefetch holds.
+      if (this.#stopped || this.#suspended || received >= batch) {
+        msg.nak();
         return;
       }
       received++;
@@ -371,7 +417,7 @@ class Puller {
       // so nothing sits in an iterator's buffer when the pull is stopped.
       const options: FetchMessages & { callback: (msg: JsMsg) => void } = { max_messages: batch, expires: PULL_EXPIRES, callback };
       pull = await this.#durable.fetch(options);
-      if (this.#stopped) pull.stop();
+      if (this.#stopped || this.#suspended) pull.stop();
       else this.#pulls.add(pull);
       const error = await pull.closed();
       failed = error instanceof Error;

@@ -4,6 +4,7 @@ import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { natsStreamName, openNatsTransport } from '../../src/broker/nats.js';
@@ -46,6 +47,49 @@ class Received {
       this.#wake = undefined;
     }
     return this.all[this.#taken++]!;
+  }
+}
+
+/** A TCP relay to the real server that the test can cut (connections drop) or shut (port refuses). */
+class Relay {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(): Promise<Relay> {
+    const server = createServer();
+    const relay = new Relay(server);
+    server.on('connection', (client) => {
+      const upstream = tcpConnect(Number(URL_.port), URL_.hostname);
+      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+        relay.#sockets.add(from);
+        from.pipe(to);
+        from.on('error', () => to.destroy());
+        from.on('close', () => {
+          relay.#sockets.delete(from);
+          to.destroy();
+        });
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return relay;
+  }
+
+  get url(): URL {
+    return new URL(`nats://127.0.0.1:${(this.#server.address() as AddressInfo).port}`);
+  }
+
+  cut(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  async shut(): Promise<void> {
+    const closed = new Promise((resolve) => this.#server.close(resolve));
+    this.cut();
+    await closed;
   }
 }
 
@@ -302,6 +346,63 @@ describe('NATS JetStream transport', () => {
       await consumer.cancel();
       assert.equal(await storedCount(name), 0);
     }
+  });
+
+  test('after a dropped connection the client reconnects: consuming resumes and earlier deliveries can still be acked', async () => {
+    const relay = await Relay.start();
+    const direct = await open();
+    const viaRelay = await openNatsTransport(relay.url, { ...FAST, connectTimeout: 1000 }, { attempts: 50, wait: 50 });
+    transports.push(viaRelay);
+    let lost = 0;
+    viaRelay.onLost(() => lost++);
+    const q = queue();
+    await direct.publish(q, bytes('before'), {});
+    const received = new Received();
+    await viaRelay.consume(q, 2, received.push);
+    const before = await received.take();
+    relay.cut();
+    await sleep(300);
+    await direct.publish(q, bytes('after'), {});
+    const after = await received.take(3000);
+    assert.equal(text(after.payload), 'after');
+    await before.ack();
+    await after.ack();
+    assert.equal(await storedCount(q), 0);
+    assert.equal(lost, 0);
+    await relay.shut();
+    const closing = Date.now();
+    await viaRelay.close();
+    assert.ok(Date.now() - closing < 500, 'close() does not wait for the reconnection');
+    assert.equal(lost, 0, 'closing while reconnecting is no loss');
+  });
+
+  test('a server gone for good ends in onLost, once, and then every call rejects', async () => {
+    const relay = await Relay.start();
+    const transport = await openNatsTransport(relay.url, { ...FAST, connectTimeout: 1000 }, { attempts: 2, wait: 50 });
+    transports.push(transport);
+    const q = queue();
+    await transport.publish(q, bytes('pending'), {});
+    const received = new Received();
+    await transport.consume(q, 1, received.push);
+    const delivery = await received.take();
+    const errors: Error[] = [];
+    const lost = new Promise<void>((resolve) => transport.onLost((error) => {
+      errors.push(error);
+      resolve();
+    }));
+    await relay.shut();
+    await lost;
+    await sleep(100);
+    assert.equal(errors.length, 1);
+    assert.ok(errors[0] instanceof ConnectionClosedError);
+    assert.match(errors[0]!.message, /lost the connection to NATS/);
+    await assert.rejects(transport.publish(q, bytes('x'), {}), ConnectionClosedError);
+    await assert.rejects(delivery.ack(), ConnectionClosedError);
+    const late: Error[] = [];
+    transport.onLost((error) => late.push(error));
+    await sleep(10);
+    assert.equal(late.length, 1, 'a listener added after the loss hears about it');
+    await transport.close();
   });
 
   test('a closed transport rejects every call, and close is idempotent', async () => {
