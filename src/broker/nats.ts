@@ -39,6 +39,8 @@ const PULL_EXPIRES = 10_000;
 const MAX_PULLS = 4;
 /** After a failed pull (no connection, stream deleted) wait this long before asking again, not in a hot loop. */
 const PULL_RETRY_DELAY = 500;
+/** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
+const HEADER_ROOM = 4096;
 // JetStream API error codes.
 const STREAM_NAME_IN_USE = 10058;
 const CONSUMER_EXISTS = [10013, 10148];
@@ -91,6 +93,8 @@ interface Unsettled {
 
 class NatsTransport implements BrokerTransport {
   readonly kind = 'nats';
+  /** The server's max_payload, less room for weft's and the user's headers (they count too). */
+  readonly maxPayload: number | undefined;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
@@ -115,6 +119,8 @@ class NatsTransport implements BrokerTransport {
     this.#js = nc.jetstream({ timeout: Math.max(options.connectTimeout, 1000) });
     this.#server = server;
     this.#options = options;
+    const serverLimit = nc.info?.max_payload;
+    this.maxPayload = serverLimit === undefined ? undefined : Math.max(serverLimit - HEADER_ROOM, 0);
     void nc.closed().then((error) => this.#connectionEnded(error));
     void this.#followStatus();
   }

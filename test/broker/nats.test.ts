@@ -10,6 +10,7 @@ import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { natsStreamName, openNatsTransport } from '../../src/broker/nats.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
+import { brokerConformance } from './conformance.js';
 
 const URL_ = new URL('nats://127.0.0.1:4222');
 const FAST: TransportOptions = { redeliverAfter: 500, connectTimeout: 5000 };
@@ -427,4 +428,19 @@ describe('NATS JetStream transport', () => {
     });
     assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
   });
+});
+
+brokerConformance('nats', `${URL_.href}?redeliverAfter=400`, { crashRedeliveryMs: 3000 });
+
+// The conformance suite leaves its queues behind (unanswered requests, replies to its made-up
+// `somewhere`); on NATS each is a stream on disk.
+after(async () => {
+  const nc = await connect({ servers: URL_.host });
+  const jsm = await nc.jetstreamManager();
+  const prefix = natsStreamName('weft-test.').slice(0, -2); // weft_q + hex of 'weft-test'
+  for await (const stream of jsm.streams.list()) {
+    const name = stream.config.name;
+    if (name.startsWith(prefix) || name === natsStreamName('somewhere')) await jsm.streams.delete(name);
+  }
+  await nc.close();
 });
