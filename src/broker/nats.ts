@@ -15,14 +15,12 @@ import {
   createInbox,
   headers as natsHeaders,
   nanos,
-  type Consumer,
-  type ConsumerMessages,
-  type FetchMessages,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
+  type Msg,
   type MsgHdrs,
   type NatsConnection,
+  type Subscription,
 } from 'nats';
 import { ConnectionClosedError } from '../core/errors.js';
 import type { BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties } from './transport.js';
@@ -37,8 +35,14 @@ const INBOX_PREFIX = '_INBOX.';
 const PULL_EXPIRES = 10_000;
 /** Pull requests one consumer keeps open at once: freed credit is asked for without waiting on a slow pull. */
 const MAX_PULLS = 4;
+/** Past a request's expiry, how long to wait for the server's 408 before counting the request as over. */
+const PULL_GRACE = 1000;
 /** After a failed pull (no connection, stream deleted) wait this long before asking again, not in a hot loop. */
 const PULL_RETRY_DELAY = 500;
+// What an ack subject takes: done, deliver again now, never deliver again.
+const ACK = new TextEncoder().encode('+ACK');
+const NAK = new TextEncoder().encode('-NAK');
+const TERM = new TextEncoder().encode('+TERM');
 /** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
 const HEADER_ROOM = 4096;
 // JetStream API error codes.
@@ -87,7 +91,7 @@ interface QueueRoute {
 
 /** One delivery not yet settled, so that close() can give it back. */
 interface Unsettled {
-  msg: JsMsg;
+  msg: Msg;
   puller: Puller;
 }
 
@@ -103,7 +107,7 @@ class NatsTransport implements BrokerTransport {
   /** Streams known to exist, by queue name. */
   readonly #routes = new Map<string, Promise<QueueRoute>>();
   /** The durable consumer of each stream, by stream name. */
-  readonly #durables = new Map<string, Promise<Consumer>>();
+  readonly #durables = new Map<string, Promise<void>>();
   readonly #pullers = new Set<Puller>();
   readonly #unsettled = new Set<Unsettled>();
   readonly #lostListeners: ((error: Error) => void)[] = [];
@@ -135,9 +139,9 @@ class NatsTransport implements BrokerTransport {
     this.#ensureOpen();
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be a positive integer, got ${prefetch}`);
     const route = await this.#route(queue);
-    const durable = await this.#durable(route);
+    await this.#durable(route);
     this.#ensureOpen();
-    const puller: Puller = new Puller(durable, prefetch, (msg) => this.#deliver(msg, puller, onDelivery));
+    const puller: Puller = new Puller(this.#nc, route.stream, prefetch, (msg) => this.#deliver(msg, puller, onDelivery));
     this.#pullers.add(puller);
     puller.start();
     return {
@@ -185,7 +189,7 @@ class NatsTransport implements BrokerTransport {
     // Unsettled messages go back at once instead of after ack_wait; drain flushes the naks.
     // While reconnecting there is nobody to tell (and drain would wait for the reconnect):
     // the server gives them out again after ack_wait.
-    for (const { msg } of this.#unsettled) msg.nak();
+    for (const { msg } of this.#unsettled) msg.respond(NAK);
     this.#unsettled.clear();
     if (this.#connected) {
       const drained = this.#nc.drain().catch(() => undefined);
@@ -270,7 +274,7 @@ class NatsTransport implements BrokerTransport {
     return route;
   }
 
-  #durable(route: QueueRoute): Promise<Consumer> {
+  #durable(route: QueueRoute): Promise<void> {
     let durable = this.#durables.get(route.stream);
     if (!durable) {
       durable = this.#createDurable(route.stream);
@@ -280,7 +284,7 @@ class NatsTransport implements BrokerTransport {
     return durable;
   }
 
-  async #createDurable(stream: string): Promise<Consumer> {
+  async #createDurable(stream: string): Promise<void> {
     const config = {
       durable_name: DURABLE,
       ack_policy: AckPolicy.Explicit,
@@ -297,10 +301,9 @@ class NatsTransport implements BrokerTransport {
       if (code === undefined || !CONSUMER_EXISTS.includes(code)) throw error;
       await this.#jsm.consumers.update(stream, DURABLE, { ack_wait: config.ack_wait });
     }
-    return this.#js.consumers.get(stream, DURABLE);
   }
 
-  #deliver(msg: JsMsg, puller: Puller, onDelivery: (delivery: Delivery) => void): void {
+  #deliver(msg: Msg, puller: Puller, onDelivery: (delivery: Delivery) => void): void {
     const entry: Unsettled = { msg, puller };
     this.#unsettled.add(entry);
     let settled = false;
@@ -312,10 +315,10 @@ class NatsTransport implements BrokerTransport {
       this.#unsettled.delete(entry);
       try {
         if (how === 'ack') {
-          await msg.ackAck();
+          // As a request: the server's answer proves the ack arrived (the message is gone).
+          await this.#nc.request(ackSubject(msg), ACK, { timeout: this.#options.connectTimeout });
         } else {
-          if (how === 'nak') msg.nak();
-          else msg.term();
+          msg.respond(how === 'nak' ? NAK : TERM);
           // A flush round trip proves the server read the nak/term before we resolve.
           await this.#nc.flush();
         }
@@ -328,7 +331,7 @@ class NatsTransport implements BrokerTransport {
       payload: msg.data,
       headers,
       ...properties,
-      redelivered: msg.info.redelivered,
+      redelivered: deliveryCount(msg.reply) > 1,
       ack: () => settle('ack'),
       nack: (requeue) => settle(requeue ? 'nak' : 'term'),
     };
@@ -343,23 +346,26 @@ class NatsTransport implements BrokerTransport {
 /**
  * Asks the durable for messages while this consumer has fewer than `prefetch` unsettled or
  * asked for: `unsettled + requested <= prefetch` holds at all times, so the server never hands
- * it more than prefetch at once. Each pull is a fetch with its own inbox, so the messages a pull
- * did not bring are known when it ends (filled, expired, or failed) and asked for again.
+ * it more than prefetch at once. Each pull request has its own inbox, so what it brought and
+ * when it ended (filled, expired, failed) are known exactly and the rest is asked for again.
+ * Stopping drains the inboxes: a message already on its way is given back, not lost.
  */
 class Puller {
-  readonly #durable: Consumer;
+  readonly #nc: NatsConnection;
+  /** The JetStream API subject that takes a pull request for the durable. */
+  readonly #nextSubject: string;
   readonly #prefetch: number;
-  readonly #onMessage: (msg: JsMsg) => void;
-  readonly #pulls = new Set<ConsumerMessages>();
-  #pullCount = 0;
+  readonly #onMessage: (msg: Msg) => void;
+  readonly #pulls = new Set<Subscription>();
   #unsettled = 0;
   #requested = 0;
   #stopped = false;
   #suspended = false;
   #retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(durable: Consumer, prefetch: number, onMessage: (msg: JsMsg) => void) {
-    this.#durable = durable;
+  constructor(nc: NatsConnection, stream: string, prefetch: number, onMessage: (msg: Msg) => void) {
+    this.#nc = nc;
+    this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${DURABLE}`;
     this.#prefetch = prefetch;
     this.#onMessage = onMessage;
   }
@@ -368,18 +374,17 @@ class Puller {
     this.#pull();
   }
 
-  /** Stops asking; open pulls are cancelled (the server drops a request nobody listens to). */
+  /** Asks for nothing more; messages still on their way go back to the queue. */
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    for (const pull of this.#pulls) pull.stop();
-    this.#pulls.clear();
+    for (const pull of this.#pulls) pull.drain().catch(() => undefined);
   }
 
-  /** Ends the open pulls and asks for no more until resume(). */
+  /** The connection dropped: the server forgot our requests. Ask nothing until resume(). */
   suspend(): void {
     this.#suspended = true;
-    for (const pull of this.#pulls) pull.stop();
+    for (const pull of [...this.#pulls]) pull.unsubscribe();
   }
 
   resume(): void {
@@ -393,56 +398,82 @@ class Puller {
   }
 
   #pull(): void {
-    while (!this.#stopped && !this.#suspended && this.#retryTimer === undefined && this.#pullCount < MAX_PULLS) {
+    while (!this.#stopped && !this.#suspended && this.#retryTimer === undefined && this.#pulls.size < MAX_PULLS) {
       const batch = this.#prefetch - this.#unsettled - this.#requested;
       if (batch <= 0) return;
-      void this.#fetch(batch);
+      this.#request(batch);
     }
   }
 
-  async #fetch(batch: number): Promise<void> {
-    this.#pullCount++;
-    this.#requested += batch;
-    let received = 0;
-    let failed = false;
-    let pull: ConsumerMessages | undefined;
-    const callback = (msg: JsMsg): void => {
-      // Arrived while stopping, or beyond what this pull asked for (the client re-pulls on its
-      // own after missed heartbeats): back to the queue at once, prefetch holds.
-      if (this.#stopped || this.#suspended || received >= batch) {
-        msg.nak();
-        return;
-      }
-      received++;
-      this.#requested--;
-      this.#unsettled++;
-      this.#onMessage(msg);
+  #request(batch: number): void {
+    const inbox = createInbox();
+    let left = batch;
+    let ended = false;
+    const end = (failed: boolean): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      this.#pulls.delete(sub);
+      this.#requested -= left;
+      if (!sub.isClosed() && !sub.isDraining()) sub.unsubscribe();
+      if (failed && !this.#stopped) this.#retryLater();
+      this.#pull();
     };
-    try {
-      // `callback` (typed for consume() only) makes fetch hand over each message as it arrives,
-      // so nothing sits in an iterator's buffer when the pull is stopped.
-      const options: FetchMessages & { callback: (msg: JsMsg) => void } = { max_messages: batch, expires: PULL_EXPIRES, callback };
-      pull = await this.#durable.fetch(options);
-      if (this.#stopped || this.#suspended) pull.stop();
-      else this.#pulls.add(pull);
-      const error = await pull.closed();
-      failed = error instanceof Error;
-    } catch {
-      failed = true;
-    } finally {
-      if (pull) this.#pulls.delete(pull);
-      this.#pullCount--;
-      this.#requested -= batch - received;
-    }
-    if (failed && !this.#stopped && this.#retryTimer === undefined) {
-      this.#retryTimer = setTimeout(() => {
-        this.#retryTimer = undefined;
-        this.#pull();
-      }, PULL_RETRY_DELAY);
-      this.#retryTimer.unref();
-    }
-    this.#pull();
+    const sub = this.#nc.subscribe(inbox, {
+      callback: (error, msg) => {
+        if (error) return end(true);
+        if (msg.subject === inbox) {
+          // A status on the request itself ends it: 408 expired, else an error (no stream,
+          // no consumer, too many waiting requests). 100 would be a heartbeat (not asked for).
+          const code = msg.headers?.code ?? 0;
+          if (code !== 100) end(code !== 408);
+          return;
+        }
+        if (this.#stopped || this.#suspended || left === 0) {
+          msg.respond(NAK); // arrived while stopping: back to the queue at once
+          return;
+        }
+        left--;
+        this.#requested--;
+        this.#unsettled++;
+        this.#onMessage(msg);
+        if (left === 0) end(false);
+      },
+    });
+    void sub.closed.then(() => end(false));
+    // The server ends an expired request with a 408; should that be lost, this does.
+    const timer = setTimeout(() => end(false), PULL_EXPIRES + PULL_GRACE);
+    timer.unref();
+    this.#pulls.add(sub);
+    this.#requested += batch;
+    this.#nc.publish(this.#nextSubject, jsonBytes({ batch, expires: nanos(PULL_EXPIRES) }), { reply: inbox });
   }
+
+  /** After a failed request (stream or consumer gone, server busy) ask again later, not in a hot loop. */
+  #retryLater(): void {
+    if (this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#pull();
+    }, PULL_RETRY_DELAY);
+    this.#retryTimer.unref();
+  }
+}
+
+/** How often the message was delivered, from its ack subject (`$JS.ACK.<stream>.<consumer>.<count>...`, or with domain and account hash first). */
+function ackSubject(msg: Msg): string {
+  if (!msg.reply) throw new Error('a JetStream message without an ack subject');
+  return msg.reply;
+}
+
+function deliveryCount(reply: string | undefined): number {
+  const tokens = reply?.split('.') ?? [];
+  if (tokens[0] !== '$JS' || tokens[1] !== 'ACK') return 1;
+  return Number(tokens[tokens.length === 9 ? 4 : 6]) || 1;
+}
+
+function jsonBytes(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
 }
 
 /** The JetStream stream that holds `queue`'s messages (for tools and tests that look at it). */

@@ -261,6 +261,32 @@ describe('NATS JetStream transport', () => {
     assert.equal(back.redelivered, true);
   });
 
+  test('cancelling a busy consumer strands nothing: what was on its way goes back at once', async () => {
+    const transport = await open(SLOW);
+    const q = queue();
+    const sent = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    await Promise.all(sent.map((m) => transport.publish(q, bytes(m), {})));
+    const seen: string[] = [];
+    let cancelled!: () => void;
+    const done = new Promise<void>((resolve) => (cancelled = resolve));
+    const busy = await transport.consume(q, 50, (delivery) => {
+      seen.push(text(delivery.payload));
+      void delivery.ack().then(() => {
+        if (seen.length === 100) void busy.cancel().then(cancelled);
+      });
+    });
+    await done;
+    const rest = new Received();
+    await transport.consume(q, 50, (delivery) => {
+      rest.push(delivery);
+      void delivery.ack();
+    });
+    const deadline = Date.now() + 3000; // ack_wait is 30 s: whatever comes back in time was never stranded
+    while (seen.length + rest.all.length < sent.length && Date.now() < deadline) await sleep(20);
+    const all = [...seen, ...rest.all.map((d) => text(d.payload))];
+    assert.equal(new Set(all).size, sent.length, `${sent.length - new Set(all).size} messages stranded`);
+  });
+
   test('closing a transport hands its unsettled messages to another consumer at once', async () => {
     const [closing, staying] = [await open(SLOW), await open(SLOW)];
     const q = queue();
