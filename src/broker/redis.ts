@@ -9,8 +9,9 @@
  *   and only when the XACK removed something, so that a second settle cannot add a duplicate.
  * - Every consumer has its own connection for its blocking XREADGROUP, and periodically claims
  *   (XAUTOCLAIM) entries left pending by other consumers for `redeliverAfter` ms: that is how
- *   messages of a crashed process come back. While a consumer holds deliveries it refreshes
- *   their idle time (XCLAIM JUSTID), so a live consumer with a slow handler keeps them.
+ *   messages of a crashed process come back. While a transport is open it refreshes the idle
+ *   time of every delivery it holds (XCLAIM JUSTID), also after its consumer was cancelled:
+ *   a live process with a slow handler keeps its messages, as on AMQP.
  * - Inboxes are pub/sub channels `weft:inbox:<random>` on one subscriber connection.
  */
 import { Redis, type RedisOptions } from 'ioredis';
@@ -71,6 +72,10 @@ class RedisTransport implements BrokerTransport {
   readonly #lostListeners: Array<(error: Error) => void> = [];
   #state: 'open' | 'closing' | 'closed' | 'lost' = 'open';
   #lostError: Error | undefined;
+  #closing: Promise<void> | undefined;
+  /** Keeps held deliveries owned; a third of redeliverAfter leaves room for a late beat. */
+  readonly #heartbeat: NodeJS.Timeout;
+  #beating = false;
 
   constructor(url: URL, options: TransportOptions, main: Redis, address: string) {
     this.#url = url;
@@ -78,14 +83,16 @@ class RedisTransport implements BrokerTransport {
     this.#main = main;
     this.#address = address;
     this.watch(main);
+    this.#heartbeat = setInterval(() => void this.#beat(), Math.max(10, Math.floor(options.redeliverAfter / 3)));
+    this.#heartbeat.unref();
   }
 
-  /** Reports the transport lost when `connection` ends for good behind our back. */
-  watch(connection: Redis): void {
+  /** Reports the transport lost when `connection` ends for good, unless `closedOnPurpose()`. */
+  watch(connection: Redis, closedOnPurpose: () => boolean = () => false): void {
     let lastError: Error | undefined;
     connection.on('error', (error: Error) => { lastError = error; });
     connection.on('end', () => {
-      if (this.#state !== 'open') return;
+      if (this.#state !== 'open' || closedOnPurpose()) return;
       const reason = lastError ? `: ${lastError.message}` : '';
       this.#lose(new ConnectionClosedError(`lost the connection to redis at ${this.#address}${reason}`, { cause: lastError }));
     });
@@ -106,12 +113,13 @@ class RedisTransport implements BrokerTransport {
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be a positive integer, got ${prefetch}`);
     await this.ensureQueue(queue);
     const connection = createConnection(this.#url, this.#options, {});
-    this.watch(connection);
+    let consumer: RedisConsumer | undefined;
+    this.watch(connection, () => consumer === undefined || consumer.stopping);
     try {
       await connectOrThrow(connection, this.#address);
       const clientId = Number(await connection.call('CLIENT', 'ID'));
       this.#assertOpen();
-      const consumer = new RedisConsumer(this, connection, clientId, queue, prefetch, onDelivery);
+      consumer = new RedisConsumer(this, connection, clientId, queue, prefetch, onDelivery);
       this.#consumers.add(consumer);
       return consumer;
     } catch (error) {
@@ -142,13 +150,18 @@ class RedisTransport implements BrokerTransport {
     this.#lostListeners.push(listener);
   }
 
-  async close(): Promise<void> {
-    if (this.#state !== 'open') return;
+  close(): Promise<void> {
+    if (this.#state === 'lost') return Promise.resolve();
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
     this.#state = 'closing';
     await Promise.all([...this.#consumers].map((consumer) => consumer.stop()));
     // Unsettled deliveries go back at once, so another consumer need not wait redeliverAfter.
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.requeueHeld()));
     this.#consumers.clear();
+    clearInterval(this.#heartbeat);
     const subscriber = await this.#subscriber?.catch(() => undefined);
     await Promise.allSettled([quit(this.#main), subscriber && quit(subscriber)]);
     this.#state = 'closed';
@@ -214,8 +227,19 @@ class RedisTransport implements BrokerTransport {
     }
   }
 
+  async #beat(): Promise<void> {
+    if (this.#beating || this.#state !== 'open') return;
+    this.#beating = true;
+    try {
+      await Promise.allSettled([...this.#consumers].map((consumer) => consumer.refreshHeld()));
+    } finally {
+      this.#beating = false;
+    }
+  }
+
   #lose(error: Error): void {
     this.#state = 'lost';
+    clearInterval(this.#heartbeat);
     this.#lostError = error;
     for (const consumer of this.#consumers) consumer.abort();
     this.#main.disconnect();
@@ -267,6 +291,10 @@ class RedisConsumer implements TransportConsumer {
     this.#loop = this.#run();
   }
 
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
   async cancel(): Promise<void> {
     await this.stop();
     if (this.#held.size === 0) this.#transport.forget(this);
@@ -316,7 +344,6 @@ class RedisConsumer implements TransportConsumer {
       try {
         if (Date.now() >= this.#nextClaimAt) {
           this.#nextClaimAt = Date.now() + this.#claimEvery;
-          await this.#refreshHeld();
           const free = this.#prefetch - this.#held.size;
           if (free > 0) await this.#claim(free);
           continue;
@@ -358,9 +385,10 @@ class RedisConsumer implements TransportConsumer {
     await this.#accept(entries.filter(([id]) => !this.#held.has(id.toString())), true);
   }
 
-  async #refreshHeld(): Promise<void> {
+  /** Resets the idle time of the held deliveries, so that no other consumer claims them. */
+  async refreshHeld(): Promise<void> {
     if (this.#held.size === 0) return;
-    await this.#transport.refresh(this.#queue, this.#name, [...this.#held.keys()]).catch(() => undefined);
+    await this.#transport.refresh(this.#queue, this.#name, [...this.#held.keys()]);
   }
 
   async #accept(entries: RawEntry[], claimed: boolean): Promise<void> {
@@ -390,7 +418,7 @@ class RedisConsumer implements TransportConsumer {
       if (this.#stopping && this.#held.size === 0) this.#transport.forget(this);
       return this.#transport.settle(this.#queue, id, copy);
     };
-    this.#onDelivery({
+    const delivery: Delivery = {
       payload: message.payload,
       headers: message.headers,
       ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
@@ -398,7 +426,13 @@ class RedisConsumer implements TransportConsumer {
       redelivered: claimed || message.redelivered,
       ack: () => settle(undefined),
       nack: (requeue: boolean) => settle(requeue ? redeliveredCopy(fields) : undefined),
-    });
+    };
+    // A throwing handler must not stop the loop; its message stays held until settled or close().
+    try {
+      this.#onDelivery(delivery);
+    } catch {
+      // BrokerClient reports its handlers' errors itself.
+    }
   }
 
   #waitForSettle(timeoutMs: number): Promise<void> {

@@ -235,26 +235,35 @@ describe('redis transport', () => {
     await delivery.ack();
   });
 
-  it('redelivers after redeliverAfter what a cancelled consumer left unsettled', async () => {
+  it('keeps the unsettled deliveries of a cancelled consumer owned until settled or closed', async () => {
     const [leaving, other] = await Promise.all([open(), open()]);
     const queue = newQueue();
-    await leaving.publish(queue, bytes('left'), {});
+    await leaving.publish(queue, bytes('settled late'), {});
+    await leaving.publish(queue, bytes('handed back'), {});
     const held = new Inbox();
-    const consumer = await leaving.consume(queue, 1, held.push);
-    await held.next();
+    const consumer = await leaving.consume(queue, 2, held.push);
+    const [late, back] = [await held.next(), await held.next()];
     await consumer.cancel();
     const inbox = new Inbox();
-    await other.consume(queue, 1, inbox.push);
-    const again = await inbox.next();
-    assert.equal(text(again.payload), 'left');
+    await other.consume(queue, 2, inbox.push);
+    await sleep(4 * FAST.redeliverAfter);
+    assert.equal(inbox.all.length, 0, 'nothing was taken from the cancelled consumer');
+    await late.ack();
+    await leaving.close();
+    const again = await inbox.next(1000);
+    assert.equal(text(again.payload), text(back.payload));
     assert.equal(again.redelivered, true);
     await again.ack();
+    await sleep(200);
+    assert.equal(inbox.all.length, 1);
   });
 
   it('stops delivering after cancel, promptly', async () => {
     const transport = await open();
     const queue = newQueue();
     const inbox = new Inbox();
+    const lost: Error[] = [];
+    transport.onLost((error) => lost.push(error));
     const consumer = await transport.consume(queue, 4, inbox.push);
     await sleep(50);
     const started = Date.now();
@@ -264,6 +273,11 @@ describe('redis transport', () => {
     await sleep(200);
     assert.equal(inbox.all.length, 0);
     assert.equal(await admin.xlen(`weft:q:${queue}`), 1);
+    // The transport itself goes on: a cancelled consumer's connection is not a lost server.
+    assert.deepEqual(lost, []);
+    const next = new Inbox();
+    await transport.consume(queue, 1, next.push);
+    assert.equal(text((await next.next()).payload), 'after');
   });
 
   it('routes replies to an inbox with their correlationId', async () => {
