@@ -398,8 +398,8 @@ class RedisConsumer implements TransportConsumer {
       if (fields === null) {
         await this.#transport.settle(this.#queue, id, undefined);
       } else if (this.#stopping) {
-        // Read after stop() began: give it back untouched, nobody has seen it.
-        await this.#transport.settle(this.#queue, id, fields);
+        // Read after stop() began: give it back; a claimed one was delivered before.
+        await this.#transport.settle(this.#queue, id, claimed ? redeliveredCopy(fields) : fields);
       } else {
         this.#deliver(id, fields, claimed);
       }
@@ -570,6 +570,7 @@ async function quit(connection: Redis): Promise<void> {
   }
 }
 
+/** A pause that does not keep the process alive (the connections do, while they are open). */
 function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -280,6 +280,19 @@ describe('redis transport', () => {
     assert.equal(text((await next.next()).payload), 'after');
   });
 
+  it('recovers when its stream is deleted behind its back', async () => {
+    const transport = await open();
+    const queue = newQueue();
+    const inbox = new Inbox();
+    await transport.consume(queue, 1, inbox.push);
+    await sleep(50);
+    await admin.del(`weft:q:${queue}`);
+    await transport.publish(queue, bytes('after the wipe'), {});
+    const delivery = await inbox.next(3000);
+    assert.equal(text(delivery.payload), 'after the wipe');
+    await delivery.ack();
+  });
+
   it('routes replies to an inbox with their correlationId', async () => {
     const transport = await open();
     const replies: Array<[string, string | undefined]> = [];
