@@ -169,6 +169,7 @@ class AmqpTransport implements BrokerTransport {
 
   async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
     this.#checkUsable();
+    checkQueueName(queue);
     await this.#declare(queue);
     await this.#send(queue, payload, {
       persistent: true,
@@ -181,6 +182,7 @@ class AmqpTransport implements BrokerTransport {
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
     this.#checkUsable();
+    checkQueueName(queue);
     await this.#declare(queue);
     const consumer = new AmqpConsumer(this.#model, queue, prefetch, onDelivery, () => this.#usable(), (c) => this.#consumers.delete(c));
     await consumer.start();
@@ -204,6 +206,7 @@ class AmqpTransport implements BrokerTransport {
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#checkUsable();
+    checkQueueName(replyTo);
     // An inbox (ours or another connection's) is server-named and already exists; a plain queue
     // name is declared first, or RabbitMQ would drop the reply.
     if (!this.#inboxes.has(replyTo) && !replyTo.startsWith(RESERVED_QUEUE_PREFIX)) await this.#declare(replyTo);
@@ -420,6 +423,11 @@ class AmqpConsumer implements TransportConsumer {
       process.emitWarning(`weft: could not consume '${this.#queue}' again: ${reasonOf(error)}`);
     });
   }
+}
+
+/** An empty name would make RabbitMQ invent a queue (declare) or drop the message (publish). */
+function checkQueueName(queue: string): void {
+  if (typeof queue !== 'string' || queue.length === 0) throw new TypeError('a queue name must be a non-empty string');
 }
 
 /** A plain Uint8Array view of amqplib's Buffer (no copy). */

@@ -260,7 +260,7 @@ describe('the AMQP transport', () => {
     assert.equal(await messageCount(queue), 1);
   });
 
-  test('a server-refused operation rejects with its reason and the transport goes on', async () => {
+  test('a server-refused operation rejects with its reason, an empty queue name is refused, and the transport goes on', async () => {
     const t = await transport();
     const queue = queueName('conflict');
     await adminChannel.assertQueue(queue, { durable: false });
@@ -269,6 +269,8 @@ describe('the AMQP transport', () => {
       assert.match(error.message, /PRECONDITION.FAILED.*durable/);
       return true;
     });
+    await assert.rejects(t.publish('', encode('x'), {}), TypeError);
+    await assert.rejects(t.consume('', 1, () => {}), TypeError);
     const other = queueName('after-conflict');
     await t.publish(other, encode('fine'), {});
     assert.equal(await messageCount(other), 1);
