@@ -193,15 +193,20 @@ class AmqpTransport implements BrokerTransport {
   async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
     this.#checkUsable();
     const tracked = await this.#openChannel(() => this.#model.createChannel());
-    const { queue } = await this.#rpc(() => tracked.channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false }), 'open an inbox');
-    await this.#rpc(
-      () => tracked.channel.consume(queue, (msg) => {
-        if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.correlationId ?? undefined));
-      }, { noAck: true }),
-      'consume the inbox',
-    );
-    this.#inboxes.add(queue);
-    return queue;
+    try {
+      const { queue } = await this.#rpc(() => tracked.channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false }), 'open an inbox');
+      await this.#rpc(
+        () => tracked.channel.consume(queue, (msg) => {
+          if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.correlationId ?? undefined));
+        }, { noAck: true }),
+        'consume the inbox',
+      );
+      this.#inboxes.add(queue);
+      return queue;
+    } catch (error) {
+      await tracked.close();
+      throw error;
+    }
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {

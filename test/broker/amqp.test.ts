@@ -146,6 +146,31 @@ describe('the AMQP transport', () => {
     await second.ack();
   });
 
+  test('a delivery callback that throws is reported as a warning and does not break the connection', async () => {
+    const t = await transport();
+    const queue = queueName('throws');
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      const inbox = new Inbox();
+      await t.consume(queue, 2, (delivery) => {
+        inbox.push(delivery);
+        if (decode(delivery.payload) === 'bad') throw new Error('handler bug');
+      });
+      await t.publish(queue, encode('bad'), {});
+      await t.publish(queue, encode('good'), {});
+      const bad = await inbox.next();
+      const good = await inbox.next();
+      assert.equal(decode(good.payload), 'good');
+      await bad.ack();
+      await good.ack();
+      await until(() => warnings.some((w) => /handler bug/.test(w)), 1000, 'the warning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   test('two consumers share a queue: each message goes to one of them', async () => {
     const a = await transport();
     const b = await transport();
