@@ -48,6 +48,8 @@ export interface TransportConsumer {
 export interface BrokerTransport {
   /** The scheme this adapter serves (`redis`, `amqp`, `nats`, `memory`), for messages. */
   readonly kind: string;
+  /** The largest payload the server takes, in bytes, where it has a limit (NATS: its max_payload). */
+  readonly maxPayload?: number;
   /** Resolves once the server has the message (it will not be lost if this process dies). */
   publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void>;
   /** Starts delivering `queue`'s messages to `onDelivery`, at most `prefetch` unsettled at once. */

@@ -155,6 +155,12 @@ const PACKR_OPTIONS = {
   // Binary values are copied out of the bytes being read: those bytes are a scratch buffer that
   // the next frame overwrites (see Codec.decode), or a socket chunk that a view would pin.
   copyBuffers: true,
+  // msgpackr would write a function as undefined: a value silently lost on the way.
+  // (msgpackr's typings declare no parameter; it passes the function.)
+  writeFunction: (...args: unknown[]) => {
+    const name = (args[0] as { name?: string } | undefined)?.name || 'anonymous';
+    throw new TypeError(`a function (${name}) cannot be sent; send data, or lend an object with byRef()`);
+  },
 };
 
 /**
@@ -222,6 +228,11 @@ export class Codec {
     } finally {
       current = previous;
     }
+  }
+
+  /** `value` alone as MessagePack, without a frame header (a view: valid as long as kept). */
+  encode(value: unknown): Buffer {
+    return this.encodeFrame(0, 0, value).subarray(HEADER_SIZE);
   }
 
   /** The value in a frame body; throws ProtocolError when it is not valid MessagePack. */

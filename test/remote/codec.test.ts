@@ -100,3 +100,9 @@ test('decoded binary values are copies: decoding the next body does not change t
     assert.deepEqual(second.bytes, Buffer.alloc(size, 2));
   }
 });
+
+test('a function cannot be sent: a TypeError names it, instead of arriving as undefined', () => {
+  const codec = new Codec();
+  assert.throws(() => codec.encode({ onDone: function onDone() {} }), /a function \(onDone\) cannot be sent/);
+  assert.throws(() => codec.encodeFrame(0x10, 1, [() => 1]), TypeError);
+});

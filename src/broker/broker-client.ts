@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { CancelledError, ConnectionClosedError, ProtocolError, TimeoutError } from '../core/errors.js';
+import { ClosedError } from '../sync/errors.js';
+import { checkMilliseconds, checkPositiveInteger, checkSignal, expected } from '../core/validate.js';
+import { Codec, reviveError } from '../remote/codec.js';
+import { QueueConsumer } from './queue-consumer.js';
+import type { BrokerTransport, TransportProperties } from './transport.js';
+import type { Broker, Consumer, ConsumeOptions, MessageHandler, PublishOptions, RequestOptions } from './types.js';
+
+const DEFAULT_PREFETCH = 16;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+interface PendingRequest {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Broker semantics, once for every adapter: bodies are MessagePack (weft's codec: Map, Set,
+ * Date, BigInt, typed arrays and errors round-trip), answers are `[ok, value]` so that an
+ * Error answer rejects the request, requests are matched to answers by correlationId on one
+ * private inbox per client, and a lost or closed connection fails what waits on it.
+ */
+export class BrokerClient implements Broker {
+  readonly kind: string;
+  #transport: BrokerTransport;
+  #codec = new Codec();
+  #maxMessageSize: number;
+  #consumers = new Set<QueueConsumer>();
+  #requests = new Map<string, PendingRequest>();
+  #inbox: Promise<string> | undefined;
+  /** Correlation ids are this client's random prefix and a counter: unique without a registry. */
+  #idPrefix = randomBytes(6).toString('hex');
+  #nextId = 0;
+  #closed: Error | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(transport: BrokerTransport, maxMessageSize: number) {
+    this.kind = transport.kind;
+    this.#transport = transport;
+    this.#maxMessageSize = Math.min(maxMessageSize, transport.maxPayload ?? Infinity);
+    transport.onLost((error) => this.#fail(new ConnectionClosedError(`the connection to the ${this.kind} broker was lost: ${error.message}`, { cause: error })));
+  }
+
+  async publish(queue: string, body: unknown, options: PublishOptions = {}): Promise<void> {
+    this.#checkOpen();
+    checkQueue(queue);
+    const properties = checkPublishOptions(options);
+    await this.#call(this.#transport.publish(queue, this.#encode(body, `the body published to ${queue}`), properties));
+  }
+
+  async consume<T = any>(queue: string, handler: MessageHandler<T>, options: ConsumeOptions = {}): Promise<Consumer> {
+    this.#checkOpen();
+    checkQueue(queue);
+    if (typeof handler !== 'function') throw new TypeError(expected('handler', 'a function that takes a message', handler));
+    if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+    const prefetch = options.prefetch === undefined ? DEFAULT_PREFETCH : checkPositiveInteger('prefetch', options.prefetch);
+    if (options.autoAck !== undefined && typeof options.autoAck !== 'boolean') throw new TypeError(expected('autoAck', 'a boolean', options.autoAck));
+    if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError(expected('onError', 'a function', options.onError));
+    const consumer = new QueueConsumer({
+      queue,
+      handler: handler as MessageHandler,
+      autoAck: options.autoAck ?? true,
+      onError: options.onError,
+      decode: (payload) => this.#codec.decode(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)),
+      sendReply: (replyTo, correlationId, value) => this.#sendReply(replyTo, correlationId, value),
+    });
+    consumer.attach(await this.#call(this.#transport.consume(queue, prefetch, consumer.deliver)));
+    this.#consumers.add(consumer);
+    const cancel = consumer.cancel.bind(consumer);
+    return { queue, cancel: () => cancel().finally(() => this.#consumers.delete(consumer)) };
+  }
+
+  async request<R = unknown>(queue: string, body: unknown, options: RequestOptions = {}): Promise<R> {
+    this.#checkOpen();
+    checkQueue(queue);
+    if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+    const timeout = options.timeout === undefined ? DEFAULT_REQUEST_TIMEOUT_MS : checkMilliseconds('timeout', options.timeout);
+    const signal = options.signal === undefined ? undefined : checkSignal('signal', options.signal);
+    const headers = options.headers === undefined ? undefined : checkHeaders(options.headers);
+    const payload = this.#encode(body, `the body of a request to ${queue}`);
+    if (signal?.aborted) throw cancelled(queue, signal);
+    const inbox = await this.#call(this.#openInbox());
+    if (signal?.aborted) throw cancelled(queue, signal);
+    const correlationId = `${this.#idPrefix}-${++this.#nextId}`;
+    return new Promise<R>((resolve, reject) => {
+      const finish = () => {
+        this.#requests.delete(correlationId);
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new TimeoutError(`no answer from ${queue} within ${timeout} ms`));
+      }, timeout);
+      const onAbort = () => {
+        finish();
+        reject(cancelled(queue, signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#requests.set(correlationId, {
+        resolve: (value) => (finish(), resolve(value as R)),
+        reject: (error) => (finish(), reject(error)),
+      });
+      this.#call(this.#transport.publish(queue, payload, { replyTo: inbox, correlationId, headers })).catch((error: Error) => {
+        this.#requests.get(correlationId)?.reject(error);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#fail(new ConnectionClosedError(`the ${this.kind} broker client was closed`));
+      const consumers = [...this.#consumers];
+      this.#consumers.clear();
+      // Stop deliveries, but do not wait for running handlers: closing returns their unsettled
+      // messages to the queue, to be delivered again.
+      await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
+      await this.#transport.close();
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** This client's reply address, opened on the first request (again if that failed). */
+  #openInbox(): Promise<string> {
+    this.#inbox ??= this.#transport.openInbox((answer, id) => this.#onAnswer(answer, id));
+    this.#inbox.catch(() => (this.#inbox = undefined));
+    return this.#inbox;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new ClosedError(`the ${this.kind} broker client is closed: ${this.#closed.message}`, { cause: this.#closed });
+  }
+
+  /** A transport call; when the connection is gone meanwhile, its error says so. */
+  async #call<T>(operation: Promise<T>): Promise<T> {
+    try {
+      return await operation;
+    } catch (error) {
+      if (this.#closed) throw this.#closed;
+      throw error;
+    }
+  }
+
+  #encode(value: unknown, what: string): Buffer {
+    let payload: Buffer;
+    try {
+      payload = this.#codec.encode(value);
+    } catch (error) {
+      throw new TypeError(`${what} cannot be sent: ${(error as Error).message}`, { cause: error });
+    }
+    if (payload.length > this.#maxMessageSize) {
+      throw new RangeError(`${what} takes ${payload.length} bytes, more than the limit of ${this.#maxMessageSize}`);
+    }
+    return payload;
+  }
+
+  #sendReply(replyTo: string, correlationId: string | undefined, value: unknown): Promise<void> {
+    let payload: Buffer;
+    try {
+      payload = this.#encode(value instanceof Error ? [false, value] : [true, value], 'the answer');
+    } catch (error) {
+      payload = this.#codec.encode([false, error]);
+    }
+    return this.#call(this.#transport.reply(replyTo, payload, correlationId));
+  }
+
+  #onAnswer(payload: Uint8Array, correlationId: string | undefined): void {
+    const pending = correlationId === undefined ? undefined : this.#requests.get(correlationId);
+    if (!pending) return; // timed out, cancelled, or not ours
+    let answer: unknown;
+    try {
+      answer = this.#codec.decode(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    } catch (error) {
+      return pending.reject(error as Error);
+    }
+    if (!Array.isArray(answer) || answer.length !== 2 || typeof answer[0] !== 'boolean') {
+      return pending.reject(new ProtocolError('an answer must be [ok: boolean, value]'));
+    }
+    if (answer[0]) pending.resolve(answer[1]);
+    else pending.reject(answer[1] instanceof Error ? answer[1] : reviveError(answer[1]));
+  }
+
+  #fail(error: Error): void {
+    if (this.#closed) return;
+    this.#closed = error;
+    const requests = [...this.#requests.values()];
+    this.#requests.clear();
+    for (const request of requests) request.reject(error);
+  }
+}
+
+function cancelled(queue: string, signal: AbortSignal): CancelledError {
+  return new CancelledError(`the request to ${queue} was cancelled`, { cause: signal.reason });
+}
+
+export function checkQueue(queue: unknown): void {
+  if (typeof queue !== 'string' || queue.length === 0 || queue.length > 200) {
+    throw new TypeError(expected('queue', 'a queue name of 1 to 200 characters', queue));
+  }
+}
+
+function checkPublishOptions(options: PublishOptions): TransportProperties {
+  if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+  const { replyTo, correlationId, headers } = options;
+  if (replyTo !== undefined && (typeof replyTo !== 'string' || replyTo === '')) throw new TypeError(expected('replyTo', 'a queue name', replyTo));
+  if (correlationId !== undefined && typeof correlationId !== 'string') throw new TypeError(expected('correlationId', 'a string', correlationId));
+  return { replyTo, correlationId, headers: headers === undefined ? undefined : checkHeaders(headers) };
+}
+
+function checkHeaders(headers: unknown): Record<string, string> {
+  if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) throw new TypeError(expected('headers', 'an object of string values', headers));
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value !== 'string') throw new TypeError(expected(`headers.${name}`, 'a string', value));
+  }
+  return { ...(headers as Record<string, string>) };
+}

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProtocolError } from '../../src/index.js';
+import { openBroker } from '../../src/broker/open.js';
+import { MemoryTransport } from '../../src/broker/memory.js';
+import { brokerConformance } from './conformance.js';
+
+brokerConformance('memory', 'memory://conformance', {});
+
+test('a payload that is not a weft body is dropped and reported, and the consumer goes on', async () => {
+  const broker = await openBroker('memory://malformed');
+  const raw = new MemoryTransport('malformed');
+  const errors: Error[] = [];
+  const bodies: unknown[] = [];
+  await broker.consume('q', (message) => void bodies.push(message.body), { onError: (error) => errors.push(error) });
+  await raw.publish('q', new Uint8Array([0x92, 1]), {}); // an array of two with one element: truncated
+  await broker.publish('q', 'fine');
+  while (bodies.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(bodies, ['fine']);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof ProtocolError);
+  await broker.close();
+  await raw.close();
+});
+
+test('openBroker refuses an unknown scheme and a malformed URL with a TypeError naming the schemes', async () => {
+  await assert.rejects(openBroker('kafka://localhost:9092'), /redis, rediss, amqp, amqps, nats, memory/);
+  await assert.rejects(openBroker('not a url'), TypeError);
+  await assert.rejects(openBroker('memory://x?redeliverAfter=-1'), RangeError);
+});
