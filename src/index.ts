@@ -41,4 +41,6 @@ export { UnknownTaskError } from './cluster/errors.js';
 export type { WorkerInfo, WorkerState, PoolKind, StatusReply } from './cluster/protocol.js';
 export { sig, group, chain, chord, Workflow, Signature, Group, Chain, Chord, type RunOptions } from './core/workflows.js';
 export { Thread, Process } from './pools/thread.js';
+export { openBroker, type OpenBrokerOptions } from './broker/open.js';
+export type { Broker, Message, MessageHandler, Consumer, PublishOptions, ConsumeOptions, RequestOptions } from './broker/types.js';
 export * from './sync/index.js';
