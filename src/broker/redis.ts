@@ -530,6 +530,9 @@ function createConnection(url: URL, options: TransportOptions, extra: Partial<Re
     protocol: 2,
     connectTimeout: options.connectTimeout,
     maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
+    // disconnect() arms a timer this long even for a socket that already closed (a failed
+    // connect): a short one does not hold the process after a failed open.
+    disconnectTimeout: 200,
     retryStrategy: (attempt) => {
       downSince ??= Date.now();
       if (Date.now() - downSince > options.connectTimeout) return null;

@@ -9,12 +9,9 @@ import { Redis } from 'ioredis';
 import { openRedisTransport } from '../../src/broker/redis.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
-import { brokerConformance } from './conformance.js';
 
 const REDIS_URL = process.env.WEFT_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const FAST: TransportOptions = { redeliverAfter: 300, connectTimeout: 2000 };
-
-brokerConformance('redis', `${REDIS_URL}?redeliverAfter=400`, { crashRedeliveryMs: 3000 });
 
 const admin = new Redis(REDIS_URL);
 const transports: BrokerTransport[] = [];
