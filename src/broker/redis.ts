@@ -16,6 +16,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { createHash, randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { ConnectionClosedError } from '../core/errors.js';
 import type {
   BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties,
@@ -381,7 +382,7 @@ class RedisConsumer implements TransportConsumer {
     this.#claimCursor = next.toString();
     // More entries may wait past the cursor: go on claiming at the next turn.
     if (this.#claimCursor !== '0-0') this.#nextClaimAt = 0;
-    // Our own held entries can come back here when a handler is slow: they are still ours.
+    // One of our own held entries comes back here only if a heartbeat was late: still ours.
     await this.#accept(entries.filter(([id]) => !this.#held.has(id.toString())), true);
   }
 
@@ -533,6 +534,8 @@ function createConnection(url: URL, options: TransportOptions, extra: Partial<Re
     // disconnect() arms a timer this long even for a socket that already closed (a failed
     // connect): a short one does not hold the process after a failed open.
     disconnectTimeout: 200,
+    // ioredis reads the scheme of a URL but does not turn TLS on for rediss:// itself.
+    ...(url.protocol === 'rediss:' ? { tls: isIP(url.hostname) ? {} : { servername: url.hostname } } : {}),
     retryStrategy: (attempt) => {
       downSince ??= Date.now();
       if (Date.now() - downSince > options.connectTimeout) return null;
