@@ -5,7 +5,7 @@
  *   brokerConformance('redis', 'redis://127.0.0.1:6379?redeliverAfter=400');
  *
  * with a URL whose `redeliverAfter` is short, so that the crash test finishes quickly. Every
- * test uses fresh queue names and removes nothing by hand: queues are left empty.
+ * test uses fresh queue names; `removeQueues` deletes them from the server afterwards.
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,17 +34,26 @@ class Inbox<T = unknown> {
 
   async waitFor(count: number, timeoutMs = 5000): Promise<Message<T>[]> {
     if (this.messages.length < count) {
+      let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((wake) => this.#waiters.push({ count, wake })),
-        sleep(timeoutMs).then(() => { throw new Error(`timed out with ${this.messages.length} of ${count} messages`); }),
-      ]);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`timed out with ${this.messages.length} of ${count} messages`)), timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
     }
     return this.messages.slice(0, count);
   }
 }
 
-/** `crashRedeliveryMs`: how long a crashed consumer's message may take to come back; omitted where a child process cannot share the broker (memory). */
-export function brokerConformance(kind: string, url: string, options: { crashRedeliveryMs?: number }): void {
+export interface ConformanceOptions {
+  /** How long a crashed consumer's message may take to come back; omitted where a child process cannot share the broker (memory). */
+  crashRedeliveryMs?: number;
+  /** Removes the server's queues of these names after the suite (the public API has no way to). */
+  removeQueues?: (names: string[]) => Promise<void>;
+}
+
+export function brokerConformance(kind: string, url: string, options: ConformanceOptions): void {
   describe(`broker conformance: ${kind}`, () => {
     const open: Broker[] = [];
     const connect = async (): Promise<Broker> => {
@@ -52,9 +61,15 @@ export function brokerConformance(kind: string, url: string, options: { crashRed
       open.push(broker);
       return broker;
     };
-    const queueName = (what: string) => `weft-test.${what}.${randomBytes(4).toString('hex')}`;
+    const queues: string[] = [];
+    const queueName = (what: string) => {
+      const name = `weft-test.${what}.${randomBytes(4).toString('hex')}`;
+      queues.push(name);
+      return name;
+    };
     after(async () => {
       await Promise.allSettled(open.map((broker) => broker.close()));
+      await options.removeQueues?.(queues);
     });
 
     test('a message published before anyone consumes waits, and arrives with its body, headers and properties', async () => {
