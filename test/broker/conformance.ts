@@ -77,14 +77,16 @@ export function brokerConformance(kind: string, url: string, options: Conformanc
       assert.equal(broker.kind, kind);
       const queue = queueName('roundtrip');
       const body = { n: 1, big: 2n ** 70n, when: new Date(1_700_000_000_000), tags: new Set(['a']), map: new Map([[1, 'one']]), bytes: new Uint8Array([0, 255, 7]), text: 'héllo ✓' };
-      await broker.publish(queue, body, { headers: { trace: 'abc' }, correlationId: 'c-1', replyTo: 'somewhere' });
+      const replies = queueName('replies');
+      await broker.publish(queue, body, { headers: { trace: 'abc' }, correlationId: 'c-1', replyTo: replies });
       const inbox = new Inbox<typeof body>();
-      await broker.consume(queue, inbox.push);
+      await broker.consume(queue, inbox.push, { autoAck: false });
       const [message] = await inbox.waitFor(1);
+      await message!.ack();
       assert.deepEqual(message!.body, body);
       assert.equal(message!.headers.trace, 'abc');
       assert.equal(message!.correlationId, 'c-1');
-      assert.equal(message!.replyTo, 'somewhere');
+      assert.equal(message!.replyTo, replies);
       assert.equal(message!.redelivered, false);
       assert.equal(message!.queue, queue);
     });
@@ -177,6 +179,18 @@ export function brokerConformance(kind: string, url: string, options: Conformanc
         assert.match(error.message, /negative: -1/);
         return true;
       });
+    });
+
+    test('an answer to a message whose replyTo is a queue lands in that queue as [ok, value] with the correlationId', async () => {
+      const broker = await connect();
+      const [queue, answers] = [queueName('ask'), queueName('answers')];
+      await broker.consume(queue, (message: Message<number>) => message.body + 1);
+      await broker.publish(queue, 41, { replyTo: answers, correlationId: 'question-1' });
+      const inbox = new Inbox<[boolean, number]>();
+      await broker.consume(answers, inbox.push);
+      const [answer] = await inbox.waitFor(1);
+      assert.deepEqual(answer!.body, [true, 42]);
+      assert.equal(answer!.correlationId, 'question-1');
     });
 
     test('a request nobody answers times out with TimeoutError; an aborted one rejects with CancelledError', async () => {
