@@ -5,7 +5,7 @@
  *   brokerConformance('redis', 'redis://127.0.0.1:6379?redeliverAfter=400');
  *
  * with a URL whose `redeliverAfter` is short, so that the crash test finishes quickly. Every
- * test uses fresh queue names and removes nothing by hand: queues are left empty.
+ * test uses fresh queue names; `removeQueues` deletes them from the server afterwards.
  */
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,17 +34,26 @@ class Inbox<T = unknown> {
 
   async waitFor(count: number, timeoutMs = 5000): Promise<Message<T>[]> {
     if (this.messages.length < count) {
+      let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((wake) => this.#waiters.push({ count, wake })),
-        sleep(timeoutMs).then(() => { throw new Error(`timed out with ${this.messages.length} of ${count} messages`); }),
-      ]);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`timed out with ${this.messages.length} of ${count} messages`)), timeoutMs);
+        }),
+      ]).finally(() => clearTimeout(timer));
     }
     return this.messages.slice(0, count);
   }
 }
 
-/** `crashRedeliveryMs`: how long a crashed consumer's message may take to come back; omitted where a child process cannot share the broker (memory). */
-export function brokerConformance(kind: string, url: string, options: { crashRedeliveryMs?: number }): void {
+export interface ConformanceOptions {
+  /** How long a crashed consumer's message may take to come back; omitted where a child process cannot share the broker (memory). */
+  crashRedeliveryMs?: number;
+  /** Removes the server's queues of these names after the suite (the public API has no way to). */
+  removeQueues?: (names: string[]) => Promise<void>;
+}
+
+export function brokerConformance(kind: string, url: string, options: ConformanceOptions): void {
   describe(`broker conformance: ${kind}`, () => {
     const open: Broker[] = [];
     const connect = async (): Promise<Broker> => {
@@ -52,9 +61,15 @@ export function brokerConformance(kind: string, url: string, options: { crashRed
       open.push(broker);
       return broker;
     };
-    const queueName = (what: string) => `weft-test.${what}.${randomBytes(4).toString('hex')}`;
+    const queues: string[] = [];
+    const queueName = (what: string) => {
+      const name = `weft-test.${what}.${randomBytes(4).toString('hex')}`;
+      queues.push(name);
+      return name;
+    };
     after(async () => {
       await Promise.allSettled(open.map((broker) => broker.close()));
+      await options.removeQueues?.(queues);
     });
 
     test('a message published before anyone consumes waits, and arrives with its body, headers and properties', async () => {
@@ -62,14 +77,16 @@ export function brokerConformance(kind: string, url: string, options: { crashRed
       assert.equal(broker.kind, kind);
       const queue = queueName('roundtrip');
       const body = { n: 1, big: 2n ** 70n, when: new Date(1_700_000_000_000), tags: new Set(['a']), map: new Map([[1, 'one']]), bytes: new Uint8Array([0, 255, 7]), text: 'héllo ✓' };
-      await broker.publish(queue, body, { headers: { trace: 'abc' }, correlationId: 'c-1', replyTo: 'somewhere' });
+      const replies = queueName('replies');
+      await broker.publish(queue, body, { headers: { trace: 'abc' }, correlationId: 'c-1', replyTo: replies });
       const inbox = new Inbox<typeof body>();
-      await broker.consume(queue, inbox.push);
+      await broker.consume(queue, inbox.push, { autoAck: false });
       const [message] = await inbox.waitFor(1);
+      await message!.ack();
       assert.deepEqual(message!.body, body);
       assert.equal(message!.headers.trace, 'abc');
       assert.equal(message!.correlationId, 'c-1');
-      assert.equal(message!.replyTo, 'somewhere');
+      assert.equal(message!.replyTo, replies);
       assert.equal(message!.redelivered, false);
       assert.equal(message!.queue, queue);
     });
@@ -164,6 +181,18 @@ export function brokerConformance(kind: string, url: string, options: { crashRed
       });
     });
 
+    test('an answer to a message whose replyTo is a queue lands in that queue as [ok, value] with the correlationId', async () => {
+      const broker = await connect();
+      const [queue, answers] = [queueName('ask'), queueName('answers')];
+      await broker.consume(queue, (message: Message<number>) => message.body + 1);
+      await broker.publish(queue, 41, { replyTo: answers, correlationId: 'question-1' });
+      const inbox = new Inbox<[boolean, number]>();
+      await broker.consume(answers, inbox.push);
+      const [answer] = await inbox.waitFor(1);
+      assert.deepEqual(answer!.body, [true, 42]);
+      assert.equal(answer!.correlationId, 'question-1');
+    });
+
     test('a request nobody answers times out with TimeoutError; an aborted one rejects with CancelledError', async () => {
       const broker = await connect();
       const queue = queueName('silent');
@@ -228,10 +257,10 @@ export function brokerConformance(kind: string, url: string, options: { crashRed
 
     test('close(): pending requests reject with ConnectionClosedError, later calls with ClosedError, and close is idempotent', async () => {
       const broker = await openBroker(url);
-      const pending = broker.request(queueName('closing'), 1, { timeout: 10_000 });
+      const pending = assert.rejects(broker.request(queueName('closing'), 1, { timeout: 10_000 }), ConnectionClosedError);
       await sleep(50);
       await broker.close();
-      await assert.rejects(pending, ConnectionClosedError);
+      await pending;
       await assert.rejects(broker.publish('x', 1), ClosedError);
       await broker.close();
     });
