@@ -456,17 +456,16 @@ describe('NATS JetStream transport', () => {
   });
 });
 
-brokerConformance('nats', `${URL_.href}?redeliverAfter=400`, { crashRedeliveryMs: 3000 });
-
-// The conformance suite leaves its queues behind (unanswered requests, replies to its made-up
-// `somewhere`); on NATS each is a stream on disk.
-after(async () => {
-  const nc = await connect({ servers: URL_.host });
-  const jsm = await nc.jetstreamManager();
-  const prefix = natsStreamName('weft-test.').slice(0, -2); // weft_q + hex of 'weft-test'
-  for await (const stream of jsm.streams.list()) {
-    const name = stream.config.name;
-    if (name.startsWith(prefix) || name === natsStreamName('somewhere')) await jsm.streams.delete(name);
-  }
-  await nc.close();
+brokerConformance('nats', `${URL_.href}?redeliverAfter=400`, {
+  crashRedeliveryMs: 3000,
+  // Each queue is a stream on the server's disk.
+  removeQueues: async (names) => {
+    const nc = await connect({ servers: URL_.host });
+    try {
+      const jsm = await nc.jetstreamManager();
+      for (const name of names) await jsm.streams.delete(natsStreamName(name)).catch(() => undefined);
+    } finally {
+      await nc.close();
+    }
+  },
 });
