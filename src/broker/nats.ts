@@ -89,12 +89,6 @@ interface QueueRoute {
   subject: string;
 }
 
-/** One delivery not yet settled, so that close() can give it back. */
-interface Unsettled {
-  msg: Msg;
-  puller: Puller;
-}
-
 class NatsTransport implements BrokerTransport {
   readonly kind = 'nats';
   /** The server's max_payload, less room for weft's and the user's headers (they count too). */
@@ -109,7 +103,8 @@ class NatsTransport implements BrokerTransport {
   /** The durable consumer of each stream, by stream name. */
   readonly #durables = new Map<string, Promise<void>>();
   readonly #pullers = new Set<Puller>();
-  readonly #unsettled = new Set<Unsettled>();
+  /** Deliveries not yet settled, so that close() can give them back. */
+  readonly #unsettled = new Set<Msg>();
   readonly #lostListeners: ((error: Error) => void)[] = [];
   /** Set once the transport is closed or lost: every call rejects with it. */
   #ended: Error | undefined;
@@ -159,7 +154,11 @@ class NatsTransport implements BrokerTransport {
       callback: (error, msg) => {
         if (error) return;
         const correlationId = msg.headers?.get(CORRELATION_ID);
-        onReply(msg.data, correlationId ? decodeURIComponent(correlationId) : undefined);
+        try {
+          onReply(msg.data, correlationId ? decodeText(correlationId) : undefined);
+        } catch {
+          // The listener owns its failures; the subscription goes on.
+        }
       },
     });
     // The server knows the subscription before anyone learns the address.
@@ -189,7 +188,7 @@ class NatsTransport implements BrokerTransport {
     // Unsettled messages go back at once instead of after ack_wait; drain flushes the naks.
     // While reconnecting there is nobody to tell (and drain would wait for the reconnect):
     // the server gives them out again after ack_wait.
-    for (const { msg } of this.#unsettled) msg.respond(NAK);
+    for (const msg of this.#unsettled) msg.respond(NAK);
     this.#unsettled.clear();
     if (this.#connected) {
       const drained = this.#nc.drain().catch(() => undefined);
@@ -304,15 +303,14 @@ class NatsTransport implements BrokerTransport {
   }
 
   #deliver(msg: Msg, puller: Puller, onDelivery: (delivery: Delivery) => void): void {
-    const entry: Unsettled = { msg, puller };
-    this.#unsettled.add(entry);
+    this.#unsettled.add(msg);
     let settled = false;
     const settle = async (how: 'ack' | 'nak' | 'term'): Promise<void> => {
       if (settled) return;
       // Closed or lost: the message already went back to its queue (nak, or ack_wait).
       this.#ensureOpen();
       settled = true;
-      this.#unsettled.delete(entry);
+      this.#unsettled.delete(msg);
       try {
         if (how === 'ack') {
           // As a request: the server's answer proves the ack arrived (the message is gone).
@@ -514,12 +512,21 @@ function decodeHeaders(received: MsgHdrs | undefined): { properties: TransportPr
   if (!received) return { properties, headers };
   for (const name of received.keys()) {
     const value = received.get(name);
-    if (name === REPLY_TO) properties.replyTo = decodeURIComponent(value);
-    else if (name === CORRELATION_ID) properties.correlationId = decodeURIComponent(value);
-    else if (name.startsWith(ESCAPED)) headers[Buffer.from(name.slice(ESCAPED.length), 'hex').toString('utf8')] = decodeURIComponent(value);
+    if (name === REPLY_TO) properties.replyTo = decodeText(value);
+    else if (name === CORRELATION_ID) properties.correlationId = decodeText(value);
+    else if (name.startsWith(ESCAPED)) headers[Buffer.from(name.slice(ESCAPED.length), 'hex').toString('utf8')] = decodeText(value);
     else if (!/^nats-/i.test(name)) headers[name] = value;
   }
   return { properties, headers };
+}
+
+/** Undoes encodeURIComponent; a value some other publisher wrote by hand is taken as it is. */
+function decodeText(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 function apiErrorCode(error: unknown): number | undefined {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { connect, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, headers, type JetStreamManager, type NatsConnection } from 'nats';
 import { natsStreamName, openNatsTransport } from '../../src/broker/nats.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
@@ -144,6 +144,25 @@ describe('NATS JetStream transport', () => {
     assert.equal(bare.replyTo, undefined);
     assert.equal(bare.correlationId, undefined);
     await bare.ack();
+  });
+
+  test('a message from a plain NATS publisher arrives too, its hand-written headers as they are', async () => {
+    const transport = await open();
+    const q = queue();
+    await transport.publish(q, bytes('first'), {});
+    const [subject] = (await jsm.streams.info(natsStreamName(q))).config.subjects;
+    const foreign = headers();
+    foreign.set('Weft-Correlation-Id', '100%');
+    foreign.set('x-from', 'elsewhere');
+    await admin.jetstream().publish(subject!, bytes('foreign'), { headers: foreign });
+    const received = new Received();
+    await transport.consume(q, 2, received.push);
+    await (await received.take()).ack();
+    const delivery = await received.take();
+    assert.equal(text(delivery.payload), 'foreign');
+    assert.equal(delivery.correlationId, '100%');
+    assert.deepEqual(delivery.headers, { 'x-from': 'elsewhere' });
+    await delivery.ack();
   });
 
   test('a published message waits for its first consumer and ack removes it', async () => {
