@@ -4,34 +4,17 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { openAmqpTransport } from '../../src/broker/amqp.js';
 import type { BrokerTransport, Delivery } from '../../src/broker/transport.js';
 import { AuthenticationError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../../src/core/errors.js';
 import { until } from '../helpers.js';
+import { bytes, DeliveryInbox, sleep, TcpRelay, text } from './transport-helpers.js';
 
 const URL_TEXT = 'amqp://guest:guest@127.0.0.1:5672';
 const options = { redeliverAfter: 30000, connectTimeout: 3000 };
-const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
-const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
-
-/** Collects a consumer's deliveries; next() waits for the following one. */
-class Inbox {
-  readonly received: Delivery[] = [];
-  #taken = 0;
-  readonly push = (delivery: Delivery): void => {
-    this.received.push(delivery);
-  };
-  async next(timeoutMs = 3000): Promise<Delivery> {
-    await until(() => this.received.length > this.#taken, timeoutMs, 'a delivery');
-    return this.received[this.#taken++]!;
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('the AMQP transport', () => {
   let admin: ChannelModel;
   let adminChannel: Channel;
@@ -71,8 +54,8 @@ describe('the AMQP transport', () => {
     const queue = queueName('roundtrip');
     const payload = new Uint8Array([0, 1, 2, 250, 255, 0x93, 0xc0]);
     await t.publish(queue, payload, { replyTo: 'somewhere', correlationId: 'c-42', headers: { trace: 'abc', empty: '' } });
-    await t.publish(queue, encode('plain'), {});
-    const inbox = new Inbox();
+    await t.publish(queue, bytes('plain'), {});
+    const inbox = new DeliveryInbox();
     await t.consume(queue, 4, inbox.push);
     const first = await inbox.next();
     assert.deepEqual(first.payload, payload);
@@ -81,7 +64,7 @@ describe('the AMQP transport', () => {
     assert.deepEqual(first.headers, { trace: 'abc', empty: '' });
     assert.equal(first.redelivered, false);
     const second = await inbox.next();
-    assert.equal(decode(second.payload), 'plain');
+    assert.equal(text(second.payload), 'plain');
     assert.equal(second.replyTo, undefined);
     assert.equal(second.correlationId, undefined);
     assert.deepEqual(second.headers, {});
@@ -92,8 +75,8 @@ describe('the AMQP transport', () => {
   test('prefetch bounds the unsettled deliveries; ack removes a message for good', async () => {
     const t = await transport();
     const queue = queueName('prefetch');
-    for (let i = 0; i < 5; i++) await t.publish(queue, encode(`m${i}`), {});
-    const inbox = new Inbox();
+    for (let i = 0; i < 5; i++) await t.publish(queue, bytes(`m${i}`), {});
+    const inbox = new DeliveryInbox();
     const consumer = await t.consume(queue, 2, inbox.push);
     await until(() => inbox.received.length === 2, 3000, 'two deliveries');
     await sleep(200);
@@ -105,7 +88,7 @@ describe('the AMQP transport', () => {
     for (const delivery of inbox.received.slice(1)) await delivery.ack();
     await until(() => inbox.received.length === 5, 3000, 'all five');
     for (const delivery of inbox.received.slice(3)) await delivery.ack();
-    assert.deepEqual(inbox.received.map((d) => decode(d.payload)), ['m0', 'm1', 'm2', 'm3', 'm4']);
+    assert.deepEqual(inbox.received.map((d) => text(d.payload)), ['m0', 'm1', 'm2', 'm3', 'm4']);
     await consumer.cancel();
     assert.equal(await messageCount(queue), 0, 'acked messages are gone');
   });
@@ -113,14 +96,14 @@ describe('the AMQP transport', () => {
   test('nack(true) delivers again with redelivered set; nack(false) drops', async () => {
     const t = await transport();
     const queue = queueName('nack');
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     const consumer = await t.consume(queue, 1, inbox.push);
-    await t.publish(queue, encode('again'), { correlationId: 'x' });
+    await t.publish(queue, bytes('again'), { correlationId: 'x' });
     const first = await inbox.next();
     assert.equal(first.redelivered, false);
     await first.nack(true);
     const second = await inbox.next();
-    assert.equal(decode(second.payload), 'again');
+    assert.equal(text(second.payload), 'again');
     assert.equal(second.redelivered, true);
     assert.equal(second.correlationId, 'x');
     await second.nack(false);
@@ -133,16 +116,16 @@ describe('the AMQP transport', () => {
   test('settling twice rejects with InvalidStateError and leaves the consumer working', async () => {
     const t = await transport();
     const queue = queueName('twice');
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await t.consume(queue, 1, inbox.push);
-    await t.publish(queue, encode('one'), {});
+    await t.publish(queue, bytes('one'), {});
     const first = await inbox.next();
     await first.ack();
     await assert.rejects(first.ack(), InvalidStateError);
     await assert.rejects(first.nack(true), InvalidStateError);
-    await t.publish(queue, encode('two'), {});
+    await t.publish(queue, bytes('two'), {});
     const second = await inbox.next();
-    assert.equal(decode(second.payload), 'two');
+    assert.equal(text(second.payload), 'two');
     await second.ack();
   });
 
@@ -153,16 +136,16 @@ describe('the AMQP transport', () => {
     const onWarning = (warning: Error): void => void warnings.push(warning.message);
     process.on('warning', onWarning);
     try {
-      const inbox = new Inbox();
+      const inbox = new DeliveryInbox();
       await t.consume(queue, 2, (delivery) => {
         inbox.push(delivery);
-        if (decode(delivery.payload) === 'bad') throw new Error('handler bug');
+        if (text(delivery.payload) === 'bad') throw new Error('handler bug');
       });
-      await t.publish(queue, encode('bad'), {});
-      await t.publish(queue, encode('good'), {});
+      await t.publish(queue, bytes('bad'), {});
+      await t.publish(queue, bytes('good'), {});
       const bad = await inbox.next();
       const good = await inbox.next();
-      assert.equal(decode(good.payload), 'good');
+      assert.equal(text(good.payload), 'good');
       await bad.ack();
       await good.ack();
       await until(() => warnings.some((w) => /handler bug/.test(w)), 1000, 'the warning');
@@ -177,13 +160,13 @@ describe('the AMQP transport', () => {
     const queue = queueName('shared');
     const seen: Array<[string, string]> = [];
     const handler = (who: string) => (delivery: Delivery): void => {
-      seen.push([who, decode(delivery.payload)]);
+      seen.push([who, text(delivery.payload)]);
       setTimeout(() => void delivery.ack(), 5);
     };
     await a.consume(queue, 1, handler('a'));
     await b.consume(queue, 1, handler('b'));
     const sent = Array.from({ length: 20 }, (_, i) => `n${i}`);
-    for (const text of sent) await a.publish(queue, encode(text), {});
+    for (const text of sent) await a.publish(queue, bytes(text), {});
     await until(() => seen.length === 20, 5000, 'twenty deliveries');
     await sleep(100);
     assert.equal(seen.length, 20, 'no message delivered twice');
@@ -195,17 +178,17 @@ describe('the AMQP transport', () => {
     const leaving = await transport();
     const staying = await transport();
     const queue = queueName('leave');
-    const leavingInbox = new Inbox();
+    const leavingInbox = new DeliveryInbox();
     await leaving.consume(queue, 3, leavingInbox.push);
-    for (let i = 0; i < 3; i++) await staying.publish(queue, encode(`u${i}`), {});
+    for (let i = 0; i < 3; i++) await staying.publish(queue, bytes(`u${i}`), {});
     await until(() => leavingInbox.received.length === 3, 3000, 'three deliveries');
-    const stayingInbox = new Inbox();
+    const stayingInbox = new DeliveryInbox();
     await staying.consume(queue, 3, stayingInbox.push);
     await sleep(100);
     assert.equal(stayingInbox.received.length, 0, 'owned messages are not given to another consumer');
     await leaving.close();
     await until(() => stayingInbox.received.length === 3, 3000, 'the requeued three');
-    assert.deepEqual(stayingInbox.received.map((d) => decode(d.payload)).sort(), ['u0', 'u1', 'u2']);
+    assert.deepEqual(stayingInbox.received.map((d) => text(d.payload)).sort(), ['u0', 'u1', 'u2']);
     assert.ok(stayingInbox.received.every((d) => d.redelivered));
     for (const delivery of stayingInbox.received) await delivery.ack();
     await assert.rejects(leavingInbox.received[0]!.ack(), ConnectionClosedError);
@@ -214,12 +197,12 @@ describe('the AMQP transport', () => {
   test('a cancelled consumer receives nothing more but can still settle what it holds', async () => {
     const t = await transport();
     const queue = queueName('cancel');
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     const consumer = await t.consume(queue, 5, inbox.push);
-    await t.publish(queue, encode('held'), {});
+    await t.publish(queue, bytes('held'), {});
     const held = await inbox.next();
     await consumer.cancel();
-    await t.publish(queue, encode('later'), {});
+    await t.publish(queue, bytes('later'), {});
     await sleep(200);
     assert.equal(inbox.received.length, 1);
     await held.ack();
@@ -229,7 +212,7 @@ describe('the AMQP transport', () => {
   test('a consumer process that dies without acking has its message delivered again', async () => {
     const t = await transport();
     const queue = queueName('crash');
-    await t.publish(queue, encode('doomed'), { headers: { n: '1' } });
+    await t.publish(queue, bytes('doomed'), { headers: { n: '1' } });
     const child = spawn(process.execPath, [fileURLToPath(new URL('../fixtures/amqp-crash-consumer.js', import.meta.url)), URL_TEXT, queue], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -238,10 +221,10 @@ describe('the AMQP transport', () => {
     const exitCode = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(exitCode, 1);
     assert.match(output, /received doomed/);
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await t.consume(queue, 1, inbox.push);
     const again = await inbox.next();
-    assert.equal(decode(again.payload), 'doomed');
+    assert.equal(text(again.payload), 'doomed');
     assert.equal(again.redelivered, true);
     assert.deepEqual(again.headers, { n: '1' });
     await again.ack();
@@ -252,16 +235,16 @@ describe('the AMQP transport', () => {
     const server = await transport();
     const queue = queueName('rpc');
     const replies: Array<[string, string | undefined]> = [];
-    const inboxName = await asker.openInbox((payload, correlationId) => replies.push([decode(payload), correlationId]));
+    const inboxName = await asker.openInbox((payload, correlationId) => replies.push([text(payload), correlationId]));
     assert.ok(inboxName.length > 0);
     await server.consume(queue, 1, (delivery) => {
-      void server.reply(delivery.replyTo!, encode(`echo ${decode(delivery.payload)}`), delivery.correlationId).then(() => delivery.ack());
+      void server.reply(delivery.replyTo!, bytes(`echo ${text(delivery.payload)}`), delivery.correlationId).then(() => delivery.ack());
     });
-    await asker.publish(queue, encode('ping'), { replyTo: inboxName, correlationId: 'req-1' });
+    await asker.publish(queue, bytes('ping'), { replyTo: inboxName, correlationId: 'req-1' });
     await until(() => replies.length === 1, 3000, 'the reply');
     assert.deepEqual(replies, [['echo ping', 'req-1']]);
     // The transport can answer into its own inbox too, and without a correlationId.
-    await asker.reply(inboxName, encode('self'), undefined);
+    await asker.reply(inboxName, bytes('self'), undefined);
     await until(() => replies.length === 2, 3000, 'the second reply');
     assert.deepEqual(replies[1], ['self', undefined]);
   });
@@ -269,11 +252,11 @@ describe('the AMQP transport', () => {
   test('reply to a named queue that does not exist yet: the queue is made and keeps the reply', async () => {
     const t = await transport();
     const replyQueue = queueName('replies');
-    await t.reply(replyQueue, encode('answer'), 'corr-7');
-    const inbox = new Inbox();
+    await t.reply(replyQueue, bytes('answer'), 'corr-7');
+    const inbox = new DeliveryInbox();
     await t.consume(replyQueue, 1, inbox.push);
     const delivery = await inbox.next();
-    assert.equal(decode(delivery.payload), 'answer');
+    assert.equal(text(delivery.payload), 'answer');
     assert.equal(delivery.correlationId, 'corr-7');
     await delivery.ack();
   });
@@ -281,7 +264,7 @@ describe('the AMQP transport', () => {
   test("weft's own query parameters are stripped before connecting", async () => {
     const t = await transport(`${URL_TEXT}?redeliverAfter=100&connectTimeout=2000&prefetch=3`);
     const queue = queueName('query');
-    await t.publish(queue, encode('q'), {});
+    await t.publish(queue, bytes('q'), {});
     assert.equal(await messageCount(queue), 1);
   });
 
@@ -289,15 +272,15 @@ describe('the AMQP transport', () => {
     const t = await transport();
     const queue = queueName('conflict');
     await adminChannel.assertQueue(queue, { durable: false });
-    await assert.rejects(t.publish(queue, encode('x'), {}), (error: unknown) => {
+    await assert.rejects(t.publish(queue, bytes('x'), {}), (error: unknown) => {
       assert.ok(error instanceof ConnectionClosedError);
       assert.match(error.message, /PRECONDITION.FAILED.*durable/);
       return true;
     });
-    await assert.rejects(t.publish('', encode('x'), {}), TypeError);
+    await assert.rejects(t.publish('', bytes('x'), {}), TypeError);
     await assert.rejects(t.consume('', 1, () => {}), TypeError);
     const other = queueName('after-conflict');
-    await t.publish(other, encode('fine'), {});
+    await t.publish(other, bytes('fine'), {});
     assert.equal(await messageCount(other), 1);
   });
 
@@ -307,21 +290,21 @@ describe('the AMQP transport', () => {
     t.onLost(() => lost++);
     await t.close();
     await t.close();
-    await assert.rejects(t.publish(queueName('closed'), encode('x'), {}), ConnectionClosedError);
+    await assert.rejects(t.publish(queueName('closed'), bytes('x'), {}), ConnectionClosedError);
     await assert.rejects(t.consume('whatever', 1, () => {}), ConnectionClosedError);
     await assert.rejects(t.openInbox(() => {}), ConnectionClosedError);
-    await assert.rejects(t.reply('whatever', encode('x'), undefined), ConnectionClosedError);
+    await assert.rejects(t.reply('whatever', bytes('x'), undefined), ConnectionClosedError);
     assert.equal(lost, 0, 'close() is not a loss');
   });
 
   test('losing the server calls onLost once; then every call rejects', async () => {
-    const proxy = await tcpProxy(5672);
+    const proxy = await TcpRelay.start(5672);
     try {
       const t = await openAmqpTransport(new URL(`amqp://guest:guest@127.0.0.1:${proxy.port}`), options);
       const queue = queueName('lost');
-      const inbox = new Inbox();
+      const inbox = new DeliveryInbox();
       await t.consume(queue, 1, inbox.push);
-      await t.publish(queue, encode('before'), {});
+      await t.publish(queue, bytes('before'), {});
       const held = await inbox.next();
       const losses: Error[] = [];
       t.onLost((error) => losses.push(error));
@@ -331,19 +314,19 @@ describe('the AMQP transport', () => {
       assert.equal(losses.length, 1);
       assert.ok(losses[0] instanceof ConnectionClosedError);
       assert.match(losses[0].message, /lost the connection to RabbitMQ at amqp:\/\/guest@127\.0\.0\.1/);
-      await assert.rejects(t.publish(queue, encode('after'), {}), ConnectionClosedError);
+      await assert.rejects(t.publish(queue, bytes('after'), {}), ConnectionClosedError);
       await assert.rejects(held.ack(), ConnectionClosedError);
       await t.close();
       // The server noticed the dead connection and requeued the held message.
       const other = await transport();
-      const again = new Inbox();
+      const again = new DeliveryInbox();
       await other.consume(queue, 1, again.push);
       const redelivered = await again.next();
-      assert.equal(decode(redelivered.payload), 'before');
+      assert.equal(text(redelivered.payload), 'before');
       assert.equal(redelivered.redelivered, true);
       await redelivered.ack();
     } finally {
-      proxy.close();
+      await proxy.shut();
     }
   });
 
@@ -385,34 +368,3 @@ describe('the AMQP transport', () => {
     }
   });
 });
-
-/** A TCP relay to `targetPort` whose connections cut() destroys, as a server crash would. */
-async function tcpProxy(targetPort: number): Promise<{ port: number; cut(): void; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = netConnect(targetPort, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const cut = (): void => {
-    for (const socket of sockets) socket.destroy();
-  };
-  return {
-    port: (server.address() as { port: number }).port,
-    cut,
-    close: () => {
-      cut();
-      server.close();
-    },
-  };
-}

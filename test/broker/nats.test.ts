@@ -4,12 +4,12 @@ import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, headers, type JetStreamManager, type NatsConnection } from 'nats';
 import { natsStreamName, openNatsTransport } from '../../src/broker/nats.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
+import { bytes, DeliveryInbox, sleep, TcpRelay, text } from './transport-helpers.js';
 import { brokerConformance } from './conformance.js';
 
 const URL_ = new URL('nats://127.0.0.1:4222');
@@ -18,81 +18,6 @@ const FAST: TransportOptions = { redeliverAfter: 500, connectTimeout: 5000 };
 const SLOW: TransportOptions = { redeliverAfter: 30_000, connectTimeout: 5000 };
 const childScript = fileURLToPath(new URL('../fixtures/nats-crash-child.js', import.meta.url));
 
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-const text = (payload: Uint8Array): string => new TextDecoder().decode(payload);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Collects deliveries; take() waits for the next one. */
-class Received {
-  readonly all: Delivery[] = [];
-  #taken = 0;
-  #wake: (() => void) | undefined;
-
-  readonly push = (delivery: Delivery): void => {
-    this.all.push(delivery);
-    this.#wake?.();
-  };
-
-  async take(timeoutMs = 3000): Promise<Delivery> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#taken >= this.all.length) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no delivery within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
-    return this.all[this.#taken++]!;
-  }
-}
-
-/** A TCP relay to the real server that the test can cut (connections drop) or shut (port refuses). */
-class Relay {
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async start(): Promise<Relay> {
-    const server = createServer();
-    const relay = new Relay(server);
-    server.on('connection', (client) => {
-      const upstream = tcpConnect(Number(URL_.port), URL_.hostname);
-      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
-        relay.#sockets.add(from);
-        from.pipe(to);
-        from.on('error', () => to.destroy());
-        from.on('close', () => {
-          relay.#sockets.delete(from);
-          to.destroy();
-        });
-      }
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return relay;
-  }
-
-  get url(): URL {
-    return new URL(`nats://127.0.0.1:${(this.#server.address() as AddressInfo).port}`);
-  }
-
-  cut(): void {
-    for (const socket of this.#sockets) socket.destroy();
-  }
-
-  async shut(): Promise<void> {
-    const closed = new Promise((resolve) => this.#server.close(resolve));
-    this.cut();
-    await closed;
-  }
-}
 
 describe('NATS JetStream transport', () => {
   let admin: NatsConnection;
@@ -128,9 +53,9 @@ describe('NATS JetStream transport', () => {
     const payload = new Uint8Array([0, 1, 2, 255, 254, 13, 10, 0]);
     const headers = { 'x-trace': 'abc', 'Mixed-Case': 'Value', 'with space': ' padded\r\nvalue ', 'ünï': 'çødé', 'nats-like': 'n', 'Weft-Reply-To': 'spoof' };
     await transport.publish(q, payload, { replyTo: 'answers.here now', correlationId: 'id:1 ✓', headers });
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 4, received.push);
-    const delivery = await received.take();
+    const delivery = await received.next();
     assert.deepEqual([...delivery.payload], [...payload]);
     assert.deepEqual(delivery.headers, headers);
     assert.equal(delivery.replyTo, 'answers.here now');
@@ -138,7 +63,7 @@ describe('NATS JetStream transport', () => {
     assert.equal(delivery.redelivered, false);
     await delivery.ack();
     await transport.publish(q, bytes('bare'), {});
-    const bare = await received.take();
+    const bare = await received.next();
     assert.equal(text(bare.payload), 'bare');
     assert.deepEqual(bare.headers, {});
     assert.equal(bare.replyTo, undefined);
@@ -155,10 +80,10 @@ describe('NATS JetStream transport', () => {
     foreign.set('Weft-Correlation-Id', '100%');
     foreign.set('x-from', 'elsewhere');
     await admin.jetstream().publish(subject!, bytes('foreign'), { headers: foreign });
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 2, received.push);
-    await (await received.take()).ack();
-    const delivery = await received.take();
+    await (await received.next()).ack();
+    const delivery = await received.next();
     assert.equal(text(delivery.payload), 'foreign');
     assert.equal(delivery.correlationId, '100%');
     assert.deepEqual(delivery.headers, { 'x-from': 'elsewhere' });
@@ -170,43 +95,43 @@ describe('NATS JetStream transport', () => {
     const q = queue();
     await transport.publish(q, bytes('kept'), {});
     assert.equal(await storedCount(q), 1);
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 1, received.push);
-    await (await received.take()).ack();
+    await (await received.next()).ack();
     assert.equal(await storedCount(q), 0);
     await sleep(800); // past redeliverAfter: an acked message never comes back
-    assert.equal(received.all.length, 1);
+    assert.equal(received.received.length, 1);
   });
 
   test('prefetch bounds the unsettled deliveries of one consumer', async () => {
     const transport = await open();
     const q = queue();
     for (let i = 0; i < 6; i++) await transport.publish(q, bytes(`m${i}`), {});
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 2, received.push);
-    await received.take();
-    await received.take();
+    await received.next();
+    await received.next();
     await sleep(200);
-    assert.equal(received.all.length, 2, 'two unsettled, nothing more');
-    await received.all[0]!.ack();
-    await received.take();
+    assert.equal(received.received.length, 2, 'two unsettled, nothing more');
+    await received.received[0]!.ack();
+    await received.next();
     await sleep(200);
-    assert.equal(received.all.length, 3, 'one settled, one more delivered');
-    for (const delivery of received.all.slice(1)) await delivery.ack();
-    for (let i = 3; i < 6; i++) await (await received.take()).ack();
-    assert.deepEqual(received.all.map((d) => text(d.payload)).sort(), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+    assert.equal(received.received.length, 3, 'one settled, one more delivered');
+    for (const delivery of received.received.slice(1)) await delivery.ack();
+    for (let i = 3; i < 6; i++) await (await received.next()).ack();
+    assert.deepEqual(received.received.map((d) => text(d.payload)).sort(), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
   });
 
   test('nack(true) redelivers at once with redelivered set', async () => {
     const transport = await open(SLOW);
     const q = queue();
     await transport.publish(q, bytes('again'), { correlationId: 'c' });
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 1, received.push);
-    const first = await received.take();
+    const first = await received.next();
     assert.equal(first.redelivered, false);
     await first.nack(true);
-    const second = await received.take(2000);
+    const second = await received.next(2000);
     assert.equal(text(second.payload), 'again');
     assert.equal(second.correlationId, 'c');
     assert.equal(second.redelivered, true);
@@ -217,26 +142,26 @@ describe('NATS JetStream transport', () => {
     const transport = await open();
     const q = queue();
     await transport.publish(q, bytes('drop me'), {});
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 1, received.push);
-    await (await received.take()).nack(false);
+    await (await received.next()).nack(false);
     assert.equal(await storedCount(q), 0);
     await sleep(800); // past redeliverAfter
-    assert.equal(received.all.length, 1);
+    assert.equal(received.received.length, 1);
   });
 
   test('settling twice is harmless', async () => {
     const transport = await open();
     const q = queue();
     await transport.publish(q, bytes('once'), {});
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 1, received.push);
-    const delivery = await received.take();
+    const delivery = await received.next();
     await delivery.ack();
     await delivery.ack();
     await delivery.nack(true);
     await sleep(200);
-    assert.equal(received.all.length, 1);
+    assert.equal(received.received.length, 1);
   });
 
   test('consumers of one queue share its messages, each message to one of them', async () => {
@@ -263,19 +188,19 @@ describe('NATS JetStream transport', () => {
     const transport = await open(SLOW);
     const q = queue();
     await transport.publish(q, bytes('held'), {});
-    const first = new Received();
+    const first = new DeliveryInbox();
     const consumer = await transport.consume(q, 4, first.push);
-    const held = await first.take();
+    const held = await first.next();
     await consumer.cancel();
     await transport.publish(q, bytes('after cancel'), {});
-    const second = new Received();
+    const second = new DeliveryInbox();
     await transport.consume(q, 4, second.push);
-    assert.equal(text((await second.take()).payload), 'after cancel');
+    assert.equal(text((await second.next()).payload), 'after cancel');
     await sleep(200);
-    assert.equal(first.all.length, 1);
-    assert.equal(second.all.length, 1, 'the held message was not handed out again');
+    assert.equal(first.received.length, 1);
+    assert.equal(second.received.length, 1, 'the held message was not handed out again');
     await held.nack(true);
-    const back = await second.take();
+    const back = await second.next();
     assert.equal(text(back.payload), 'held');
     assert.equal(back.redelivered, true);
   });
@@ -295,14 +220,14 @@ describe('NATS JetStream transport', () => {
       });
     });
     await done;
-    const rest = new Received();
+    const rest = new DeliveryInbox();
     await transport.consume(q, 50, (delivery) => {
       rest.push(delivery);
       void delivery.ack();
     });
     const deadline = Date.now() + 3000; // ack_wait is 30 s: whatever comes back in time was never stranded
-    while (seen.length + rest.all.length < sent.length && Date.now() < deadline) await sleep(20);
-    const all = [...seen, ...rest.all.map((d) => text(d.payload))];
+    while (seen.length + rest.received.length < sent.length && Date.now() < deadline) await sleep(20);
+    const all = [...seen, ...rest.received.map((d) => text(d.payload))];
     assert.equal(new Set(all).size, sent.length, `${sent.length - new Set(all).size} messages stranded`);
   });
 
@@ -310,20 +235,20 @@ describe('NATS JetStream transport', () => {
     const [closing, staying] = [await open(SLOW), await open(SLOW)];
     const q = queue();
     for (let i = 0; i < 3; i++) await closing.publish(q, bytes(`u${i}`), {});
-    const first = new Received();
+    const first = new DeliveryInbox();
     await closing.consume(q, 3, first.push);
-    for (let i = 0; i < 3; i++) await first.take();
-    const second = new Received();
+    for (let i = 0; i < 3; i++) await first.next();
+    const second = new DeliveryInbox();
     await staying.consume(q, 10, second.push);
     await sleep(100);
-    assert.equal(second.all.length, 0, 'owned by the first consumer');
+    assert.equal(second.received.length, 0, 'owned by the first consumer');
     const started = Date.now();
     await closing.close();
-    const again = [await second.take(2000), await second.take(2000), await second.take(2000)];
+    const again = [await second.next(2000), await second.next(2000), await second.next(2000)];
     assert.ok(Date.now() - started < 2000, 'long before ack_wait (30 s)');
     assert.deepEqual(again.map((d) => text(d.payload)).sort(), ['u0', 'u1', 'u2']);
     assert.ok(again.every((d) => d.redelivered));
-    await assert.rejects(first.all[0]!.ack(), ConnectionClosedError);
+    await assert.rejects(first.received[0]!.ack(), ConnectionClosedError);
     for (const d of again) await d.ack();
   });
 
@@ -338,9 +263,9 @@ describe('NATS JetStream transport', () => {
     const diedAt = Date.now();
     assert.equal(exitCode, 1);
     assert.match(output, /got orphan/);
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 1, received.push);
-    const delivery = await received.take(3000);
+    const delivery = await received.next(3000);
     assert.equal(text(delivery.payload), 'orphan');
     assert.equal(delivery.redelivered, true);
     assert.ok(Date.now() - diedAt < 3000);
@@ -369,9 +294,9 @@ describe('NATS JetStream transport', () => {
     const transport = await open();
     const replyQueue = queue('replies');
     await transport.reply(replyQueue, bytes('answer'), 'c-7');
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(replyQueue, 1, received.push);
-    const delivery = await received.take();
+    const delivery = await received.next();
     assert.equal(text(delivery.payload), 'answer');
     assert.equal(delivery.correlationId, 'c-7');
     await delivery.ack();
@@ -384,9 +309,9 @@ describe('NATS JetStream transport', () => {
     names.forEach((n) => queues.add(n));
     for (const name of names) await transport.publish(name, bytes(name), {});
     for (const name of names) {
-      const received = new Received();
+      const received = new DeliveryInbox();
       const consumer = await transport.consume(name, 1, received.push);
-      const delivery = await received.take();
+      const delivery = await received.next();
       assert.equal(text(delivery.payload), name);
       await delivery.ack();
       await consumer.cancel();
@@ -395,21 +320,21 @@ describe('NATS JetStream transport', () => {
   });
 
   test('after a dropped connection the client reconnects: consuming resumes and earlier deliveries can still be acked', async () => {
-    const relay = await Relay.start();
+    const relay = await TcpRelay.start(Number(URL_.port), URL_.hostname);
     const direct = await open();
-    const viaRelay = await openNatsTransport(relay.url, { ...FAST, connectTimeout: 1000 }, { attempts: 50, wait: 50 });
+    const viaRelay = await openNatsTransport(new URL(`nats://127.0.0.1:${relay.port}`), { ...FAST, connectTimeout: 1000 }, { attempts: 50, wait: 50 });
     transports.push(viaRelay);
     let lost = 0;
     viaRelay.onLost(() => lost++);
     const q = queue();
     await direct.publish(q, bytes('before'), {});
-    const received = new Received();
+    const received = new DeliveryInbox();
     await viaRelay.consume(q, 2, received.push);
-    const before = await received.take();
+    const before = await received.next();
     relay.cut();
     await sleep(300);
     await direct.publish(q, bytes('after'), {});
-    const after = await received.take(3000);
+    const after = await received.next(3000);
     assert.equal(text(after.payload), 'after');
     await before.ack();
     await after.ack();
@@ -423,14 +348,14 @@ describe('NATS JetStream transport', () => {
   });
 
   test('a server gone for good ends in onLost, once, and then every call rejects', async () => {
-    const relay = await Relay.start();
-    const transport = await openNatsTransport(relay.url, { ...FAST, connectTimeout: 1000 }, { attempts: 2, wait: 50 });
+    const relay = await TcpRelay.start(Number(URL_.port), URL_.hostname);
+    const transport = await openNatsTransport(new URL(`nats://127.0.0.1:${relay.port}`), { ...FAST, connectTimeout: 1000 }, { attempts: 2, wait: 50 });
     transports.push(transport);
     const q = queue();
     await transport.publish(q, bytes('pending'), {});
-    const received = new Received();
+    const received = new DeliveryInbox();
     await transport.consume(q, 1, received.push);
-    const delivery = await received.take();
+    const delivery = await received.next();
     const errors: Error[] = [];
     const lost = new Promise<void>((resolve) => transport.onLost((error) => {
       errors.push(error);

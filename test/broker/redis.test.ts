@@ -3,12 +3,12 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { openRedisTransport } from '../../src/broker/redis.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
+import { bytes, DeliveryInbox, sleep, TcpRelay, text } from './transport-helpers.js';
 
 const REDIS_URL = process.env.WEFT_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const FAST: TransportOptions = { redeliverAfter: 300, connectTimeout: 2000 };
@@ -35,33 +35,6 @@ function newQueue(): string {
   return queue;
 }
 
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-const text = (payload: Uint8Array): string => new TextDecoder().decode(payload);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Collects deliveries; next() waits for the next one not yet taken. */
-class Inbox {
-  readonly all: Delivery[] = [];
-  #taken = 0;
-  #waiter: (() => void) | undefined;
-  readonly push = (delivery: Delivery): void => {
-    this.all.push(delivery);
-    this.#waiter?.();
-  };
-  async next(timeoutMs = 3000): Promise<Delivery> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#taken >= this.all.length) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no delivery within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiter = () => { clearTimeout(timer); resolve(); };
-      });
-    }
-    return this.all[this.#taken++]!;
-  }
-}
-
 describe('redis transport', () => {
   it('delivers the exact bytes and properties', async () => {
     const transport = await open();
@@ -69,7 +42,7 @@ describe('redis transport', () => {
     const payload = Uint8Array.from({ length: 256 }, (_, i) => i);
     await transport.publish(queue, payload, { replyTo: 'answers', correlationId: 'c-1', headers: { a: '1', 'x-é': 'ü' } });
     await transport.publish(queue, new Uint8Array(0), {});
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 4, inbox.push);
     const first = await inbox.next();
     assert.equal(transport.kind, 'redis');
@@ -90,34 +63,34 @@ describe('redis transport', () => {
     const transport = await open();
     const queue = newQueue();
     for (let i = 0; i < 5; i++) await transport.publish(queue, bytes(`m${i}`), {});
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 2, inbox.push);
     await inbox.next();
     await inbox.next();
     await sleep(300);
-    assert.equal(inbox.all.length, 2);
-    await inbox.all[0]!.ack();
+    assert.equal(inbox.received.length, 2);
+    await inbox.received[0]!.ack();
     await inbox.next();
     await sleep(200);
-    assert.equal(inbox.all.length, 3);
-    for (const delivery of inbox.all) await delivery.ack();
+    assert.equal(inbox.received.length, 3);
+    for (const delivery of inbox.received) await delivery.ack();
     await inbox.next();
     await inbox.next();
-    assert.deepEqual(inbox.all.map((d) => text(d.payload)), ['m0', 'm1', 'm2', 'm3', 'm4']);
-    for (const delivery of inbox.all.slice(3)) await delivery.ack();
+    assert.deepEqual(inbox.received.map((d) => text(d.payload)), ['m0', 'm1', 'm2', 'm3', 'm4']);
+    for (const delivery of inbox.received.slice(3)) await delivery.ack();
   });
 
   it('forgets acked messages for good', async () => {
     const transport = await open();
     const queue = newQueue();
     await transport.publish(queue, bytes('once'), {});
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 1, inbox.push);
     const delivery = await inbox.next();
     await delivery.ack();
     await delivery.ack(); // a second settle changes nothing
     await sleep(3 * FAST.redeliverAfter);
-    assert.equal(inbox.all.length, 1);
+    assert.equal(inbox.received.length, 1);
     assert.equal(await admin.xlen(`weft:q:${queue}`), 0);
     const [pending] = (await admin.xpending(`weft:q:${queue}`, 'weft')) as [number];
     assert.equal(pending, 0);
@@ -127,7 +100,7 @@ describe('redis transport', () => {
     const transport = await open();
     const queue = newQueue();
     await transport.publish(queue, bytes('again'), { correlationId: 'k', headers: { h: 'v' } });
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 1, inbox.push);
     const first = await inbox.next();
     assert.equal(first.redelivered, false);
@@ -140,7 +113,7 @@ describe('redis transport', () => {
     assert.deepEqual(second.headers, { h: 'v' });
     await second.ack();
     await sleep(200);
-    assert.equal(inbox.all.length, 2);
+    assert.equal(inbox.received.length, 2);
   });
 
   it('drops a message nacked without requeue', async () => {
@@ -148,7 +121,7 @@ describe('redis transport', () => {
     const queue = newQueue();
     await transport.publish(queue, bytes('drop'), {});
     await transport.publish(queue, bytes('keep'), {});
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 1, inbox.push);
     const dropped = await inbox.next();
     assert.equal(text(dropped.payload), 'drop');
@@ -157,7 +130,7 @@ describe('redis transport', () => {
     assert.equal(text(kept.payload), 'keep');
     await kept.ack();
     await sleep(3 * FAST.redeliverAfter);
-    assert.equal(inbox.all.length, 2);
+    assert.equal(inbox.received.length, 2);
     assert.equal(await admin.xlen(`weft:q:${queue}`), 0);
   });
 
@@ -185,7 +158,7 @@ describe('redis transport', () => {
     const leaving = await open(slow);
     const queue = newQueue();
     for (let i = 0; i < 3; i++) await leaving.publish(queue, bytes(`m${i}`), {});
-    const held = new Inbox();
+    const held = new DeliveryInbox();
     await leaving.consume(queue, 3, held.push);
     await held.next();
     await held.next();
@@ -193,7 +166,7 @@ describe('redis transport', () => {
     await leaving.close();
     await assert.rejects(leaving.publish(queue, bytes('late'), {}), ConnectionClosedError);
     const staying = await open(slow);
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await staying.consume(queue, 3, inbox.push);
     const again = [await inbox.next(2000), await inbox.next(2000), await inbox.next(2000)];
     assert.deepEqual(again.map((d) => text(d.payload)).sort(), ['m0', 'm1', 'm2']);
@@ -210,7 +183,7 @@ describe('redis transport', () => {
     child.on('message', (message) => messages.push(message));
     await once(child, 'exit');
     assert.deepEqual((messages.find(Array.isArray) as string[]).sort(), ['m0', 'm1', 'm2']);
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 3, inbox.push);
     const again = [await inbox.next(), await inbox.next(), await inbox.next()];
     assert.deepEqual(again.map((d) => text(d.payload)).sort(), ['m0', 'm1', 'm2']);
@@ -222,13 +195,13 @@ describe('redis transport', () => {
     const [holder, other] = await Promise.all([open(), open()]);
     const queue = newQueue();
     await holder.publish(queue, bytes('mine'), {});
-    const held = new Inbox();
+    const held = new DeliveryInbox();
     await holder.consume(queue, 1, held.push);
     const delivery = await held.next();
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await other.consume(queue, 1, inbox.push);
     await sleep(4 * FAST.redeliverAfter);
-    assert.equal(inbox.all.length, 0);
+    assert.equal(inbox.received.length, 0);
     await delivery.ack();
   });
 
@@ -237,14 +210,14 @@ describe('redis transport', () => {
     const queue = newQueue();
     await leaving.publish(queue, bytes('settled late'), {});
     await leaving.publish(queue, bytes('handed back'), {});
-    const held = new Inbox();
+    const held = new DeliveryInbox();
     const consumer = await leaving.consume(queue, 2, held.push);
     const [late, back] = [await held.next(), await held.next()];
     await consumer.cancel();
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await other.consume(queue, 2, inbox.push);
     await sleep(4 * FAST.redeliverAfter);
-    assert.equal(inbox.all.length, 0, 'nothing was taken from the cancelled consumer');
+    assert.equal(inbox.received.length, 0, 'nothing was taken from the cancelled consumer');
     await late.ack();
     await leaving.close();
     const again = await inbox.next(1000);
@@ -252,13 +225,13 @@ describe('redis transport', () => {
     assert.equal(again.redelivered, true);
     await again.ack();
     await sleep(200);
-    assert.equal(inbox.all.length, 1);
+    assert.equal(inbox.received.length, 1);
   });
 
   it('stops delivering after cancel, promptly', async () => {
     const transport = await open();
     const queue = newQueue();
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     const lost: Error[] = [];
     transport.onLost((error) => lost.push(error));
     const consumer = await transport.consume(queue, 4, inbox.push);
@@ -268,11 +241,11 @@ describe('redis transport', () => {
     assert.ok(Date.now() - started < 500, `cancel took ${Date.now() - started} ms`);
     await transport.publish(queue, bytes('after'), {});
     await sleep(200);
-    assert.equal(inbox.all.length, 0);
+    assert.equal(inbox.received.length, 0);
     assert.equal(await admin.xlen(`weft:q:${queue}`), 1);
     // The transport itself goes on: a cancelled consumer's connection is not a lost server.
     assert.deepEqual(lost, []);
-    const next = new Inbox();
+    const next = new DeliveryInbox();
     await transport.consume(queue, 1, next.push);
     assert.equal(text((await next.next()).payload), 'after');
   });
@@ -280,7 +253,7 @@ describe('redis transport', () => {
   it('recovers when its stream is deleted behind its back', async () => {
     const transport = await open();
     const queue = newQueue();
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 1, inbox.push);
     await sleep(50);
     await admin.del(`weft:q:${queue}`);
@@ -307,7 +280,7 @@ describe('redis transport', () => {
     const transport = await open();
     const queue = newQueue();
     await transport.reply(queue, bytes('to a queue'), 'corr-9');
-    const inbox = new Inbox();
+    const inbox = new DeliveryInbox();
     await transport.consume(queue, 1, inbox.push);
     const delivery = await inbox.next();
     assert.equal(text(delivery.payload), 'to a queue');
@@ -342,29 +315,17 @@ describe('redis transport', () => {
   });
 
   it('reports a lost server once through onLost, and then rejects calls', async () => {
-    // A TCP proxy in front of Redis that can vanish: the transport cannot reconnect through it.
+    // A relay in front of Redis that vanishes: the transport cannot reconnect through it.
     const base = new URL(REDIS_URL);
-    const sockets = new Set<Socket>();
-    const proxy = createServer((client) => {
-      const upstream = connect(Number(base.port || 6379), base.hostname);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => { client.destroy(); upstream.destroy(); });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    proxy.listen(0, '127.0.0.1');
-    await once(proxy, 'listening');
-    const { port } = proxy.address() as { port: number };
+    const relay = await TcpRelay.start(Number(base.port || 6379), base.hostname);
+    const port = relay.port;
     const transport = await openRedisTransport(new URL(`redis://127.0.0.1:${port}${base.pathname}`), { redeliverAfter: 300, connectTimeout: 500 });
     const queue = newQueue();
     await transport.consume(queue, 1, () => undefined);
     await transport.openInbox(() => undefined);
     const lost: Error[] = [];
     transport.onLost((error) => lost.push(error));
-    proxy.close();
-    for (const socket of sockets) socket.destroy();
+    await relay.shut();
     const started = Date.now();
     await assert.rejects(transport.publish(queue, bytes('x'), {}));
     assert.ok(Date.now() - started < 3000, `publish failed after ${Date.now() - started} ms`);
