@@ -6,6 +6,7 @@ import { brokerConformance } from './conformance.js';
 
 const url = 'amqp://guest:guest@127.0.0.1:5672';
 brokerConformance('amqp', url, {
+  loss: { port: 5672, withinMs: 3000 },
   crashRedeliveryMs: 3000,
   removeQueues: async (names) => {
     const connection = await connect(url);

@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError, ClosedError, ConnectionClosedError, InvalidStateError, RemoteError, TimeoutError } from '../../src/index.js';
 import { openBroker } from '../../src/broker/open.js';
 import type { Broker, Message } from '../../src/broker/types.js';
+import { TcpRelay } from './transport-helpers.js';
 
 /** Collects messages and lets a test wait for a count. */
 class Inbox<T = unknown> {
@@ -51,6 +52,8 @@ export interface ConformanceOptions {
   crashRedeliveryMs?: number;
   /** Removes the server's queues of these names after the suite (the public API has no way to). */
   removeQueues?: (names: string[]) => Promise<void>;
+  /** The server's port, for a test that makes it go away behind a relay, and how long the client may take to notice. */
+  loss?: { port: number; withinMs: number };
 }
 
 export function brokerConformance(kind: string, url: string, options: ConformanceOptions): void {
@@ -253,6 +256,28 @@ export function brokerConformance(kind: string, url: string, options: Conformanc
       await broker.consume(queue, inbox.push);
       await broker.publish(queue, 'still fine');
       assert.equal((await inbox.waitFor(1))[0]!.body, 'still fine');
+    });
+
+    const lossSkip = options.loss === undefined && `a ${kind} broker has no server to lose`;
+    test('a server that goes away: what waits rejects with ConnectionClosedError in bounded time, later calls with ClosedError', { skip: lossSkip }, async () => {
+      const { port, withinMs } = options.loss!;
+      const relay = await TcpRelay.start(port);
+      const viaRelay = new URL(url);
+      viaRelay.hostname = '127.0.0.1';
+      viaRelay.port = String(relay.port);
+      const broker = await openBroker(viaRelay, { connectTimeout: 1000 });
+      open.push(broker);
+      const queue = queueName('lost');
+      const errors: Error[] = [];
+      await broker.consume(queue, () => new Promise(() => {}), { onError: (error) => errors.push(error) });
+      const pending = broker.request(queue, 'never answered', { timeout: 60_000 });
+      await sleep(200); // the request reached the server and its consumer
+      const started = Date.now();
+      await relay.shut();
+      await assert.rejects(pending, ConnectionClosedError);
+      assert.ok(Date.now() - started < withinMs, `noticed after ${Date.now() - started} ms`);
+      await assert.rejects(broker.publish(queue, 'after'), ClosedError);
+      await broker.close();
     });
 
     test('close(): pending requests reject with ConnectionClosedError, later calls with ClosedError, and close is idempotent', async () => {

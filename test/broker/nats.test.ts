@@ -401,6 +401,7 @@ describe('NATS JetStream transport', () => {
 });
 
 brokerConformance('nats', `${URL_.href}?redeliverAfter=400`, {
+  loss: { port: Number(URL_.port), withinMs: 20_000 },
   crashRedeliveryMs: 3000,
   // Each queue is a stream on the server's disk.
   removeQueues: async (names) => {

@@ -7,6 +7,7 @@ import { brokerConformance } from './conformance.js';
 const url = new URL(process.env.WEFT_REDIS_URL ?? 'redis://127.0.0.1:6379/0');
 url.searchParams.set('redeliverAfter', '400');
 brokerConformance('redis', url.href, {
+  loss: { port: Number(url.port || 6379), withinMs: 5000 },
   crashRedeliveryMs: 3000,
   removeQueues: async (names) => {
     const redis = new Redis(process.env.WEFT_REDIS_URL ?? 'redis://127.0.0.1:6379/0');
