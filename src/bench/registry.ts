@@ -10,6 +10,7 @@ import { benchGrain } from './grain.js';
 import { PEER_NAMES } from './peers.js';
 import { benchCluster, CLUSTER_DEFAULTS } from './cluster.js';
 import { benchRpc, RPC_DEFAULTS } from './rpc.js';
+import { benchBroker, BROKER_DEFAULTS } from './broker.js';
 import { benchSync, SYNC_DEFAULTS } from './sync.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
@@ -144,6 +145,24 @@ registerBench({
     pipelined: intOption(args, 'pipelined', RPC_DEFAULTS.pipelined),
     window: intOption(args, 'window', RPC_DEFAULTS.window),
     repeats: intOption(args, 'repeats', RPC_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'broker',
+  summary: 'message brokers (memory, Redis, RabbitMQ, NATS JetStream on loopback): messages/s and request/reply round trip',
+  options: [
+    `--messages N     messages per throughput run (default ${BROKER_DEFAULTS.messages})`,
+    `--calls N        awaited requests per run (default ${BROKER_DEFAULTS.calls})`,
+    `--repeats N      measured runs (default ${BROKER_DEFAULTS.repeats})`,
+    `--brokers a,b    which brokers, by name or URL (default ${BROKER_DEFAULTS.brokers.join(',')}); one not reachable is skipped`,
+  ],
+  inAll: false,
+  run: (args) => benchBroker({
+    messages: intOption(args, 'messages', BROKER_DEFAULTS.messages),
+    calls: intOption(args, 'calls', BROKER_DEFAULTS.calls),
+    repeats: intOption(args, 'repeats', BROKER_DEFAULTS.repeats),
+    brokers: listOption(args, 'brokers', BROKER_DEFAULTS.brokers),
   }),
 });
 
