@@ -42,5 +42,6 @@ export type { WorkerInfo, WorkerState, PoolKind, StatusReply } from './cluster/p
 export { sig, group, chain, chord, Workflow, Signature, Group, Chain, Chord, type RunOptions } from './core/workflows.js';
 export { Thread, Process } from './pools/thread.js';
 export { openBroker, type OpenBrokerOptions } from './broker/open.js';
+export { serveBroker, type BrokerServerOptions } from './broker/weft-server.js';
 export type { Broker, Message, MessageHandler, Consumer, PublishOptions, ConsumeOptions, RequestOptions } from './broker/types.js';
 export * from './sync/index.js';

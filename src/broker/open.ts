@@ -32,6 +32,7 @@ const adapters: Record<string, [module: string, factory: string] | OpenTransport
   'amqp:': ['./amqp.js', 'openAmqpTransport'],
   'amqps:': ['./amqp.js', 'openAmqpTransport'],
   'nats:': ['./nats.js', 'openNatsTransport'],
+  'weft:': ['./weft.js', 'openWeftTransport'],
   'memory:': async (url) => new MemoryTransport(url.host || url.pathname || 'default'),
 };
 
@@ -44,7 +45,8 @@ async function loadAdapter(scheme: string, [module, factory]: [string, string]):
 
 /**
  * Connects to a message broker: `redis://host:6379`, `amqp://user:pass@host:5672`,
- * `nats://host:4222` or `memory://name` (inside this process).
+ * `nats://host:4222`, `weft://:authkey@host:port` (`weft broker`) or `memory://name` (inside
+ * this process).
  *
  * @example
  *   await using broker = await openBroker('amqp://guest:guest@127.0.0.1:5672');

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParsedArgs } from './args.js';
 import { benchHelp, runBench } from './bench.js';
+import { brokerHelp, runBroker } from './broker.js';
 import { runServe, serveHelp } from './serve.js';
 import { runStatus, statusHelp } from './status.js';
 import { runWorker, workerHelp } from './worker.js';
@@ -19,12 +20,13 @@ const commands: Record<string, Command> = {
   serve: { summary: "serve a module's exports over RPC; `weft serve --help` for options", run: runServe },
   worker: { summary: 'join a ClusterExecutor and run its tasks; `weft worker --help` for options', run: runWorker },
   status: { summary: "print a cluster's workers; `weft status --help` for options", run: runStatus },
+  broker: { summary: 'run a message broker for weft:// URLs; `weft broker --help` for options', run: runBroker },
 };
 
 function help(): string {
   const lines = ['weft: concurrency and distributed computing for Node.js', '', 'usage: weft <command> [options]', '', 'commands:'];
   for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${command.summary}`);
-  lines.push('', benchHelp(), '', serveHelp(), '', workerHelp(), '', statusHelp());
+  lines.push('', benchHelp(), '', serveHelp(), '', workerHelp(), '', statusHelp(), '', brokerHelp());
   return lines.join('\n');
 }
 

@@ -47,6 +47,17 @@ export async function runServe({ options }: ParsedArgs): Promise<number> {
   }
   const modulePath = options.module;
   if (typeof modulePath !== 'string') throw new Error(`--module FILE is required\n\n${serveHelp()}`);
+  const listen = readListenOptions(options);
+  const namespace = await import(pathToFileURL(resolve(modulePath)).href) as Record<string, unknown>;
+  const expose = exposedObject(namespace);
+  const server = await serve({ ...listen, expose, onError: (error) => console.error(`weft serve: ${error.message}`) });
+  console.log(`weft serve: serving ${modulePath} on ${server.url}`);
+  await closeOnSignal('weft serve', server);
+  return 0;
+}
+
+/** --port, --host, the authkey and --tls-key/--tls-cert, as `weft serve` and `weft broker` take them. */
+export function readListenOptions(options: ParsedArgs['options']): { host: string; port: number; authkey: string; tls?: { key: Buffer; cert: Buffer } } {
   const port = options.port === undefined ? 0 : Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port expects a port number from 0 to 65535, got ${JSON.stringify(options.port)}`);
   const host = typeof options.host === 'string' ? options.host : '127.0.0.1';
@@ -54,20 +65,17 @@ export async function runServe({ options }: ParsedArgs): Promise<number> {
   const tls = typeof options['tls-key'] === 'string' && typeof options['tls-cert'] === 'string'
     ? { key: readFileSync(options['tls-key']), cert: readFileSync(options['tls-cert']) }
     : undefined;
-  const namespace = await import(pathToFileURL(resolve(modulePath)).href) as Record<string, unknown>;
-  const expose = exposedObject(namespace);
-  const server = await serve({
-    host, port, authkey, tls, expose,
-    onError: (error) => console.error(`weft serve: ${error.message}`),
-  });
-  console.log(`weft serve: serving ${modulePath} on ${server.url}`);
-  await new Promise<void>((done) => {
+  return { host, port, authkey, tls };
+}
+
+/** Runs until SIGINT or SIGTERM, then closes `server`. */
+export function closeOnSignal(command: string, server: { close(): Promise<void> }): Promise<void> {
+  return new Promise<void>((done) => {
     const stop = (signal: string) => {
-      console.log(`weft serve: ${signal}, closing`);
+      console.log(`${command}: ${signal}, closing`);
       void server.close().then(done);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  return 0;
 }
