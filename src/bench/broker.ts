@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { openBroker } from '../broker/open.js';
 import type { Broker, Consumer } from '../broker/types.js';
+import { startBrokerProcess, type BrokerProcess } from './broker-process.js';
 import { measureInterleaved, percent, progress, type BenchReport, type Cell, type Measurement } from './harness.js';
 
 export interface BrokerBenchOptions {
@@ -24,11 +25,15 @@ export interface BrokerBenchOptions {
   brokers: string[];
 }
 
+/** `weft` stands for a `weft broker` that the benchmark starts in a child process. */
+const WEFT_BROKER = 'weft://(a weft broker started by the benchmark)';
+
 export const BROKER_URLS: Record<string, string> = {
   memory: 'memory://weft-bench',
   redis: 'redis://127.0.0.1:6379',
   amqp: 'amqp://guest:guest@127.0.0.1:5672',
   nats: 'nats://127.0.0.1:4222',
+  weft: WEFT_BROKER,
 };
 
 export const BROKER_DEFAULTS: BrokerBenchOptions = { messages: 20_000, calls: 2000, repeats: 3, brokers: Object.keys(BROKER_URLS) };
@@ -181,8 +186,10 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
   const runId = randomBytes(4).toString('hex');
   const opened: OpenedBroker[] = [];
   const skipped = new Map<string, string>();
-  for (const [name, url] of urls) {
+  let weftBroker: BrokerProcess | undefined;
+  for (const [name, given] of urls) {
     try {
+      const url = given === WEFT_BROKER ? (weftBroker ??= await startBrokerProcess()).url : given;
       // Two entries may name one server: each gets queues of its own.
       opened.push(await openPair(name, url, `weft-bench.${runId}.${opened.length + skipped.size}`));
     } catch (error) {
@@ -204,6 +211,7 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
     );
   } finally {
     for (const broker of opened) await closePair(broker);
+    await weftBroker?.stop();
   }
   const rows: Row[] = [...urls.keys()].map((name) => {
     const reason = skipped.get(name);
