@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { openBroker } from '../broker/open.js';
+import { removeQueues } from '../broker/remove-queues.js';
 import type { Broker, Consumer } from '../broker/types.js';
 import { startBrokerProcess, type BrokerProcess } from './broker-process.js';
 import { measureInterleaved, percent, progress, type BenchReport, type Cell, type Measurement } from './harness.js';
@@ -138,38 +139,6 @@ async function closePair(broker: OpenedBroker): Promise<void> {
   await broker.producer.close().catch(() => undefined);
   await broker.worker.close().catch(() => undefined);
   await removeQueues(broker.url, Object.values(broker.queues)).catch((error: Error) => progress(`${broker.name}: could not remove the benchmark's queues: ${error.message}`));
-}
-
-/** Deletes the queues on the server (memory queues go with the process). Client libraries load only when used. */
-async function removeQueues(url: string, names: string[]): Promise<void> {
-  const scheme = new URL(url).protocol;
-  if (scheme === 'redis:') {
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(url);
-    try {
-      await redis.del(...names.map((name) => `weft:q:${name}`));
-    } finally {
-      redis.disconnect();
-    }
-  } else if (scheme === 'amqp:') {
-    const { connect } = await import('amqplib');
-    const connection = await connect(url);
-    try {
-      const channel = await connection.createChannel();
-      for (const name of names) await channel.deleteQueue(name);
-    } finally {
-      await connection.close();
-    }
-  } else if (scheme === 'nats:') {
-    const [{ connect }, { natsStreamName }] = await Promise.all([import('nats'), import('../broker/nats.js')]);
-    const nc = await connect({ servers: new URL(url).host });
-    try {
-      const jsm = await nc.jetstreamManager();
-      for (const name of names) await jsm.streams.delete(natsStreamName(name)).catch(() => undefined); // a stream is made on first use
-    } finally {
-      await nc.close();
-    }
-  }
 }
 
 /** A URL as a row's name: the password stays off the screen and out of --json. */

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { connect, headers, type JetStreamManager, type NatsConnection } from 'nats';
 import { natsStreamName, openNatsTransport } from '../../src/broker/nats.js';
+import { removeQueues } from '../../src/broker/remove-queues.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
 import { bytes, DeliveryInbox, sleep, TcpRelay, text } from './transport-helpers.js';
@@ -404,13 +405,5 @@ brokerConformance('nats', `${URL_.href}?redeliverAfter=400`, {
   loss: { port: Number(URL_.port), withinMs: 20_000 },
   crashRedeliveryMs: 3000,
   // Each queue is a stream on the server's disk.
-  removeQueues: async (names) => {
-    const nc = await connect({ servers: URL_.host });
-    try {
-      const jsm = await nc.jetstreamManager();
-      for (const name of names) await jsm.streams.delete(natsStreamName(name)).catch(() => undefined);
-    } finally {
-      await nc.close();
-    }
-  },
+  removeQueues: (names) => removeQueues(URL_, names),
 });

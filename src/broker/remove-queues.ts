@@ -1,0 +1,50 @@
+/**
+ * Deletes queues from a broker's server: what the benchmark and the tests use to leave no
+ * queues behind (the Broker API itself has no delete: queues are the server admin's business).
+ * Each server's client library is loaded only when its scheme comes up. Memory and weft
+ * queues go with their process, so there is nothing to do for those.
+ */
+export async function removeQueues(url: string | URL, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const parsed = new URL(url);
+  for (const name of ['redeliverAfter', 'connectTimeout']) parsed.searchParams.delete(name);
+  switch (parsed.protocol) {
+    case 'redis:':
+    case 'rediss:': {
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(parsed.href);
+      try {
+        await redis.del(...names.map((name) => `weft:q:${name}`));
+      } finally {
+        redis.disconnect();
+      }
+      return;
+    }
+    case 'amqp:':
+    case 'amqps:': {
+      const { connect } = await import('amqplib');
+      const connection = await connect(parsed.href);
+      try {
+        const channel = await connection.createChannel();
+        for (const name of names) await channel.deleteQueue(name);
+      } finally {
+        await connection.close();
+      }
+      return;
+    }
+    case 'nats:': {
+      const [{ connect }, { natsStreamName }] = await Promise.all([import('nats'), import('./nats.js')]);
+      const nc = await connect({ servers: parsed.host });
+      try {
+        const jsm = await nc.jetstreamManager();
+        // A stream is made on first use: one never used is not there to delete.
+        for (const name of names) await jsm.streams.delete(natsStreamName(name)).catch(() => undefined);
+      } finally {
+        await nc.close();
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
