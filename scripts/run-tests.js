@@ -23,5 +23,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`node ${process.version}: ${files.length} test files`);
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+// A test that hangs fails after this long instead of stalling the whole run (and CI) forever.
+const TEST_TIMEOUT_MS = 120_000;
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
