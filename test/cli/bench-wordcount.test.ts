@@ -3,8 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Executor } from '../../src/core/executor.js';
+import { InlineExecutor } from '../../src/executors/inline.js';
+import { registerBenchExecutor } from '../../src/bench/executors.js';
 import { countWords } from '../../src/bench/tasks.js';
-import { splitLines, wordcountCorpus } from '../../src/bench/wordcount.js';
+import { benchWordcount, splitLines, wordcountCorpus } from '../../src/bench/wordcount.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -53,4 +56,20 @@ test('the corpus is deterministic and its chunks, cut at line ends, count the sa
   // Capitals at the start of each sentence are lower-cased; apostrophes stay inside words.
   assert.ok(![...merged.keys()].some((word) => word !== word.toLowerCase()));
   assert.ok(merged.has("don't"));
+});
+
+test('a row whose merged counts differ from the plain loop fails the benchmark instead of being reported', async () => {
+  // Loses the first chunk's counts: fast, and wrong.
+  registerBenchExecutor({
+    name: 'lossy',
+    parallel: false,
+    create: () => {
+      const inline = new InlineExecutor();
+      return { map: async (...args: Parameters<Executor['map']>) => (await inline.map(...args)).slice(1), shutdown: async () => {} } as unknown as Executor;
+    },
+  });
+  await assert.rejects(
+    benchWordcount({ megabytes: 0.05, chunks: 4, workers: 1, executors: ['lossy'], repeats: 1, warmup: 0 }),
+    /lossy counted differently from the plain loop/,
+  );
 });
