@@ -12,6 +12,7 @@ import { benchCluster, CLUSTER_DEFAULTS } from './cluster.js';
 import { benchRpc, RPC_DEFAULTS } from './rpc.js';
 import { benchBroker, BROKER_DEFAULTS } from './broker.js';
 import { benchSync, SYNC_DEFAULTS } from './sync.js';
+import { benchWordcount, WORDCOUNT_DEFAULTS } from './wordcount.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
 
@@ -44,6 +45,15 @@ export function intOption(args: BenchArgs, name: string, fallback: number): numb
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new TypeError(`--${name} expects a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** A positive number option (fractions allowed, e.g. `--megabytes 0.2`), or the default. */
+export function numberOption(args: BenchArgs, name: string, fallback: number): number {
+  const raw = args[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new TypeError(`--${name} expects a positive number, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -200,5 +210,27 @@ registerBench({
     items: intOption(args, 'items', SYNC_DEFAULTS.items),
     trips: intOption(args, 'trips', SYNC_DEFAULTS.trips),
     repeats: intOption(args, 'repeats', SYNC_DEFAULTS.repeats),
+  }),
+});
+
+registerBench({
+  name: 'wordcount',
+  summary: "the articles' word count: chunks of text counted on every executor and over RPC, merged, against a plain loop",
+  options: [
+    `--megabytes N    MB of generated text (default ${WORDCOUNT_DEFAULTS.megabytes})`,
+    `--chunks N       chunks it is split into at line ends (default ${WORDCOUNT_DEFAULTS.chunks})`,
+    `--workers N      workers for pools (default ${WORDCOUNT_DEFAULTS.workers})`,
+    `--executors a,b  which executors (default ${WORDCOUNT_DEFAULTS.executors.join(',')}); an rpc row is always added`,
+    `--repeats N      measured runs (default ${WORDCOUNT_DEFAULTS.repeats}); --warmup N (default ${WORDCOUNT_DEFAULTS.warmup})`,
+  ],
+  // About 13 s with the defaults on a 2-core machine.
+  inAll: true,
+  run: (args) => benchWordcount({
+    megabytes: numberOption(args, 'megabytes', WORDCOUNT_DEFAULTS.megabytes),
+    chunks: intOption(args, 'chunks', WORDCOUNT_DEFAULTS.chunks),
+    workers: intOption(args, 'workers', WORDCOUNT_DEFAULTS.workers),
+    executors: listOption(args, 'executors', WORDCOUNT_DEFAULTS.executors),
+    repeats: intOption(args, 'repeats', WORDCOUNT_DEFAULTS.repeats),
+    warmup: args.warmup === '0' ? 0 : intOption(args, 'warmup', WORDCOUNT_DEFAULTS.warmup),
   }),
 });

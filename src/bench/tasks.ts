@@ -19,8 +19,16 @@ export function monteCarloLoop(tasks: number, samples: number): number {
   return hits;
 }
 
+/** Counts the words of `text`, lower-cased (as examples/wordcount-objects.ts does). */
+export function countWords(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const word of text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []) counts.set(word, (counts.get(word) ?? 0) + 1);
+  return counts;
+}
+
 export default defineTasks(import.meta.url, {
   monteCarlo: monteCarloHits,
+  countWords,
   noop(value: number): number {
     return value;
   },

@@ -1,0 +1,173 @@
+/**
+ * The articles' word count: a text split into chunks, each chunk's words counted in parallel,
+ * the counts merged. The same countWords runs on every executor and over RPC, side by side,
+ * against a plain loop doing the same chunked work in this thread, without weft.
+ */
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Executor } from '../core/executor.js';
+import { connect } from '../remote/rpc.js';
+import { benchExecutor } from './executors.js';
+import { measureInterleaved, percent, type BenchReport, type Cell, type Contender } from './harness.js';
+import benchTasks, { countWords } from './tasks.js';
+
+export interface WordcountOptions {
+  megabytes: number;
+  chunks: number;
+  workers: number;
+  executors: string[];
+  repeats: number;
+  warmup: number;
+}
+
+export const WORDCOUNT_DEFAULTS: WordcountOptions = { megabytes: 8, chunks: 64, workers: 2, executors: ['inline', 'green', 'threads', 'processes', 'cluster'], repeats: 5, warmup: 1 };
+
+type Counts = Map<string, number>;
+
+interface WordcountRow {
+  executor: string;
+  seconds: number;
+  spread: number;
+  megabytesPerSecond: number;
+  speedup: number;
+  words: number;
+}
+
+/** A small seeded PRNG (mulberry32): the same corpus on every run and every machine. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'pe', 'da', 'fu', 'gi', 'ho', 'ja', 'ze', 'bu', 'wy', 'xo', 'qu', 'ce'];
+/** 400 two-syllable words and a few with apostrophes, which the word pattern keeps whole. */
+const VOCABULARY = [...SYLLABLES.flatMap((a) => SYLLABLES.map((b) => a + b)), "weft's", "don't", "it's", "o'clock"];
+
+/**
+ * `megabytes` MB of lines of words, sentences starting with a capital (countWords lower-cases
+ * them). Squaring the random number skews word frequencies, as in real text.
+ */
+export function wordcountCorpus(megabytes: number, seed = 42): string {
+  const random = prng(seed);
+  const target = Math.round(megabytes * 1e6);
+  const lines: string[] = [];
+  let length = 0;
+  while (length < target) {
+    const words: string[] = [];
+    const count = 8 + Math.floor(random() * 7);
+    for (let i = 0; i < count; i++) words.push(VOCABULARY[Math.floor(random() ** 2 * VOCABULARY.length)]!);
+    words[0] = words[0]![0]!.toUpperCase() + words[0]!.slice(1);
+    const line = `${words.join(' ')}.`;
+    lines.push(line);
+    length += line.length + 1;
+  }
+  return lines.join('\n');
+}
+
+/** `chunks` pieces of `text` cut at line ends, so that no word is split between two chunks. */
+export function splitLines(text: string, chunks: number): string[] {
+  const pieces: string[] = [];
+  let start = 0;
+  for (let i = 1; i <= chunks && start < text.length; i++) {
+    const newline = i === chunks ? -1 : text.indexOf('\n', Math.max(start, Math.floor((text.length * i) / chunks)));
+    const end = newline < 0 ? text.length : newline + 1;
+    pieces.push(text.slice(start, end));
+    start = end;
+  }
+  return pieces;
+}
+
+function merge(parts: Counts[]): Counts {
+  const total: Counts = new Map();
+  for (const part of parts) for (const [word, count] of part) total.set(word, (total.get(word) ?? 0) + count);
+  return total;
+}
+
+function sameCounts(a: Counts, b: Counts): boolean {
+  if (a.size !== b.size) return false;
+  for (const [word, count] of a) if (b.get(word) !== count) return false;
+  return true;
+}
+
+/** The rpc row's server: countWords exposed by weft RPC in a child process (see wordcount-peer.ts). */
+async function startRpcPeer(): Promise<{ countWords(text: string): Promise<Counts>; close(): Promise<void> }> {
+  const authkey = randomBytes(16).toString('hex');
+  const child = fork(fileURLToPath(new URL('./wordcount-peer.js', import.meta.url)), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, WEFT_BENCH_AUTHKEY: authkey },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (message) => resolve(message as number));
+    child.once('exit', (code) => reject(new Error(`the benchmark's word-count server exited early (code ${code})`)));
+  });
+  const remote = await connect<{ countWords(text: string): Counts }>(`tcp://127.0.0.1:${port}`, { authkey });
+  return {
+    countWords: (text) => remote.countWords(text),
+    close: async () => {
+      await remote.close();
+      child.disconnect();
+    },
+  };
+}
+
+export async function benchWordcount(options: WordcountOptions): Promise<BenchReport> {
+  const text = wordcountCorpus(options.megabytes);
+  const chunks = splitLines(text, options.chunks);
+  const megabytes = text.length / 1e6; // ASCII: one byte a character
+  const expected = countWords(text);
+  // Every run's answer is checked, so that a fast row cannot be a wrong one.
+  const checked = (name: string, counts: Counts): Counts => {
+    if (!sameCounts(counts, expected)) throw new Error(`wordcount: ${name} counted differently from the plain loop`);
+    return counts;
+  };
+
+  const executors: { name: string; executor: Executor }[] = [];
+  let rpc: Awaited<ReturnType<typeof startRpcPeer>> | undefined;
+  const measured: Omit<WordcountRow, 'speedup'>[] = [];
+  try {
+    for (const name of options.executors) executors.push({ name, executor: await benchExecutor(name).create(options.workers) });
+    rpc = await startRpcPeer();
+    const peer = rpc;
+    const contenders: Contender<Counts>[] = [
+      // The same chunks counted one after the other here: the work every row does, without weft.
+      { name: 'plain loop', run: () => checked('plain loop', merge(chunks.map((chunk) => countWords(chunk)))) },
+      // The one line that changes between rows: which executor maps countWords over the chunks.
+      ...executors.map(({ name, executor }) => ({ name, run: async () => checked(name, merge(await executor.map(benchTasks.countWords, chunks))) })),
+      { name: 'rpc', run: async () => checked('rpc', merge(await Promise.all(chunks.map((chunk) => peer.countWords(chunk))))) },
+    ];
+    const results = await measureInterleaved(contenders, options);
+    results.forEach((result, i) => {
+      measured.push({ executor: contenders[i]!.name, seconds: result.median, spread: result.spread, megabytesPerSecond: megabytes / result.median, words: total(result.value) });
+    });
+  } finally {
+    await Promise.all(executors.map(({ executor }) => executor.shutdown()));
+    await rpc?.close();
+  }
+
+  const base = measured[0]!;
+  const rows: WordcountRow[] = measured.map((r) => ({ ...r, speedup: base.seconds / r.seconds }));
+  const fastest = rows.reduce((best, r) => (r.seconds < best.seconds ? r : best));
+  const notes = [
+    `speedup is against ${base.executor} (the same chunks counted one after the other in this thread, no executor); seconds are the median of ${options.repeats} rounds, each running every row once in turn`,
+    `fastest: ${fastest.executor} (${fastest.speedup.toFixed(2)}x); every row's merged counts equal the plain loop's (${base.words.toLocaleString('en-US')} words)`,
+    'threads, processes, cluster and rpc move every chunk and every Map across a boundary (structured clone or MessagePack), so they pay for moving text and counts as well as counting',
+  ];
+  return {
+    title: `weft bench wordcount: ${megabytes.toFixed(1)} MB of text, ${chunks.length} chunks, ${expected.size} distinct words, ${options.workers} workers`,
+    header: ['executor', 'seconds', 'spread', 'MB/s', 'speedup'],
+    rows: rows.map((r): Cell[] => [r.executor, r.seconds, percent(r.spread), r.megabytesPerSecond, `${r.speedup.toFixed(2)}x`]),
+    notes,
+    data: { benchmark: 'wordcount', options, rows },
+  };
+}
+
+function total(counts: Counts): number {
+  let words = 0;
+  for (const count of counts.values()) words += count;
+  return words;
+}

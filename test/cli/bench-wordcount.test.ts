@@ -1,0 +1,75 @@
+// `weft bench wordcount` with a tiny corpus, and the corpus and chunking it relies on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Executor } from '../../src/core/executor.js';
+import { InlineExecutor } from '../../src/executors/inline.js';
+import { registerBenchExecutor } from '../../src/bench/executors.js';
+import { countWords } from '../../src/bench/tasks.js';
+import { benchWordcount, splitLines, wordcountCorpus } from '../../src/bench/wordcount.js';
+
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+interface Row {
+  executor: string;
+  seconds: number;
+  megabytesPerSecond: number;
+  speedup: number;
+  words: number;
+}
+
+test('weft bench wordcount --json: plain loop, each executor and rpc, all with positive figures and the same word total', () => {
+  const run = spawnSync(process.execPath, [cli, 'bench', 'wordcount', '--megabytes', '0.2', '--chunks', '8', '--repeats', '1', '--executors', 'inline,threads', '--json'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const { rows } = JSON.parse(run.stdout) as { rows: Row[] };
+  assert.deepEqual(rows.map((r) => r.executor), ['plain loop', 'inline', 'threads', 'rpc']);
+  for (const row of rows) {
+    assert.ok(row.seconds > 0 && row.megabytesPerSecond > 0 && row.speedup > 0, `${row.executor}: ${JSON.stringify(row)}`);
+    assert.equal(row.words, rows[0]!.words, `${row.executor} counted every word`);
+  }
+  assert.equal(rows[0]!.speedup, 1);
+  assert.ok(rows[0]!.words > 20_000, `0.2 MB holds tens of thousands of words, got ${rows[0]!.words}`);
+});
+
+test('weft bench wordcount prints the table and its notes', () => {
+  const run = spawnSync(process.execPath, [cli, 'bench', 'wordcount', '--megabytes', '0.1', '--chunks', '4', '--repeats', '1', '--warmup', '0', '--executors', 'inline'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /executor\s+seconds\s+spread\s+MB\/s\s+speedup/);
+  assert.match(run.stdout, /^plain loop\s+[\d.]+\s+\d+%\s+[\d.]+\s+1\.00x$/m);
+  assert.match(run.stdout, /^rpc\s+[\d.]+/m);
+  assert.match(run.stdout, /fastest: \S+/);
+  assert.match(run.stdout, /across a boundary/);
+});
+
+test('the corpus is deterministic and its chunks, cut at line ends, count the same as the whole', () => {
+  const text = wordcountCorpus(0.05);
+  assert.equal(text, wordcountCorpus(0.05));
+  assert.ok(text.length >= 50_000);
+  const chunks = splitLines(text, 7);
+  assert.equal(chunks.length, 7);
+  assert.equal(chunks.join(''), text);
+  for (const chunk of chunks.slice(0, -1)) assert.ok(chunk.endsWith('\n'));
+  const merged = new Map<string, number>();
+  for (const chunk of chunks) for (const [word, count] of countWords(chunk)) merged.set(word, (merged.get(word) ?? 0) + count);
+  assert.deepEqual(merged, countWords(text));
+  // Capitals at the start of each sentence are lower-cased; apostrophes stay inside words.
+  assert.ok(![...merged.keys()].some((word) => word !== word.toLowerCase()));
+  assert.ok(merged.has("don't"));
+});
+
+test('a row whose merged counts differ from the plain loop fails the benchmark instead of being reported', async () => {
+  // Loses the first chunk's counts: fast, and wrong.
+  registerBenchExecutor({
+    name: 'lossy',
+    parallel: false,
+    create: () => {
+      const inline = new InlineExecutor();
+      return { map: async (...args: Parameters<Executor['map']>) => (await inline.map(...args)).slice(1), shutdown: async () => {} } as unknown as Executor;
+    },
+  });
+  await assert.rejects(
+    benchWordcount({ megabytes: 0.05, chunks: 4, workers: 1, executors: ['lossy'], repeats: 1, warmup: 0 }),
+    /lossy counted differently from the plain loop/,
+  );
+});
