@@ -336,7 +336,9 @@ class RedisConsumer implements TransportConsumer {
     }
     await Promise.race([loopEnded, delay(MAX_BLOCK_MS + 500)]);
     if (!ended) this.#connection.disconnect();
-    await loopEnded;
+    // Bounded too: a loop stuck in a command of a lost connection must not hold close() forever
+    // (seen on Node 24 after the server went away); with #stopping set it ends when that settles.
+    await Promise.race([loopEnded, delay(MAX_BLOCK_MS)]);
     await quit(this.#connection);
   }
 
