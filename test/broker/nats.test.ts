@@ -146,6 +146,9 @@ describe('NATS JetStream transport', () => {
     const received = new DeliveryInbox();
     await transport.consume(q, 1, received.push);
     await (await received.next()).nack(false);
+    // The server read the term (a flush proves it) but may remove the message a moment later.
+    const deadline = Date.now() + 2000;
+    while ((await storedCount(q)) !== 0 && Date.now() < deadline) await sleep(20);
     assert.equal(await storedCount(q), 0);
     await sleep(800); // past redeliverAfter
     assert.equal(received.received.length, 1);
