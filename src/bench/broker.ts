@@ -64,7 +64,8 @@ interface OpenedBroker {
   roundTrips: number[];
 }
 
-interface Row {
+/** One row of the report, as `--json` prints it in `rows`. */
+export interface BrokerBenchRow {
   broker: string;
   /** Why the broker has no figures. */
   skipped?: string;
@@ -182,7 +183,7 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
     for (const broker of opened) await closePair(broker);
     await weftBroker?.stop();
   }
-  const rows: Row[] = [...urls.keys()].map((name) => {
+  const rows: BrokerBenchRow[] = [...urls.keys()].map((name) => {
     const reason = skipped.get(name);
     if (reason !== undefined) return { broker: name, skipped: reason };
     const index = opened.findIndex((b) => b.name === name);
@@ -196,10 +197,10 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
       consumed: broker.consumed,
     };
   });
-  const inProcess = (r: Row) => urls.get(r.broker)!.startsWith('memory:');
+  const inProcess = (r: BrokerBenchRow) => urls.get(r.broker)!.startsWith('memory:');
   const memory = rows.find((r) => inProcess(r) && !r.skipped);
   const real = rows.filter((r) => !inProcess(r) && !r.skipped);
-  const fastest = (better: (a: Row, b: Row) => boolean) => real.reduce<Row | undefined>((best, r) => (best === undefined || better(r, best) ? r : best), undefined);
+  const fastest = (better: (a: BrokerBenchRow, b: BrokerBenchRow) => boolean) => real.reduce<BrokerBenchRow | undefined>((best, r) => (best === undefined || better(r, best) ? r : best), undefined);
   const quickest = fastest((a, b) => a.messagesPerSecond! > b.messagesPerSecond!);
   const nearest = fastest((a, b) => a.rttMedianUs! < b.rttMedianUs!);
   const short = rows.filter((r) => r.consumed?.some((n) => n !== options.messages));

@@ -62,7 +62,7 @@ export class BrokerClient implements Broker {
       handler: handler as MessageHandler,
       autoAck: options.autoAck ?? true,
       onError: options.onError,
-      decode: (payload) => this.#codec.decode(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)),
+      decode: (payload) => this.#decode(payload),
       sendReply: (replyTo, correlationId, value) => this.#sendReply(replyTo, correlationId, value),
     });
     consumer.attach(await this.#call(this.#transport.consume(queue, prefetch, consumer.deliver)));
@@ -159,6 +159,11 @@ export class BrokerClient implements Broker {
     return payload;
   }
 
+  /** A payload's value (the codec reads Buffers: a view, no copy). */
+  #decode(payload: Uint8Array): unknown {
+    return this.#codec.decode(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+  }
+
   #sendReply(replyTo: string, correlationId: string | undefined, value: unknown): Promise<void> {
     let payload: Buffer;
     try {
@@ -174,7 +179,7 @@ export class BrokerClient implements Broker {
     if (!pending) return; // timed out, cancelled, or not ours
     let answer: unknown;
     try {
-      answer = this.#codec.decode(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+      answer = this.#decode(payload);
     } catch (error) {
       return pending.reject(error as Error);
     }

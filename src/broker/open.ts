@@ -87,8 +87,8 @@ function setting(url: URL, options: OpenBrokerOptions, name: keyof TransportOpti
   return checkPositiveInteger(`${name} (in the URL)`, Number(text));
 }
 
-/** The URL the adapter connects to: weft's own query parameters removed. */
-function withoutSettings(url: URL): URL {
+/** The URL a server's own client connects to: weft's query parameters (redeliverAfter, connectTimeout) removed. */
+export function withoutSettings(url: URL): URL {
   const copy = new URL(url.href);
   for (const name of Object.keys(DEFAULTS)) copy.searchParams.delete(name);
   return copy;

@@ -1,3 +1,5 @@
+import { withoutSettings } from './open.js';
+
 /**
  * Deletes queues from a broker's server: what the benchmark and the tests use to leave no
  * queues behind (the Broker API itself has no delete: queues are the server admin's business).
@@ -6,8 +8,7 @@
  */
 export async function removeQueues(url: string | URL, names: string[]): Promise<void> {
   if (names.length === 0) return;
-  const parsed = new URL(url);
-  for (const name of ['redeliverAfter', 'connectTimeout']) parsed.searchParams.delete(name);
+  const parsed = withoutSettings(new URL(url));
   switch (parsed.protocol) {
     case 'redis:':
     case 'rediss:': {

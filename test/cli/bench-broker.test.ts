@@ -4,17 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { BrokerBenchRow } from '../../src/bench/broker.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-interface Row {
-  broker: string;
-  skipped?: string;
-  messagesPerSecond?: number;
-  rttMedianUs?: number;
-  rttP90Us?: number;
-  consumed?: number[];
-}
+type Row = BrokerBenchRow;
 
 function benchBroker(...args: string[]): { code: number | null; rows: Row[]; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, [cli, 'bench', 'broker', '--messages', '200', '--calls', '50', '--repeats', '1', ...args], { encoding: 'utf8', timeout: 120_000 });
