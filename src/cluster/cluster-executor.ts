@@ -1,13 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { BrokenExecutorError, CancelledError } from '../core/errors.js';
 import { ExecutorBase, type MapChunking } from '../core/executor.js';
-import { futureInternals } from '../core/future.js';
+import { futureInternals, type Future } from '../core/future.js';
 import type { Job } from '../core/job.js';
-import { isTaskRef, type AnyTask } from '../core/task.js';
+import { isTaskRef, registeredTasks, type AnyTask } from '../core/task.js';
 import { functionSource } from '../pools/source.js';
 import { ConnectionServer } from '../remote/listener.js';
 import { LocalWorkers } from './local-workers.js';
-import { checkClusterOptions, type ClusterOptions, type ClusterSettings } from './options.js';
+import { BrokerEngine } from './durable/broker-engine.js';
+import type { BrokerWorkerInfo } from './durable/messages.js';
+import { checkBrokerClusterOptions, type BrokerClusterOptions, type DurableSettings } from './durable/options.js';
+import { checkClusterOptions, type ClusterOptions, type ClusterSettings, type EmbeddedClusterOptions } from './options.js';
 import type { StatusReply, WorkerInfo } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 import { WorkerSession } from './session.js';
@@ -19,6 +22,9 @@ import { WorkerSession } from './session.js';
  *   submit ─▶ ExecutorBase (queue, priorities, timeouts, retries) ─▶ Scheduler (leases, routing,
  *   prefetch windows, lost workers) ─▶ WorkerSession (one per connection, batched frames) ─▶
  *   `weft worker` on any host, or local workers this executor starts ─▶ their local pool
+ *
+ * With `{ broker: url }` the queue and the results live on a server instead (durable, many
+ * submitters, one fleet of `weft worker --broker`): see durable/broker-engine.ts.
  *
  * Failure model (README "The cluster"): a worker that dies or is cut off has its leases revoked
  * and its tasks queued again at the front (not counted as attempts, up to maxRedeliveries); a
@@ -56,6 +62,9 @@ export class ClusterExecutor extends ExecutorBase {
   protected readonly kind = 'ClusterExecutor';
   readonly #settings: ClusterSettings;
   readonly #scheduler: Scheduler;
+  /** The broker-backed mode's engine; undefined for an embedded scheduler. */
+  readonly #durable: BrokerEngine | undefined;
+  readonly #durableSettings: DurableSettings | undefined;
   readonly #events = new EventEmitter();
   #server: ConnectionServer | undefined;
   #local: LocalWorkers | undefined;
@@ -66,7 +75,15 @@ export class ClusterExecutor extends ExecutorBase {
 
   constructor(options: ClusterOptions) {
     super();
-    this.#settings = checkClusterOptions(options);
+    const durable = typeof options === 'object' && options !== null && 'broker' in options;
+    this.#durableSettings = durable ? checkBrokerClusterOptions(options as BrokerClusterOptions) : undefined;
+    this.#settings = durable ? embeddedPlaceholder(this.#durableSettings!) : checkClusterOptions(options as EmbeddedClusterOptions);
+    this.#durable = durable ? new BrokerEngine({
+      resolveAttempt: (job, attempt, value) => this.resolveAttempt(job, attempt, value),
+      rejectAttempt: (job, attempt, error) => this.rejectAttempt(job, attempt, error),
+      pushValue: (job, attempt, value) => this.pushValue(job, attempt, value),
+      emit: (event, payload) => this.#events.emit(event, payload),
+    }, this.#durableSettings!) : undefined;
     const s = this.#settings;
     this.#scheduler = new Scheduler({
       resolveAttempt: (job, attempt, value) => this.resolveAttempt(job, attempt, value),
@@ -95,7 +112,7 @@ export class ClusterExecutor extends ExecutorBase {
    * submit if not before; call it yourself to learn the port or to see a listen error.
    */
   start(): Promise<void> {
-    this.#starting ??= this.#start().catch((error: Error) => {
+    this.#starting ??= (this.#durable ? this.#startDurable() : this.#start()).catch((error: Error) => {
       this.#broken = error;
       this.#scheduler.failParked(new BrokenExecutorError(`the cluster could not start: ${error.message}`, { cause: error }));
       void this.shutdown({ cancelPending: true, wait: false });
@@ -104,8 +121,28 @@ export class ClusterExecutor extends ExecutorBase {
     return this.#starting;
   }
 
+  /** Embedded: the connected workers. Broker: the workers that answered the last inspect(). */
   workers(): WorkerInfo[] {
+    if (this.#durable) return this.#durable.workers.map(toWorkerInfo);
     return [...this.#scheduler.members].map((m) => m.info());
+  }
+
+  /**
+   * A future for any task id (`future.id`), also one another process submitted, also after this
+   * one restarted: read from the result backend (broker mode only).
+   */
+  result<T = unknown>(id: string): Future<T, unknown> {
+    if (!this.#durable) throw new TypeError('cluster.result(id) reads a result backend: it needs ClusterExecutor({ broker })');
+    if (typeof id !== 'string' || id === '') throw new TypeError(`Expected \`id\` to be a task id, got ${String(id)}`);
+    if (!this.#starting) void this.start().catch(() => {});
+    return this.#durable.result(id) as Future<T, unknown>;
+  }
+
+  /** Broker mode: asks every worker on the broker for its figures (they answer within `timeout` ms). */
+  async inspect(timeout?: number): Promise<BrokerWorkerInfo[]> {
+    if (!this.#durable) throw new TypeError('cluster.inspect() asks broker workers: it needs ClusterExecutor({ broker }); use workers() or status()');
+    await this.start();
+    return this.#durable.inspect(timeout);
   }
 
   /** Tasks that failed after their last attempt, oldest first. */
@@ -136,19 +173,33 @@ export class ClusterExecutor extends ExecutorBase {
   // ---- ExecutorBase hooks -------------------------------------------------------------------
 
   protected get capacity(): number {
+    if (this.#durableSettings) return this.#durableSettings.concurrency;
     return Math.min(this.#settings.concurrency, this.#scheduler.capacity);
   }
 
+  protected override get remoteAttempts(): boolean {
+    return this.#durable !== undefined;
+  }
+
+  protected override nextJobId(): string | undefined {
+    return this.#durable?.nextId();
+  }
+
   protected dispatch(job: Job): void {
-    this.#scheduler.dispatch(job);
+    if (this.#durable) this.#durable.dispatch(job);
+    else this.#scheduler.dispatch(job);
   }
 
   protected override abandon(job: Job, reason: unknown): void {
-    this.#scheduler.abandon(job, reason);
+    if (this.#durable) this.#durable.abandon(job, reason);
+    else this.#scheduler.abandon(job, reason);
   }
 
   protected override accept(task: AnyTask): void {
     if (this.#broken) throw new BrokenExecutorError(`the cluster could not start: ${this.#broken.message}`, { cause: this.#broken });
+    if (!isTaskRef(task) && this.#durable) {
+      throw new TypeError('ClusterExecutor({ broker }) runs tasks from defineTasks() by name: plain functions cannot travel through a broker');
+    }
     if (!isTaskRef(task)) {
       const fn = task as (...args: any[]) => unknown;
       if (!this.#settings.allowFunctions && !this.#scheduler.acceptsFunctions) {
@@ -166,6 +217,10 @@ export class ClusterExecutor extends ExecutorBase {
    * still hold a quarter of its share when the other is done).
    */
   protected override chunking(): MapChunking {
+    if (this.#durableSettings) {
+      const d = this.#durableSettings;
+      return { slots: Math.max(1, this.#durable!.fleetCapacity || d.localWorkers * d.localConcurrency || DEFAULT_BROKER_SLOTS), smallestShare: 16 };
+    }
     const slots = Math.max(1, this.#scheduler.totalSlots || this.#settings.localWorkers * this.#settings.localConcurrency);
     return { slots, smallestShare: 16 };
   }
@@ -174,6 +229,7 @@ export class ClusterExecutor extends ExecutorBase {
     this.#scheduler.close();
     await this.#local?.stop();
     await this.#server?.close('the cluster is shutting down');
+    await this.#durable?.close();
   }
 
   protected override rejectAttempt(job: Job, attempt: number, error: unknown): void {
@@ -192,6 +248,50 @@ export class ClusterExecutor extends ExecutorBase {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  async #startDurable(): Promise<void> {
+    const d = this.#durableSettings!;
+    await this.#durable!.start();
+    if (d.localWorkers === 0) return;
+    const local = new LocalWorkers({
+      count: d.localWorkers,
+      config: {
+        mode: 'broker',
+        broker: d.broker,
+        resultBackend: d.resultBackend ?? false,
+        resultTtl: d.resultTtl,
+        queues: [...new Set([d.queue, ...Object.values(d.routes)])],
+        tasks: localTaskModules(),
+        pool: d.localPool,
+        concurrency: d.localConcurrency,
+      },
+      onExit: (info) => this.#events.emit('local-worker-exit', info),
+    });
+    this.#local = local;
+    local.start();
+    await this.#localReady(local, d.localWorkers);
+    // The fleet's capacity cuts map's chunks: ask once the local workers listen.
+    await this.#durable!.inspect(200).catch(() => {});
+  }
+
+  /** Resolves once `count` local broker workers consume; rejects when they keep dying first. */
+  #localReady(local: LocalWorkers, count: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (local.readyCount >= count) return done();
+        if (local.failuresBeforeJoin >= MAX_FAILED_LOCAL_STARTS) {
+          done(new BrokenExecutorError(`local workers exited ${local.failuresBeforeJoin} times before consuming (see their output above)`));
+        }
+      };
+      const done = (error?: Error) => {
+        local.onChange = undefined;
+        if (error) reject(error);
+        else resolve();
+      };
+      local.onChange = check;
+      check();
+    });
+  }
 
   async #start(): Promise<void> {
     const s = this.#settings;
@@ -215,11 +315,14 @@ export class ClusterExecutor extends ExecutorBase {
     const host = s.host === '0.0.0.0' || s.host === '::' ? '127.0.0.1' : s.host;
     const local = new LocalWorkers({
       count: s.localWorkers,
-      connect: `tcp://${host.includes(':') ? `[${host}]` : host}:${this.port}`,
-      authkey: s.authkey,
-      pool: s.localPool,
-      concurrency: s.localConcurrency,
-      allowFunctions: s.allowFunctions,
+      config: {
+        mode: 'connect',
+        connect: `tcp://${host.includes(':') ? `[${host}]` : host}:${this.port}`,
+        authkey: s.authkey.toString('base64'),
+        pool: s.localPool,
+        concurrency: s.localConcurrency,
+        allowFunctions: s.allowFunctions,
+      },
       onExit: (info) => this.#events.emit('local-worker-exit', info),
     });
     this.#local = local;
@@ -261,6 +364,33 @@ export class ClusterExecutor extends ExecutorBase {
     if (this.#deadLetters.length > this.#settings.maxDeadLetters) this.#deadLetters.shift();
     this.#events.emit('task-dead', letter);
   }
+}
+
+function toWorkerInfo(w: BrokerWorkerInfo, index: number): WorkerInfo {
+  return {
+    id: index + 1, name: w.name, host: w.host, pid: w.pid, tasks: w.tasks, pool: w.pool as WorkerInfo['pool'], capacity: w.capacity,
+    inFlight: w.inFlight, completed: w.completed, failed: w.failed, state: w.state,
+    joinedAt: new Date(w.startedAt), lastHeartbeat: new Date(w.at),
+  };
+}
+
+/** Slots assumed for map's chunks when no broker worker has answered yet. */
+const DEFAULT_BROKER_SLOTS = 4;
+
+/** The modules of every task this process has defined: what its local broker workers load. */
+function localTaskModules(): string[] {
+  const urls = new Set<string>();
+  for (const ref of registeredTasks()) if (ref.moduleUrl.startsWith('file:')) urls.add(ref.moduleUrl);
+  return [...urls];
+}
+
+/** Broker mode has no scheduler of its own; the embedded settings are inert there. */
+function embeddedPlaceholder(d: DurableSettings): ClusterSettings {
+  return {
+    host: '127.0.0.1', port: 0, tls: undefined, authkey: Buffer.alloc(0), localWorkers: 0, localPool: d.localPool,
+    localConcurrency: d.localConcurrency, allowFunctions: false, concurrency: d.concurrency, heartbeatInterval: 1000,
+    leaseTimeout: 10_000, unroutableTimeout: 5000, maxRedeliveries: 10, maxDeadLetters: d.maxDeadLetters,
+  };
 }
 
 function nameOf(job: Job): string {

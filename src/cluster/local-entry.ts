@@ -1,10 +1,16 @@
 /**
  * Entry of a worker process that a ClusterExecutor starts on its own host (`localWorkers`). Its
- * settings come in WEFT_LOCAL_WORKER (JSON; the authkey in base64), removed from the environment
- * at once so the pool's own children do not inherit it. It imports task modules by URL, as
- * the caller's tasks live on this host, and exits when its parent goes away (the IPC channel
- * closes), so a crashed caller leaves no workers behind.
+ * settings come in WEFT_LOCAL_WORKER (JSON), removed from the environment at once so the pool's
+ * own children do not inherit it. It exits when its parent goes away (the IPC channel closes),
+ * so a crashed caller leaves no workers behind.
+ *
+ * - mode 'connect': joins the embedded scheduler (authkey in base64) and imports task modules
+ *   by URL, as the caller's tasks live on this host.
+ * - mode 'broker': a `weft worker --broker` loading the caller's task modules; it tells the
+ *   parent over IPC when it consumes.
  */
+import { BrokerWorker } from './durable/broker-worker.js';
+import type { PoolKind } from './protocol.js';
 import { ClusterWorker } from './worker.js';
 
 const raw = process.env.WEFT_LOCAL_WORKER;
@@ -13,18 +19,35 @@ if (!raw) {
   console.error('weft local worker: WEFT_LOCAL_WORKER is not set; this module is started by ClusterExecutor');
   process.exit(2);
 }
-const config = JSON.parse(raw) as { connect: string; authkey: string; pool: 'threads' | 'processes' | 'green' | 'inline'; concurrency: number; allowFunctions: boolean; name: string };
+const config = JSON.parse(raw) as {
+  mode: 'connect' | 'broker'; name: string; pool: PoolKind; concurrency: number;
+  connect: string; authkey: string; allowFunctions: boolean;
+  broker: string; resultBackend: string | false; resultTtl: number; queues: string[]; tasks: string[];
+};
 
 process.on('disconnect', () => process.exit(0));
-const worker = await ClusterWorker.start({
-  connect: config.connect,
-  authkey: Buffer.from(config.authkey, 'base64'),
-  pool: config.pool,
-  concurrency: config.concurrency,
-  allowFunctions: config.allowFunctions,
-  anyModule: true,
-  name: config.name,
-});
+const worker = config.mode === 'broker'
+  ? await BrokerWorker.start({
+    broker: config.broker,
+    resultBackend: config.resultBackend,
+    resultTtl: config.resultTtl,
+    queues: config.queues,
+    tasks: config.tasks,
+    pool: config.pool,
+    concurrency: config.concurrency,
+    name: config.name,
+    log: (line) => { if (!/^consuming /.test(line)) console.error(`weft local worker ${config.name}: ${line}`); },
+  })
+  : await ClusterWorker.start({
+    connect: config.connect,
+    authkey: Buffer.from(config.authkey, 'base64'),
+    pool: config.pool,
+    concurrency: config.concurrency,
+    allowFunctions: config.allowFunctions,
+    anyModule: true,
+    name: config.name,
+  });
+if (worker instanceof BrokerWorker) void worker.ready().then(() => process.send?.({ weft: 'ready' }));
 process.on('SIGTERM', () => void worker.drain());
 worker.done.then(
   () => process.exit(0),

@@ -1,6 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { PoolKind } from './protocol.js';
 
 /**
  * The worker processes a ClusterExecutor starts on its own host. They join over loopback like
@@ -10,11 +9,12 @@ import type { PoolKind } from './protocol.js';
  */
 export interface LocalWorkerSettings {
   count: number;
-  connect: string;
-  authkey: Buffer;
-  pool: PoolKind;
-  concurrency: number;
-  allowFunctions: boolean;
+  /**
+   * What local-entry.js starts, as JSON: `{ mode: 'connect', connect, authkey (base64), pool,
+   * concurrency, allowFunctions }` for the embedded scheduler, `{ mode: 'broker', broker, ... }`
+   * for a broker (BrokerWorkerOptions). Each worker also gets a `name`.
+   */
+  config: Record<string, unknown>;
   onExit(info: { pid: number | undefined; code: number | null; signal: string | null; joined: boolean }): void;
 }
 
@@ -31,6 +31,8 @@ export class LocalWorkers {
   #failuresBeforeJoin = 0;
   #nextName = 1;
   #restartTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Called when a worker says it is ready (broker mode, over IPC) or exits. */
+  onChange: (() => void) | undefined;
 
   constructor(settings: LocalWorkerSettings) {
     this.#settings = settings;
@@ -43,6 +45,13 @@ export class LocalWorkers {
 
   start(): void {
     for (let i = 0; i < this.#settings.count; i++) this.#spawn();
+  }
+
+  /** Workers that told this process they consume (broker mode; embedded workers join instead). */
+  get readyCount(): number {
+    let ready = 0;
+    for (const state of this.#children.values()) if (state.joined) ready++;
+    return ready;
   }
 
   pids(): number[] {
@@ -70,14 +79,7 @@ export class LocalWorkers {
 
   #spawn(): void {
     const s = this.#settings;
-    const config = {
-      connect: s.connect,
-      authkey: s.authkey.toString('base64'),
-      pool: s.pool,
-      concurrency: s.concurrency,
-      allowFunctions: s.allowFunctions,
-      name: `local-${this.#nextName++}`,
-    };
+    const config = { ...s.config, name: `local-${this.#nextName++}` };
     const child = fork(ENTRY, [], {
       // The caller's flags (a TypeScript loader, say) reach the workers; a debugger port would clash.
       execArgv: process.execArgv.filter((arg) => !arg.startsWith('--inspect')),
@@ -87,9 +89,16 @@ export class LocalWorkers {
     const state = { joined: false };
     this.#children.set(child, state);
     child.on('error', () => {}); // reported through 'exit'
+    child.on('message', (message) => {
+      if ((message as { weft?: unknown })?.weft !== 'ready' || state.joined) return;
+      state.joined = true;
+      this.#failuresBeforeJoin = 0;
+      this.onChange?.();
+    });
     child.on('exit', (code, signal) => {
       this.#children.delete(child);
       s.onExit({ pid: child.pid, code, signal, joined: state.joined });
+      this.onChange?.();
       if (!this.#open) return;
       if (!state.joined) this.#failuresBeforeJoin++;
       const delay = state.joined ? 0 : Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (this.#failuresBeforeJoin - 1));

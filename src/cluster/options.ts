@@ -1,9 +1,11 @@
 import type { TlsOptions } from 'node:tls';
 import { checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
 import { authkeyBytes } from '../remote/handshake.js';
+import type { BrokerClusterOptions } from './durable/options.js';
 import { POOL_KINDS, type PoolKind } from './protocol.js';
 
-export interface ClusterOptions {
+/** `new ClusterExecutor({ listen, authkey })`: the scheduler lives in this process; workers connect to it. */
+export interface EmbeddedClusterOptions {
   /** Where workers connect. Port 0 picks a free one (then read `cluster.port`). */
   listen: { host?: string; port?: number; tls?: TlsOptions };
   /** Shared secret of the scheduler and its workers (string: UTF-8). */
@@ -35,6 +37,9 @@ export interface ClusterOptions {
   maxDeadLetters?: number;
 }
 
+/** Either an embedded scheduler (`listen`) or a broker (`broker`, see BrokerClusterOptions). */
+export type ClusterOptions = EmbeddedClusterOptions | BrokerClusterOptions;
+
 export interface ClusterSettings {
   host: string;
   port: number;
@@ -56,8 +61,7 @@ export function checkClusterOptions(options: unknown): ClusterSettings {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(expected('options', 'an object such as { listen: { port: 0 }, authkey }', options));
   }
-  const o = options as ClusterOptions;
-  if ('broker' in o) throw new TypeError('ClusterExecutor({ broker }) is not available yet: use { listen, authkey }');
+  const o = options as EmbeddedClusterOptions;
   if (typeof o.listen !== 'object' || o.listen === null) throw new TypeError(expected('listen', 'an object such as { host, port }', o.listen));
   const host = o.listen.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new TypeError(expected('listen.host', 'a host name or address', host));

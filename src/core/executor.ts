@@ -84,6 +84,20 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     return undefined;
   }
 
+  /**
+   * True for a backend whose workers run each attempt's timeout and the retries themselves (the
+   * broker-backed cluster, where the submitter may be gone before a retry is due): no local
+   * timer is set, and a failed attempt is final here.
+   */
+  protected get remoteAttempts(): boolean {
+    return false;
+  }
+
+  /** The id of the next job's future; undefined: a process-unique number. */
+  protected nextJobId(): string | undefined {
+    return undefined;
+  }
+
   /** The backend's capacity grew (a cluster worker joined): start queued jobs now. */
   protected capacityChanged(): void {
     this.#pump();
@@ -182,7 +196,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     this.#leaveSlot(job);
     if (job.future.state === 'running') {
       const retries = job.options.retries ?? 0;
-      if (job.attempt <= retries && !(error instanceof CancelledError) && !this.#cancelPending) this.#scheduleRetry(job);
+      if (job.attempt <= retries && !(error instanceof CancelledError) && !this.#cancelPending && !this.remoteAttempts) this.#scheduleRetry(job);
       else futureInternals.setException(job.future, error);
     }
     this.#finalize(job);
@@ -234,7 +248,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     if (!Array.isArray(args)) throw new TypeError(expected('args', 'an array of arguments', args));
     this.accept(task);
     const ref: TaskRef | undefined = isTaskRef(task) ? task : undefined;
-    const job = new Job(this, ref ? ref.fn : task as (...args: any[]) => unknown, args.length === 0 ? NO_ARGS : args, kind, ref, ref?.options);
+    const job = new Job(this, ref ? ref.fn : task as (...args: any[]) => unknown, args.length === 0 ? NO_ARGS : args, kind, ref, ref?.options, this.nextJobId());
     this.#live++;
     this.#enqueue(job);
     return job.future;
@@ -314,7 +328,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     const attempt = job.beginAttempt();
     this.#active++;
     const timeout = job.options.timeout;
-    if (timeout !== undefined) job.timer = setTimeout(() => this.#timedOut(job, attempt, timeout), timeout);
+    if (timeout !== undefined && !this.remoteAttempts) job.timer = setTimeout(() => this.#timedOut(job, attempt, timeout), timeout);
     try {
       this.dispatch(job);
     } catch (error) {

@@ -53,12 +53,12 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
   #owner: JobOwner;
   #onCallerAbort: (() => void) | undefined;
 
-  constructor(owner: JobOwner, fn: (...args: any[]) => unknown, args: readonly unknown[], kind: JobKind, task: TaskRef | undefined, options: TaskOptions | undefined) {
+  constructor(owner: JobOwner, fn: (...args: any[]) => unknown, args: readonly unknown[], kind: JobKind, task: TaskRef | undefined, options: TaskOptions | undefined, id?: string) {
     super();
     this.#owner = owner;
     this.options = options ?? NO_OPTIONS;
     const runAs = (this.options as { [RUN_AS]?: RunAs })[RUN_AS];
-    this.future = new Future(runAs?.id);
+    this.future = new Future(runAs?.id ?? id);
     if (runAs) this.attempt = runAs.attempt - 1;
     this.fn = fn;
     this.args = args;

@@ -18,6 +18,11 @@ export interface TaskOptions {
   priority?: number;
   /** Cancels the future when it aborts. */
   signal?: AbortSignal;
+  /**
+   * The broker queue a broker-backed ClusterExecutor sends this task to (workers take it with
+   * `--queues`); other executors ignore it. @default the cluster's route for the namespace, else its `queue`
+   */
+  queue?: string;
 }
 
 declare const taskTypes: unique symbol;
@@ -115,6 +120,9 @@ export function checkTaskOptions(options: unknown): TaskOptions {
   if (o.retryDelay !== undefined) checkMilliseconds('retryDelay', o.retryDelay);
   if (o.priority !== undefined) checkFiniteNumber('priority', o.priority);
   if (o.signal !== undefined) checkSignal('signal', o.signal);
+  if (o.queue !== undefined && (typeof o.queue !== 'string' || o.queue === '' || o.queue.length > 200)) {
+    throw new TypeError(expected('queue', 'a queue name of 1 to 200 characters', o.queue));
+  }
   return o;
 }
 
