@@ -147,7 +147,8 @@ class AmqpTransport implements BrokerTransport {
   readonly #declarer: ReopeningChannel<Channel>;
   /** Queues declared durable on this connection (promise: concurrent first uses declare once). */
   readonly #declared = new Map<string, Promise<void>>();
-  readonly #inboxes = new Set<string>();
+  /** This connection's inboxes, each consumed on its own channel. */
+  readonly #inboxes = new Map<string, TrackedChannel<Channel>>();
   readonly #consumers = new Set<AmqpConsumer>();
   readonly #lostListeners: Array<(error: Error) => void> = [];
   #closing: Promise<void> | undefined;
@@ -201,12 +202,21 @@ class AmqpTransport implements BrokerTransport {
         }, { noAck: true }),
         'consume the inbox',
       );
-      this.#inboxes.add(queue);
+      this.#inboxes.set(queue, tracked);
       return queue;
     } catch (error) {
       await tracked.close();
       throw error;
     }
+  }
+
+  async closeInbox(address: string): Promise<void> {
+    this.#checkUsable();
+    const tracked = this.#inboxes.get(address);
+    if (!tracked) return;
+    this.#inboxes.delete(address);
+    // The queue is exclusive and auto-delete: it goes with its channel.
+    await tracked.close();
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {

@@ -74,7 +74,7 @@ export class MemoryTransport implements BrokerTransport {
   #consumers = new Set<{ queue: MemoryQueue; consumer: MemoryConsumer }>();
   /** Deliveries handed out and not settled: requeued when this client closes. */
   #unsettled = new Set<{ queue: MemoryQueue; message: Stored; settle(): boolean }>();
-  #inboxes: string[] = [];
+  #inboxes = new Set<string>();
 
   constructor(name: string) {
     let broker = brokers.get(name);
@@ -144,8 +144,13 @@ export class MemoryTransport implements BrokerTransport {
     this.#checkOpen();
     const address = `${INBOX_PREFIX}${++this.#broker.nextInbox}`;
     this.#broker.inboxes.set(address, onReply);
-    this.#inboxes.push(address);
+    this.#inboxes.add(address);
     return address;
+  }
+
+  async closeInbox(address: string): Promise<void> {
+    if (!this.#inboxes.delete(address)) return;
+    this.#broker.inboxes.delete(address);
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
@@ -153,7 +158,9 @@ export class MemoryTransport implements BrokerTransport {
     if (!replyTo.startsWith(INBOX_PREFIX)) return this.publish(replyTo, payload, { correlationId });
     const inbox = this.#broker.inboxes.get(replyTo);
     const copy = Uint8Array.prototype.slice.call(payload);
-    if (inbox) setImmediate(() => inbox(copy, correlationId)); // an inbox whose owner is gone drops it
+    // Dropped when the inbox is gone, also if it closes before this turn comes. setImmediate
+    // keeps the order of one sender's payloads.
+    if (inbox) setImmediate(() => this.#broker.inboxes.get(replyTo) === inbox && inbox(copy, correlationId));
   }
 
   onLost(): void {
@@ -172,6 +179,7 @@ export class MemoryTransport implements BrokerTransport {
       if (record.settle()) this.#requeue(record.queue, record.message);
     }
     for (const address of this.#inboxes) this.#broker.inboxes.delete(address);
+    this.#inboxes.clear();
   }
 
   #requeue(queue: MemoryQueue, message: Stored): void {

@@ -103,6 +103,7 @@ class NatsTransport implements BrokerTransport {
   /** The durable consumer of each stream, by stream name. */
   readonly #durables = new Map<string, Promise<void>>();
   readonly #pullers = new Set<Puller>();
+  readonly #inboxes = new Map<string, Subscription>();
   /** Deliveries not yet settled, so that close() can give them back. */
   readonly #unsettled = new Set<Msg>();
   readonly #lostListeners: ((error: Error) => void)[] = [];
@@ -150,7 +151,7 @@ class NatsTransport implements BrokerTransport {
   async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
     this.#ensureOpen();
     const inbox = createInbox();
-    this.#nc.subscribe(inbox, {
+    const subscription = this.#nc.subscribe(inbox, {
       callback: (error, msg) => {
         if (error) return;
         const correlationId = msg.headers?.get(CORRELATION_ID);
@@ -161,9 +162,19 @@ class NatsTransport implements BrokerTransport {
         }
       },
     });
+    this.#inboxes.set(inbox, subscription);
     // The server knows the subscription before anyone learns the address.
     await this.#nc.flush();
     return inbox;
+  }
+
+  async closeInbox(address: string): Promise<void> {
+    this.#ensureOpen();
+    const subscription = this.#inboxes.get(address);
+    if (!subscription) return;
+    this.#inboxes.delete(address);
+    subscription.unsubscribe();
+    await this.#nc.flush();
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {

@@ -138,6 +138,13 @@ class RedisTransport implements BrokerTransport {
     return channel;
   }
 
+  async closeInbox(address: string): Promise<void> {
+    this.#assertOpen();
+    if (!this.#inboxes.delete(address)) return;
+    const subscriber = await this.#subscriber!;
+    await subscriber.unsubscribe(address);
+  }
+
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#assertOpen();
     if (replyTo.startsWith(INBOX_PREFIX)) {

@@ -16,6 +16,9 @@
  * - At most `prefetch` messages are unsettled at one consumer at once.
  * - `replyTo` and `correlationId` travel with a message; `reply()` sends a payload to a
  *   `replyTo` address, which is either a queue name or an address made by openInbox().
+ * - Inboxes are private, not durable addresses: a connection may open many (each its own
+ *   address) and close each; a payload sent to an inbox that is closed or whose connection is
+ *   gone is dropped. Payloads sent from one connection to one inbox arrive in the order sent.
  * - Connection loss is reported once through `onLost`; after it every call rejects.
  */
 
@@ -55,10 +58,13 @@ export interface BrokerTransport {
   /** Starts delivering `queue`'s messages to `onDelivery`, at most `prefetch` unsettled at once. */
   consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer>;
   /**
-   * Opens this connection's private reply address: payloads sent there with reply() reach
-   * `onReply`. Replies are not durable: one sent to an inbox whose owner is gone is dropped.
+   * Opens a private address on this connection: payloads sent there with reply() reach
+   * `onReply`. May be called many times; each call makes a new address. Not durable: a payload
+   * sent to an inbox that is closed, or whose connection is gone, is dropped.
    */
   openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string>;
+  /** Closes an inbox this connection opened: nothing more reaches its `onReply`. An unknown address is ignored. */
+  closeInbox(address: string): Promise<void>;
   /** Sends `payload` to a `replyTo` address: an inbox, or otherwise a queue name. */
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void>;
   /** Called once if the connection to the server is lost for good (not after close()). */

@@ -78,6 +78,11 @@ export class BrokerSession {
     });
   }
 
+  async closeInbox(address: string): Promise<void> {
+    checkQueue(address);
+    await this.#transport.closeInbox(address);
+  }
+
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     checkQueue(replyTo);
     checkPayload(payload);

@@ -71,6 +71,10 @@ class WeftTransport implements BrokerTransport {
     return this.#call(() => this.#session.openInbox(byRef(sink) as unknown as ReplySink));
   }
 
+  closeInbox(address: string): Promise<void> {
+    return this.#call(() => this.#session.closeInbox(address));
+  }
+
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     return this.#call(() => this.#session.reply(replyTo, payload, correlationId));
   }
