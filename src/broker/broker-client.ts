@@ -8,6 +8,7 @@ import { QueueConsumer } from './queue-consumer.js';
 import type { BrokerTransport, TransportProperties } from './transport.js';
 import type {
   Broker, Consumer, ConsumeOptions, Inbox, InboxOptions, MessageHandler, PublishOptions, RequestOptions, SendOptions,
+  SubscribeOptions, Subscription,
 } from './types.js';
 
 const DEFAULT_PREFETCH = 16;
@@ -143,6 +144,31 @@ export class BrokerClient implements Broker {
     await this.#call(this.#transport.reply(address, this.#encode(body, `the body sent to ${address}`), correlationId));
   }
 
+  async broadcast(topic: string, body: unknown): Promise<void> {
+    this.#checkOpen();
+    checkTopic(topic);
+    await this.#call(this.#transport.broadcast(topic, this.#encode(body, `the body broadcast to ${topic}`)));
+  }
+
+  async subscribe<T = unknown>(topic: string, handler: (body: T) => void, options: SubscribeOptions = {}): Promise<Subscription> {
+    this.#checkOpen();
+    checkTopic(topic);
+    if (typeof handler !== 'function') throw new TypeError(expected('handler', 'a function that takes a body', handler));
+    const onError = checkListenerOptions(options);
+    const listener = new BodyListener<[]>(`the topic ${topic}`, (payload) => this.#decode(payload), handler as (body: unknown) => void, onError);
+    const subscription = await this.#call(this.#transport.subscribe(topic, listener.receive));
+    this.#listeners.add(listener);
+    let cancelling: Promise<void> | undefined;
+    return {
+      topic,
+      cancel: () => cancelling ??= (async () => {
+        listener.stop();
+        this.#listeners.delete(listener);
+        if (!this.#closed) await this.#call(subscription.cancel());
+      })(),
+    };
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
       for (const listener of this.#listeners) listener.stop();
@@ -246,7 +272,13 @@ export function checkQueue(queue: unknown): void {
   }
 }
 
-function checkListenerOptions(options: InboxOptions): ((error: Error) => void) | undefined {
+function checkTopic(topic: unknown): void {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 200) {
+    throw new TypeError(expected('topic', 'a topic name of 1 to 200 characters', topic));
+  }
+}
+
+function checkListenerOptions(options: InboxOptions | SubscribeOptions): ((error: Error) => void) | undefined {
   if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError(expected('onError', 'a function', options.onError));
   return options.onError;

@@ -19,6 +19,10 @@
  * - Inboxes are private, not durable addresses: a connection may open many (each its own
  *   address) and close each; a payload sent to an inbox that is closed or whose connection is
  *   gone is dropped. Payloads sent from one connection to one inbox arrive in the order sent.
+ * - Topics fan out and keep nothing: a payload broadcast to a topic reaches every subscription
+ *   of that topic that exists when the server takes it, on any connection, once each; a
+ *   subscription made later never sees it. Payloads from one connection to one subscription
+ *   arrive in the order sent.
  * - Connection loss is reported once through `onLost`; after it every call rejects.
  */
 
@@ -48,6 +52,11 @@ export interface TransportConsumer {
   cancel(): Promise<void>;
 }
 
+export interface TransportSubscription {
+  /** Nothing more reaches this subscription's callback. Idempotent. */
+  cancel(): Promise<void>;
+}
+
 export interface BrokerTransport {
   /** The scheme this adapter serves (`redis`, `amqp`, `nats`, `memory`), for messages. */
   readonly kind: string;
@@ -67,6 +76,10 @@ export interface BrokerTransport {
   closeInbox(address: string): Promise<void>;
   /** Sends `payload` to a `replyTo` address: an inbox, or otherwise a queue name. */
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void>;
+  /** Sends `payload` to every subscription of `topic` there is now; resolves once the server has taken it. */
+  broadcast(topic: string, payload: Uint8Array): Promise<void>;
+  /** Resolves once the server has the subscription: every broadcast it takes afterwards reaches `onPayload`. */
+  subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription>;
   /** Called once if the connection to the server is lost for good (not after close()). */
   onLost(listener: (error: Error) => void): void;
   /** Closes the connection; unsettled deliveries go back to their queues. */

@@ -77,6 +77,18 @@ export interface SendOptions {
   correlationId?: string;
 }
 
+export interface SubscribeOptions {
+  /** Hears about bodies that could not be decoded and handler failures (else a process warning). */
+  onError?: (error: Error) => void;
+}
+
+/** One subscription of a topic. */
+export interface Subscription {
+  readonly topic: string;
+  /** Stops receiving; broadcasts afterwards do not reach this subscription. Idempotent. */
+  cancel(): Promise<void>;
+}
+
 export interface Broker {
   /** `redis`, `amqp`, `nats` or `memory`. */
   readonly kind: string;
@@ -97,6 +109,14 @@ export interface Broker {
    * Resolves once the server has taken it.
    */
   send(address: string, body: unknown, options?: SendOptions): Promise<void>;
+  /**
+   * Sends `body` to every subscription of `topic` that exists now, on any client of this
+   * broker, once each; nothing is kept for later subscribers (not durable). Resolves once the
+   * server has taken it.
+   */
+  broadcast(topic: string, body: unknown): Promise<void>;
+  /** Hears the broadcasts to `topic` from now on, until cancelled. A client may subscribe many times. */
+  subscribe<T = unknown>(topic: string, handler: (body: T) => void, options?: SubscribeOptions): Promise<Subscription>;
   /** Cancels the consumers, rejects pending requests with ConnectionClosedError, closes the connection. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Message } from '../../src/broker/types.js';
 import { Collector, type ConformanceContext } from './conformance-helpers.js';
 
-export function channelConformance({ connect, queueName }: ConformanceContext): void {
+export function channelConformance({ connect, queueName, topicName }: ConformanceContext): void {
   test('inboxes: bodies sent from another client arrive as plain values with their correlationId, in the order sent, each at its own inbox', async () => {
     const [owner, sender] = [await connect(), await connect()];
     const first = new Collector<[unknown, string | undefined]>();
@@ -83,5 +83,62 @@ export function channelConformance({ connect, queueName }: ConformanceContext): 
     await assert.rejects(broker.send('', 1), TypeError);
     await assert.rejects(broker.send('x', 1, { correlationId: 2 as never }), TypeError);
     await assert.rejects(broker.send('x', () => 1), TypeError);
+  });
+
+  test('topics: a broadcast reaches every subscription there is, on every client, the broadcaster\'s own too, once each, in the order sent', async () => {
+    const [a, b, broadcaster] = [await connect(), await connect(), await connect()];
+    const topic = topicName('fanout');
+    const [atA, atA2, atB, own] = [new Collector(), new Collector(), new Collector(), new Collector()];
+    await a.subscribe(topic, atA.push);
+    await a.subscribe(topic, atA2.push);
+    await b.subscribe(topic, atB.push);
+    const mine = await broadcaster.subscribe(topic, own.push);
+    assert.equal(mine.topic, topic);
+    const body = { at: new Date(1_700_000_000_000), set: new Set([1, 2]) };
+    await broadcaster.broadcast(topic, body);
+    for (let i = 0; i < 20; i++) await broadcaster.broadcast(topic, i);
+    const expected = [body, ...Array.from({ length: 20 }, (_, i) => i)];
+    for (const [name, seen] of [['a', atA], ['a, twice', atA2], ['b', atB], ['the broadcaster', own]] as const) {
+      assert.deepEqual(await seen.waitFor(21, 5000, `broadcasts at ${name}`), expected, name);
+    }
+    await sleep(100); // a duplicate had the time to arrive
+    assert.deepEqual([atA, atA2, atB, own].map((seen) => seen.items.length), [21, 21, 21, 21], 'each got each body once');
+  });
+
+  test('topics keep nothing: a subscription made after a broadcast does not get it; a cancelled one gets nothing more', async () => {
+    const [listener, broadcaster] = [await connect(), await connect()];
+    const topic = topicName('late');
+    await broadcaster.broadcast(topic, 'before anyone listened');
+    const [staying, leaving] = [new Collector(), new Collector()];
+    await listener.subscribe(topic, staying.push);
+    const cancelled = await listener.subscribe(topic, leaving.push);
+    await broadcaster.broadcast(topic, 'first');
+    await leaving.waitFor(1, 5000, 'the broadcast before cancelling');
+    await cancelled.cancel();
+    await cancelled.cancel();
+    await broadcaster.broadcast(topic, 'second');
+    await staying.waitFor(2, 5000, 'both broadcasts at the subscription that stays');
+    await sleep(100); // a body for the cancelled subscription had the time to arrive
+    assert.deepEqual(staying.items, ['first', 'second']);
+    assert.deepEqual(leaving.items, ['first']);
+  });
+
+  test('a subscription handler that throws is reported to onError; topics do not cross; bad arguments are TypeErrors', async () => {
+    const [listener, broadcaster] = [await connect(), await connect()];
+    const [topic, other] = [topicName('throws'), topicName('other')];
+    const errors = new Collector<Error>();
+    const bodies = new Collector();
+    await listener.subscribe(topic, (body) => {
+      bodies.push(body);
+      if (body === 'throw') throw new Error('subscriber failed');
+    }, { onError: errors.push });
+    await broadcaster.broadcast(other, 'elsewhere');
+    await broadcaster.broadcast(topic, 'throw');
+    await broadcaster.broadcast(topic, 'fine');
+    assert.deepEqual(await bodies.waitFor(2, 5000, 'broadcasts'), ['throw', 'fine']);
+    assert.match((await errors.waitFor(1, 5000, 'errors'))[0]!.message, /subscriber failed/);
+    await assert.rejects(listener.subscribe('', () => {}), TypeError);
+    await assert.rejects(listener.subscribe(topic, 'nope' as never), TypeError);
+    await assert.rejects(broadcaster.broadcast(topic, () => 1), TypeError);
   });
 }
