@@ -1,4 +1,6 @@
 import { openBroker } from '../../broker/open.js';
+import { defaultResultBackend, openResultStore } from '../../results/open.js';
+import { DEFAULT_RESULT_TTL_MS } from '../../results/store.js';
 import type { Broker, Message } from '../../broker/types.js';
 import { queueStats, type FullConsumeOptions } from './broker-pending.js';
 import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './messages.js';
@@ -34,17 +36,35 @@ export interface DeadLetterOptions {
   limit?: number;
 }
 
+export interface RetryOptions {
+  /** Where outcomes are stored (its record of the task is removed, so the new run's can be stored). @default the broker's own server where it keeps results */
+  resultBackend?: string | false;
+}
+
 export async function listDeadLetters(url: string, queue: string, options: DeadLetterOptions = {}): Promise<ServerDeadLetter[]> {
   return withLetters(url, queue, options.limit ?? 1000, async (letters) => letters.map(({ record }) => describe(record)));
 }
 
-/** Publishes the task of the letter `id` again (attempt 1) and removes the letter; false if there is none. */
-export async function retryDeadLetter(url: string, queue: string, id: string): Promise<boolean> {
+/**
+ * Publishes the task of the letter `id` again (attempt 1) and removes the letter; false if there
+ * is none. Its stored outcome is forgotten first: the first settle wins, and the new run's
+ * outcome must be the one kept.
+ */
+export async function retryDeadLetter(url: string, queue: string, id: string, options: RetryOptions = {}): Promise<boolean> {
   return withLetters(url, queue, 100_000, async (letters, broker) => {
     const letter = letters.find(({ record }) => record.id === id);
     if (!letter) return false;
     const task = letter.record.message;
     if (!task) throw new TypeError(`dead letter ${id} holds no task message to run again`);
+    const backend = options.resultBackend === false ? undefined : options.resultBackend ?? defaultResultBackend(new URL(url))?.href;
+    if (backend !== undefined) {
+      const store = await openResultStore(backend, { ttl: DEFAULT_RESULT_TTL_MS });
+      try {
+        await store.forget(id);
+      } finally {
+        await store.close();
+      }
+    }
     await broker.publish(letter.record.queue, { ...task, attempt: 1, notBefore: 0 });
     await letter.message.ack();
     return true;
