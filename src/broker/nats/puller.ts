@@ -14,6 +14,8 @@ const PULL_RETRY_DELAY = 500;
 export const ACK = new TextEncoder().encode('+ACK');
 export const NAK = new TextEncoder().encode('-NAK');
 export const TERM = new TextEncoder().encode('+TERM');
+/** Still working on it: resets the message's ack_wait timer. */
+export const WPI = new TextEncoder().encode('+WPI');
 
 /**
  * Asks the durable for messages while this consumer has fewer than `prefetch` unsettled or

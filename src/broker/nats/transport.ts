@@ -30,7 +30,7 @@ import type {
 } from '../transport.js';
 import { CORRELATION_ID, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
 import { DURABLE, natsStreamName, queueToken, topicSubject } from './names.js';
-import { ACK, NAK, Puller, TERM, ackSubject, deliveryCount } from './puller.js';
+import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
 
 const INBOX_PREFIX = '_INBOX.';
 /** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
@@ -102,6 +102,11 @@ export class NatsTransport implements BrokerTransport {
   #lost: Error | undefined;
   /** False while the client is reconnecting. */
   #connected = true;
+  /**
+   * Keeps held deliveries owned while this process lives: every third of ack_wait each
+   * unsettled message gets a +WPI (in progress), which restarts its ack_wait on the server.
+   */
+  readonly #heartbeat: NodeJS.Timeout;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, server: string, options: TransportOptions) {
     this.#nc = nc;
@@ -111,6 +116,8 @@ export class NatsTransport implements BrokerTransport {
     this.#options = options;
     const serverLimit = nc.info?.max_payload;
     this.maxPayload = serverLimit === undefined ? undefined : Math.max(serverLimit - HEADER_ROOM, 0);
+    this.#heartbeat = setInterval(() => this.#beat(), Math.max(10, Math.floor(options.redeliverAfter / 3)));
+    this.#heartbeat.unref();
     void nc.closed().then((error) => this.#connectionEnded(error));
     void this.#followStatus();
   }
@@ -216,6 +223,7 @@ export class NatsTransport implements BrokerTransport {
   async close(): Promise<void> {
     if (this.#ended) return;
     this.#ended = new ConnectionClosedError(`the NATS transport to ${this.#server} is closed`);
+    clearInterval(this.#heartbeat);
     this.#stopPulling();
     // Unsettled messages go back at once instead of after ack_wait; drain flushes the naks.
     // While reconnecting there is nobody to tell (and drain would wait for the reconnect):
@@ -232,11 +240,18 @@ export class NatsTransport implements BrokerTransport {
     if (!this.#nc.isClosed()) await this.#nc.close().catch(() => undefined);
   }
 
+  #beat(): void {
+    // While reconnecting the server cannot hear it; what outlives ack_wait meanwhile goes back.
+    if (this.#ended || !this.#connected) return;
+    for (const msg of this.#unsettled) msg.respond(WPI);
+  }
+
   #ensureOpen(): void {
     if (this.#ended) throw this.#ended;
   }
 
   #connectionEnded(error: void | Error): void {
+    clearInterval(this.#heartbeat);
     this.#stopPulling();
     this.#unsettled.clear();
     if (this.#ended) return;
