@@ -13,6 +13,12 @@
  * - A consumer that goes away (cancel, close, a dead process, a lost connection) with
  *   messages unsettled has them delivered again, with `redelivered` true: at once where the
  *   server notices (AMQP), else once `redeliverAfter` ms passed without a settle.
+ * - A live one keeps them: while its process runs and its transport is open, the messages it
+ *   holds unsettled stay its own however long it takes (never a second delivery meanwhile).
+ *   Where the server would redeliver after a time (Redis claims, NATS ack_wait), the transport
+ *   renews its hold on every unsettled message at least every `redeliverAfter / 3` ms. That
+ *   renewal runs on timers: a process stopped (SIGSTOP) or whose event loop is blocked for
+ *   `redeliverAfter` looks dead, and its messages are delivered again.
  * - At most `prefetch` messages are unsettled at one consumer at once.
  * - `replyTo` and `correlationId` travel with a message; `reply()` sends a payload to a
  *   `replyTo` address, which is either a queue name or an address made by openInbox().

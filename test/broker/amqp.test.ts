@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
-import { openAmqpTransport } from '../../src/broker/amqp.js';
+import { openAmqpTransport } from '../../src/broker/amqp/transport.js';
 import type { BrokerTransport, Delivery } from '../../src/broker/transport.js';
 import { AuthenticationError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../../src/core/errors.js';
 import { until } from '../helpers.js';
