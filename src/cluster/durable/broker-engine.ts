@@ -64,10 +64,6 @@ export class BrokerEngine {
     this.#settings = settings;
   }
 
-  get hasResultStore(): boolean {
-    return this.#settings.resultBackend !== undefined;
-  }
-
   /** Tasks the workers that answered the last status request run at once. */
   get fleetCapacity(): number {
     return this.#fleet.reduce((sum, w) => sum + w.capacity, 0);
@@ -152,17 +148,20 @@ export class BrokerEngine {
   result(id: string): Future<unknown, unknown> {
     const own = this.#jobs.get(id);
     if (own) return own.future;
-    if (!this.#watch) {
+    if (this.#settings.resultBackend === undefined) {
       throw new TypeError(`cluster.result() needs a result backend: ${this.#settings.brokerKind} keeps no results; pass resultBackend: 'redis://…' (or nats://…)`);
     }
     const future = new Future<unknown, unknown>(id);
     futureInternals.setRunning(future);
-    futureInternals.setCancelListener(future, { onCancel: () => { this.#watch!.forget(id); this.revoke([id], new CancelledError(`future ${id} was cancelled`)); } });
-    this.#watch.add(id, (record) => {
+    const settle = (record: StoredResult) => {
       if (future.done()) return;
       if (record[0]) futureInternals.setResult(future, record[1]);
       else if (record[1] instanceof CancelledError) future.cancel();
       else futureInternals.setException(future, record[1]);
+    };
+    futureInternals.setCancelListener(future, { onCancel: () => { this.#watch?.forget(id); this.revoke([id], new CancelledError(`future ${id} was cancelled`)); } });
+    this.start().then(() => { if (!future.done()) this.#watch!.add(id, settle); }, (error: Error) => {
+      if (!future.done()) futureInternals.setException(future, error);
     });
     return future;
   }
