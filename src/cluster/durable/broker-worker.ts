@@ -22,7 +22,8 @@ import { Settler, type Held } from './settler.js';
  *
  *   queues ─▶ consume (prefetch = concurrency × PREFETCH_PER_SLOT, manual ack) ─▶ check body
  *     │        (a body that is not a task message: dead-lettered with the reason)
- *     ├─ revoked here, or redelivered and already has a result ─▶ ack, not run
+ *     ├─ revoked here ─▶ ack, not run
+ *     ├─ redelivered and already has a result ─▶ that result to the submitter again ─▶ ack, not run
  *     └─ Runner (the embedded cluster's: slices, generators, cancellation) ─▶ pool
  *           progress / yields ─▶ the submitter's inbox
  *           outcome ─▶ Settler: retry (republish with a later notBefore) | store (first wins)
@@ -259,7 +260,7 @@ export class BrokerWorker {
     }
     if (this.#state === 'closed') return; // the connection closes: it goes back to the queue
     if (this.#revoked.has(task.id)) return void message.ack().catch(() => {});
-    if (message.redelivered && await this.#settler.alreadySettled(task.id)) return void message.ack().catch(() => {});
+    if (message.redelivered && await this.#settler.settledBefore({ queue, message, task })) return;
     const wait = task.notBefore - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (this.#closed || this.#revoked.has(task.id)) return;

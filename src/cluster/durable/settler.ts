@@ -4,7 +4,7 @@ import { CancelledError } from '../../core/errors.js';
 import { Codec } from '../../remote/codec.js';
 import type { ResultStore } from '../../results/store.js';
 import {
-  MESSAGE_VERSION, RESULT, RETRYING, deadLetterQueue,
+  MESSAGE_VERSION, RESULT, RETRYING, deadLetterQueue, readStoredResult,
   type DeadLetterRecord, type StoredResult, type TaskMessage,
 } from './messages.js';
 
@@ -12,11 +12,14 @@ import {
  * The worker's side of a task's end, in the order that makes it durable (acks late):
  *
  *   failed, attempts left ─▶ publish a copy with attempt + 1 and a later notBefore ─▶ ack
- *   otherwise ─▶ store the outcome (first settle wins; a loser is a duplicate run: dropped)
- *            ─▶ failed: a dead letter in `<queue>.dead` ─▶ reply to the submitter ─▶ ack
+ *   otherwise ─▶ store the outcome (first settle wins) ─▶ failed: a dead letter in
+ *            `<queue>.dead` ─▶ reply to the submitter ─▶ ack
+ *   a duplicate run (another stored first) ─▶ its outcome dropped; the stored one is sent to
+ *            the submitter ─▶ ack
  *
  * Nothing is acknowledged before what replaces it is on the server: a crash anywhere in
- * between redelivers the task, and its redelivered copy finds the stored outcome.
+ * between redelivers the task, and its redelivered copy finds the stored outcome and sends it
+ * to the submitter (the run that stored it may have died before its reply left).
  */
 export interface Held {
   queue: string;
@@ -66,14 +69,24 @@ export class Settler {
     }));
   }
 
-  /** True when the task's outcome is stored already (it ran elsewhere, or it was cancelled). */
-  async alreadySettled(id: string): Promise<boolean> {
+  /**
+   * A redelivered task whose outcome is stored already (it ran elsewhere, or it was cancelled):
+   * true when it is, and then its stored outcome goes to the submitter again before the ack
+   * (the run that stored it may have died before its reply left), so the task is not run again.
+   */
+  async settledBefore(held: Held): Promise<boolean> {
     if (!this.#host.store) return false;
+    let bytes: Uint8Array | undefined;
     try {
-      return (await this.#host.store.get(id)) !== undefined;
+      bytes = await this.#host.store.get(held.task.id);
     } catch {
       return false; // cannot tell: run it; a second outcome is dropped when it is stored
     }
+    if (bytes === undefined) return false;
+    this.#track(this.#replyStored(held, bytes).then(() => held.message.ack()).catch((error: Error) => {
+      this.#host.log(`the stored outcome of task ${held.task.id} could not be sent again: ${error.message}`);
+    }));
+    return true;
   }
 
   /** A body that is not a task message: kept in the dead-letter queue with the reason. */
@@ -132,7 +145,11 @@ export class Settler {
       ok = false;
     }
     if (this.#host.store && !(await this.#store(task.id, bytes))) {
+      // Another run stored first: its outcome is the task's. The run that stored it may have
+      // died before its reply left, so the submitter hears it (again) from here.
       this.duplicates++;
+      const stored = await this.#host.store.get(task.id);
+      if (stored !== undefined) await this.#replyStored(held, stored);
       return message.ack();
     }
     const now = this.#host.broker();
@@ -149,6 +166,22 @@ export class Settler {
       });
     }
     await message.ack();
+  }
+
+  /** Sends a stored outcome to the task's submitter (which drops it if it has it already). */
+  async #replyStored(held: Held, bytes: Uint8Array): Promise<void> {
+    const replyTo = held.message.replyTo;
+    if (replyTo === undefined) return;
+    let record: StoredResult | undefined;
+    try {
+      record = readStoredResult(this.#codec.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+    } catch {
+      record = undefined;
+    }
+    if (!record) return; // not weft's record: nothing to tell
+    const broker = this.#host.broker();
+    if (!broker) throw new Error('no broker connection to report the outcome on');
+    await broker.send(replyTo, [RESULT, held.task.id, record[0], record[1], record[2]]);
   }
 
   /** Stores a final outcome; true when this run's outcome is the one kept. */
