@@ -1,0 +1,195 @@
+/**
+ * What the durable cluster's reliability tests share: the ledger the fixture tasks write (to
+ * count tasks that ran twice), waits with a deadline that say what they waited for, settle
+ * counts per future, servers of their own (redis-server, nats-server) that a test restarts, and
+ * the clean-up of results left on the shared Redis.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { Future } from '../../src/index.js';
+import { FIXTURES } from '../cluster/helpers.js';
+import { expectedValue, type LedgerValue } from '../fixtures/reliability-tasks.js';
+
+export const REL_TASKS = join(FIXTURES, 'reliability-tasks.js');
+
+/** Waits until `check()` holds (polling: it observes other processes); the error says what for. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Rejects with `what` if `promise` takes longer than `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The runs the fixture tasks wrote: starts and finishes per argument. */
+export class Ledger {
+  constructor(readonly path: string) {}
+
+  read(): { starts: Map<number, number>; finishes: Map<number, number> } {
+    const starts = new Map<number, number>();
+    const finishes = new Map<number, number>();
+    if (!existsSync(this.path)) return { starts, finishes };
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      const [kind, x] = line.split(' ');
+      if (kind !== 's' && kind !== 'd') continue;
+      const table = kind === 's' ? starts : finishes;
+      table.set(Number(x), (table.get(Number(x)) ?? 0) + 1);
+    }
+    return { starts, finishes };
+  }
+
+  /** Runs finished so far (all tasks, duplicates included). */
+  finishedRuns(): number {
+    let total = 0;
+    for (const count of this.read().finishes.values()) total += count;
+    return total;
+  }
+
+  /** Tasks started more than once, and tasks that finished more than once (their effect happened twice). */
+  twice(): { started: number; finished: number } {
+    const { starts, finishes } = this.read();
+    const over = (table: Map<number, number>) => [...table.values()].filter((count) => count > 1).length;
+    return { started: over(starts), finished: over(finishes) };
+  }
+}
+
+/** Counts how often each future settles, and when. */
+export class SettleLog {
+  readonly counts: number[];
+  readonly times: number[];
+
+  constructor(futures: readonly Future<unknown, unknown>[]) {
+    this.counts = futures.map(() => 0);
+    this.times = futures.map(() => 0);
+    futures.forEach((future, i) => future.onDone(() => {
+      this.counts[i]!++;
+      this.times[i] = Date.now();
+    }));
+  }
+
+  get settled(): number {
+    return this.counts.filter((count) => count > 0).length;
+  }
+
+  /** Indexes of futures that settled other than once. */
+  notOnce(): number[] {
+    return this.counts.flatMap((count, i) => (count === 1 ? [] : [i]));
+  }
+
+  /** The first settle at or after `t` (epoch ms), or undefined. */
+  firstAfter(t: number): number | undefined {
+    const later = this.times.filter((time) => time >= t);
+    return later.length === 0 ? undefined : Math.min(...later);
+  }
+}
+
+/** Indexes whose value is not the fixture's value for that index (the task's argument is its index). */
+export function wrongValues(values: readonly LedgerValue[], offset = 0): number[] {
+  return values.flatMap((v, i) => (v?.value === expectedValue(i + offset) ? [] : [i]));
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * A server process of the test's own (redis-server, nats-server) on a fixed port and data
+ * directory, so that it can be stopped and started again as the same server.
+ */
+export class OwnServer {
+  #child: ChildProcess | undefined;
+  #output = '';
+
+  constructor(readonly name: string, readonly command: string, readonly args: string[], readonly readyLine: RegExp) {}
+
+  get output(): string {
+    return this.#output;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    const exited = once(child, 'exit');
+    let seen = '';
+    const ready = new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        seen += chunk;
+        this.#output += chunk;
+        if (this.readyLine.test(seen)) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      void exited.then(() => reject(new Error(`${this.name} exited before it was ready:\n${seen}`)));
+      child.on('error', reject);
+    });
+    await within(ready, 10_000, `${this.name} to say it is ready (${this.readyLine})`);
+  }
+
+  /** SIGTERM (both servers shut down cleanly on it: Redis fsyncs its append-only file) and wait for the exit. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await within(exited, 10_000, `${this.name} to exit after SIGTERM`).catch((error: Error) => {
+      child.kill('SIGKILL');
+      throw error;
+    });
+  }
+}
+
+export function ownRedis(port: number, dir: string): OwnServer {
+  return new OwnServer('redis-server', 'redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', dir, '--save', '', '--daemonize', 'no',
+  ], /Ready to accept connections/);
+}
+
+export function ownNats(port: number, dir: string): OwnServer {
+  return new OwnServer('nats-server', '/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], /Server is ready/);
+}
+
+/** Removes the results the tests stored on a shared Redis (the workers keep them a day). */
+export async function forgetRedisResults(url: string, ids: readonly string[]): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const plain = new URL(url);
+  plain.search = '';
+  const redis = new Redis(plain.href);
+  try {
+    for (let i = 0; i < ids.length; i += 1000) await redis.del(...ids.slice(i, i + 1000).map((id) => `weft:r:${id}`));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Entries in a Redis queue's stream (waiting plus held). */
+export async function redisQueueLength(url: string, queue: string): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const plain = new URL(url);
+  plain.search = '';
+  const redis = new Redis(plain.href);
+  try {
+    return await redis.xlen(`weft:q:${queue}`);
+  } finally {
+    redis.disconnect();
+  }
+}
