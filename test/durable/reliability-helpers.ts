@@ -41,15 +41,21 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
 export class Ledger {
   constructor(readonly path: string) {}
 
+  /** Every line: [s (started) | d (done), argument, pid]. */
+  lines(): ['s' | 'd', number, number][] {
+    if (!existsSync(this.path)) return [];
+    return readFileSync(this.path, 'utf8').split('\n').flatMap((line) => {
+      const [kind, x, pid] = line.split(' ');
+      return kind === 's' || kind === 'd' ? [[kind, Number(x), Number(pid)] as ['s' | 'd', number, number]] : [];
+    });
+  }
+
   read(): { starts: Map<number, number>; finishes: Map<number, number> } {
     const starts = new Map<number, number>();
     const finishes = new Map<number, number>();
-    if (!existsSync(this.path)) return { starts, finishes };
-    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
-      const [kind, x] = line.split(' ');
-      if (kind !== 's' && kind !== 'd') continue;
+    for (const [kind, x] of this.lines()) {
       const table = kind === 's' ? starts : finishes;
-      table.set(Number(x), (table.get(Number(x)) ?? 0) + 1);
+      table.set(x, (table.get(x) ?? 0) + 1);
     }
     return { starts, finishes };
   }
