@@ -43,6 +43,7 @@ export class BrokerClient implements Broker {
 
   readonly closed: Promise<Error>;
   #resolveClosed!: (error: Error) => void;
+  readonly #interrupted = new Set<(error: Error) => void>();
 
   constructor(transport: BrokerTransport, maxMessageSize: number) {
     this.closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
@@ -50,6 +51,22 @@ export class BrokerClient implements Broker {
     this.#transport = transport;
     this.#maxMessageSize = Math.min(maxMessageSize, transport.maxPayload ?? Infinity);
     transport.onLost((error) => this.#fail(new ConnectionClosedError(`the connection to the ${this.kind} broker was lost: ${error.message}`, { cause: error })));
+    transport.onInterrupted?.((error) => {
+      if (this.#closed) return;
+      for (const listener of [...this.#interrupted]) {
+        try {
+          listener(error);
+        } catch {
+          // A listener owns its failures; the others still hear of it.
+        }
+      }
+    });
+  }
+
+  onInterrupted(listener: (error: Error) => void): () => void {
+    if (typeof listener !== 'function') throw new TypeError(expected('listener', 'a function', listener));
+    this.#interrupted.add(listener);
+    return () => void this.#interrupted.delete(listener);
   }
 
   async publish(queue: string, body: unknown, options: PublishOptions = {}): Promise<void> {

@@ -30,6 +30,10 @@
  *   subscription made later never sees it. Payloads from one connection to one subscription
  *   arrive in the order sent.
  * - Connection loss is reported once through `onLost`; after it every call rejects.
+ * - A connection that drops and comes back by itself (Redis and NATS clients reconnect within
+ *   their limits) is reported through `onInterrupted` each time, once it is back: payloads sent
+ *   to its inboxes and topic subscriptions while it was away were dropped, so whoever waits on
+ *   them learns to look for what it missed elsewhere.
  */
 
 /** The properties that travel with a payload. */
@@ -88,6 +92,8 @@ export interface BrokerTransport {
   subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription>;
   /** Called once if the connection to the server is lost for good (not after close()). */
   onLost(listener: (error: Error) => void): void;
+  /** Called each time the connection dropped and came back by itself (adapters that reconnect on their own). */
+  onInterrupted?(listener: (error: Error) => void): void;
   /** Closes the connection; unsettled deliveries go back to their queues. */
   close(): Promise<void>;
 }

@@ -125,5 +125,13 @@ export interface Broker {
    * (a cluster worker) open a new client then.
    */
   readonly closed: Promise<Error>;
+  /**
+   * Calls `listener` each time the connection dropped and came back by itself, `closed` not
+   * resolving (Redis and NATS clients reconnect within their limits): bodies sent to this
+   * client's inboxes and topic subscriptions while it was away were dropped, so a program that
+   * waits for them should look for what it may have missed elsewhere (a result store). Returns
+   * a function that removes the listener.
+   */
+  onInterrupted(listener: (error: Error) => void): () => void;
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -97,6 +97,7 @@ export class NatsTransport implements BrokerTransport {
   /** Deliveries not yet settled, so that close() can give them back. */
   readonly #unsettled = new Set<Msg>();
   readonly #lostListeners: ((error: Error) => void)[] = [];
+  readonly #interruptedListeners: ((error: Error) => void)[] = [];
   /** Set once the transport is closed or lost: every call rejects with it. */
   #ended: Error | undefined;
   #lost: Error | undefined;
@@ -214,6 +215,10 @@ export class NatsTransport implements BrokerTransport {
     };
   }
 
+  onInterrupted(listener: (error: Error) => void): void {
+    this.#interruptedListeners.push(listener);
+  }
+
   onLost(listener: (error: Error) => void): void {
     const lost = this.#lost;
     if (lost) queueMicrotask(() => listener(lost));
@@ -283,6 +288,9 @@ export class NatsTransport implements BrokerTransport {
       } else if (status.type === Events.Reconnect) {
         this.#connected = true;
         for (const puller of this.#pullers) puller.resume();
+        // Core NATS keeps nothing for a subscriber that is away: inbox and topic messages sent meanwhile are gone.
+        const error = new ConnectionClosedError(`the connection to NATS at ${this.#server} dropped and came back: inbox and topic messages sent meanwhile were lost`);
+        if (!this.#ended) for (const listener of this.#interruptedListeners) listener(error);
       }
     }
   }

@@ -49,6 +49,7 @@ export class RedisTransport implements BrokerTransport {
   readonly #inboxes = new Map<string, (message: Buffer) => void>();
   readonly #pubsub: PubSub;
   readonly #lostListeners: Array<(error: Error) => void> = [];
+  readonly #interruptedListeners: Array<(error: Error) => void> = [];
   #state: 'open' | 'closing' | 'closed' | 'lost' = 'open';
   #lostError: Error | undefined;
   #closing: Promise<void> | undefined;
@@ -163,6 +164,10 @@ export class RedisTransport implements BrokerTransport {
     this.#lostListeners.push(listener);
   }
 
+  onInterrupted(listener: (error: Error) => void): void {
+    this.#interruptedListeners.push(listener);
+  }
+
   close(): Promise<void> {
     if (this.#state === 'lost') return Promise.resolve();
     return this.#closing ??= this.#close();
@@ -228,11 +233,27 @@ export class RedisTransport implements BrokerTransport {
     this.watch(subscriber);
     try {
       await connectOrThrow(subscriber, this.#address);
+      this.#followInterruptions(subscriber);
       return subscriber;
     } catch (error) {
       subscriber.disconnect();
       throw error;
     }
+  }
+
+  /**
+   * The subscriber connection dropped and came back (ioredis subscribes its channels again):
+   * what was published to them meanwhile is gone. Reported once it is ready again.
+   */
+  #followInterruptions(subscriber: Redis): void {
+    let dropped = false;
+    subscriber.on('close', () => { dropped = true; });
+    subscriber.on('ready', () => {
+      if (!dropped || this.#state !== 'open') return;
+      dropped = false;
+      const error = new ConnectionClosedError(`the connection to redis at ${this.#address} dropped and came back: inbox and topic payloads sent meanwhile were lost`);
+      for (const listener of this.#interruptedListeners) listener(error);
+    });
   }
 
   async #beat(): Promise<void> {

@@ -27,6 +27,8 @@ import { askWorkers } from './status.js';
  *             in the store (first settle wins: a later outcome is dropped)
  *   connection lost ─▶ reconnect; jobs in flight are looked up in the store until settled
  *             (without a store their messages are published again: at least once)
+ *   connection interrupted (it came back by itself; replies sent meanwhile were dropped)
+ *             ─▶ the same for the jobs in flight, on the same connection
  *
  * The executor owns queueing, priorities among the jobs it holds back (`concurrency`) and
  * map; the workers own each attempt's timeout and the retries (remoteAttempts), so a retry
@@ -208,6 +210,7 @@ export class BrokerEngine {
       }
       this.#broker = broker;
       void broker.closed.then((error) => this.#lost(broker, error));
+      broker.onInterrupted((error) => this.#interrupted(broker, error));
     })();
     this.#connected.catch(() => (this.#connected = undefined));
     return this.#connected;
@@ -229,11 +232,26 @@ export class BrokerEngine {
       }
     }
     if (this.#closed) return;
-    // Their outcomes went to the old inbox, which is gone: read them from the store, or, with
-    // no store, publish them again with the new inbox (at least once).
+    // Their outcomes went to the old inbox, which is gone.
+    this.#recoverInFlight();
+  }
+
+  /** The connection dropped and came back by itself: outcomes sent to the inbox meanwhile were dropped. */
+  #interrupted(broker: Broker, error: Error): void {
+    if (this.#closed || this.#broker !== broker) return;
+    this.#host.emit('connection-error', new ConnectionClosedError(`the broker connection was interrupted; looking up ${this.#jobs.size} task(s) in flight: ${error.message}`, { cause: error }));
+    this.#recoverInFlight();
+  }
+
+  /**
+   * Outcomes of the jobs in flight may have been sent to an inbox that did not hear them: read
+   * them from the store (an outcome is stored before it is sent) until each is settled, or,
+   * with no store, publish them again (at least once).
+   */
+  #recoverInFlight(): void {
     for (const job of [...this.#jobs.values()]) {
-      if (this.#watch) this.#watch.add(job.id, (record) => this.#settleFromStore(job.id, record));
-      else this.#republish(job);
+      if (!this.#watch) this.#republish(job);
+      else if (!this.#watch.has(job.id)) this.#watch.add(job.id, (record) => this.#settleFromStore(job.id, record));
     }
   }
 

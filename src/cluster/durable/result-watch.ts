@@ -35,6 +35,10 @@ export class ResultWatch {
     this.#schedule();
   }
 
+  has(id: string): boolean {
+    return this.#watched.has(id);
+  }
+
   forget(id: string): void {
     this.#watched.delete(id);
   }
