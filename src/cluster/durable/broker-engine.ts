@@ -193,10 +193,28 @@ export class BrokerEngine {
     return routes[task.taskName] ?? routes[namespace] ?? this.#settings.queue;
   }
 
+  /**
+   * Publishes a job's message. A body the broker cannot carry (TypeError, RangeError) fails the
+   * job; a server that cannot take it now (down, restarting, reconnecting) is tried again with
+   * backoff until it does, or the job is settled or cancelled meanwhile, or the engine closes.
+   * A publish that failed may still have reached the server: the task then runs twice at
+   * most, and its first stored outcome wins.
+   */
   async #publish(job: Job, message: TaskMessage): Promise<void> {
-    await this.#ready();
-    if (this.#jobs.get(job.id) !== job) return; // cancelled meanwhile
-    await this.#broker!.publish(job.slot as string, message, { replyTo: this.#inbox!.address, headers: { 'weft-task': message.task } });
+    await this.start(); // a cluster that never connected is broken: its jobs fail
+    for (let failures = 0; ; failures++) {
+      if (this.#jobs.get(job.id) !== job) return; // settled or cancelled meanwhile
+      if (this.#closed) throw new ConnectionClosedError('the cluster was shut down before the task reached the broker');
+      try {
+        await this.#ready();
+        if (this.#jobs.get(job.id) !== job || this.#closed) continue;
+        await this.#broker!.publish(job.slot as string, message, { replyTo: this.#inbox!.address, headers: { 'weft-task': message.task } });
+        return;
+      } catch (error) {
+        if (error instanceof TypeError || error instanceof RangeError) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_RECONNECT_MS, FIRST_RECONNECT_MS * 2 ** Math.min(failures, 16))));
+      }
+    }
   }
 
   #connect(): Promise<void> {
