@@ -17,9 +17,11 @@ import {
  *   a duplicate run (another stored first) ─▶ its outcome dropped; the stored one is sent to
  *            the submitter ─▶ ack
  *
- * Nothing is acknowledged before what replaces it is on the server: a crash anywhere in
- * between redelivers the task, and its redelivered copy finds the stored outcome and sends it
- * to the submitter (the run that stored it may have died before its reply left).
+ * Nothing is acknowledged before what replaces it is on the server and the reply has left: a
+ * crash anywhere in between redelivers the task, and its redelivered copy finds the stored
+ * outcome and sends it to the submitter (the run that stored it may have died before its reply
+ * left). A step that fails in a live worker (the connection is down) gives the message back
+ * (nack, requeue) instead of acknowledging it.
  */
 export interface Held {
   queue: string;
@@ -64,8 +66,8 @@ export class Settler {
 
   finish(held: Held, ok: boolean, value: unknown): void {
     this.#track(this.#finish(held, ok, value).catch((error: Error) => {
-      // The message stays unsettled: it is delivered again and its outcome found or made anew.
       this.#host.log(`task ${held.task.id} could not be settled: ${error.message}`);
+      return this.#giveBack(held);
     }));
   }
 
@@ -85,6 +87,7 @@ export class Settler {
     if (bytes === undefined) return false;
     this.#track(this.#replyStored(held, bytes).then(() => held.message.ack()).catch((error: Error) => {
       this.#host.log(`the stored outcome of task ${held.task.id} could not be sent again: ${error.message}`);
+      return this.#giveBack(held);
     }));
     return true;
   }
@@ -161,11 +164,28 @@ export class Settler {
       });
     }
     if (replyTo !== undefined) {
-      await now.send(replyTo, [RESULT, task.id, record[0], record[1], task.attempt]).catch((error: Error) => {
-        this.#host.log(`the outcome of task ${task.id} could not reach its submitter (it is stored): ${error.message}`);
-      });
+      try {
+        await now.send(replyTo, [RESULT, task.id, record[0], record[1], task.attempt]);
+      } catch (error) {
+        // Not sent (the connection is down): not acknowledged either, so the submitter hears it
+        // from the next delivery. A body the broker cannot carry would not go later either.
+        if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
+        this.#host.log(`the outcome of task ${task.id} cannot reach its submitter${this.#host.store ? ' (it is stored)' : ''}: ${error.message}`);
+      }
     }
     await message.ack();
+  }
+
+  /**
+   * A message whose end could not be completed goes back to its queue now (nack, requeue): its
+   * next delivery, here or elsewhere, finds the stored outcome and sends it, or runs the task
+   * anew. Left unsettled it would stay this worker's as long as it lives (the transport renews
+   * its hold). Where the nack fails too (no connection), the server delivers it again after
+   * redeliverAfter. The pause keeps a persistent failure from spinning.
+   */
+  async #giveBack(held: Held): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS));
+    await Promise.resolve().then(() => held.message.nack(true)).catch(() => {});
   }
 
   /** Sends a stored outcome to the task's submitter (which drops it if it has it already). */
