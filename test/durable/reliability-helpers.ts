@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Future } from '../../src/index.js';
 import { FIXTURES } from '../cluster/helpers.js';
@@ -197,5 +197,58 @@ export async function redisQueueLength(url: string, queue: string): Promise<numb
     return await redis.xlen(`weft:q:${queue}`);
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * A TCP relay on loopback to a real server that can be closed for a while: close() drops every
+ * relayed connection and refuses new ones (a network partition, as the client sees it), open()
+ * lets them through again, on the same port.
+ */
+export class GateRelay {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #closed = false;
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(targetPort: number): Promise<GateRelay> {
+    const server = createServer();
+    const relay = new GateRelay(server);
+    server.on('connection', (client) => {
+      if (relay.#closed) return void client.destroy();
+      const upstream = connect(targetPort, '127.0.0.1');
+      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+        relay.#sockets.add(from);
+        from.pipe(to);
+        from.on('error', () => to.destroy());
+        from.on('close', () => {
+          relay.#sockets.delete(from);
+          to.destroy();
+        });
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return relay;
+  }
+
+  get port(): number {
+    return (this.#server.address() as { port: number }).port;
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  open(): void {
+    this.#closed = false;
+  }
+
+  async shut(): Promise<void> {
+    this.close();
+    await new Promise((resolve) => this.#server.close(resolve));
   }
 }
