@@ -8,7 +8,7 @@ import { QueueConsumer } from './queue-consumer.js';
 import type { BrokerTransport, TransportProperties } from './transport.js';
 import type {
   Broker, Consumer, ConsumeOptions, Inbox, InboxOptions, MessageHandler, PublishOptions, RequestOptions, SendOptions,
-  SubscribeOptions, Subscription,
+  QueueStats, SubscribeOptions, Subscription,
 } from './types.js';
 
 const DEFAULT_PREFETCH = 16;
@@ -146,6 +146,12 @@ export class BrokerClient implements Broker {
     const { correlationId } = options;
     if (correlationId !== undefined && typeof correlationId !== 'string') throw new TypeError(expected('correlationId', 'a string', correlationId));
     await this.#call(this.#transport.reply(address, this.#encode(body, `the body sent to ${address}`), correlationId));
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#checkOpen();
+    checkQueue(queue);
+    return await this.#call(this.#transport.queueStats(queue));
   }
 
   async broadcast(topic: string, body: unknown): Promise<void> {

@@ -1,5 +1,6 @@
 import { ConnectionClosedError } from '../core/errors.js';
 import type { BrokerTransport, Delivery, TransportConsumer, TransportProperties, TransportSubscription } from './transport.js';
+import type { QueueStats } from './types.js';
 
 /**
  * A broker inside this process (`memory://NAME`): every client opened with the same NAME shares
@@ -23,6 +24,8 @@ interface MemoryConsumer {
 class MemoryQueue {
   messages: Stored[] = [];
   consumers: MemoryConsumer[] = [];
+  /** Delivered and not settled, at every consumer (also cancelled ones) together. */
+  unacked = 0;
   #next = 0;
   #scheduled = false;
 
@@ -113,6 +116,7 @@ export class MemoryTransport implements BrokerTransport {
 
   deliver(queue: MemoryQueue, consumer: MemoryConsumer, message: Stored): void {
     consumer.unsettled++;
+    queue.unacked++;
     let settled = false;
     const record = {
       queue,
@@ -121,6 +125,7 @@ export class MemoryTransport implements BrokerTransport {
         if (settled) return false;
         settled = true;
         consumer.unsettled--;
+        queue.unacked--;
         this.#unsettled.delete(record);
         queue.pump();
         return true;
@@ -165,6 +170,13 @@ export class MemoryTransport implements BrokerTransport {
     // Dropped when the inbox is gone, also if it closes before this turn comes. setImmediate
     // keeps the order of one sender's payloads.
     if (inbox) setImmediate(() => this.#broker.inboxes.get(replyTo) === inbox && inbox(copy, correlationId));
+  }
+
+  async queueStats(name: string): Promise<QueueStats> {
+    this.#checkOpen();
+    const queue = this.#broker.queues.get(name);
+    if (!queue) return { waiting: 0, unacked: 0, consumers: 0 };
+    return { waiting: queue.messages.length, unacked: queue.unacked, consumers: queue.consumers.filter((c) => c.active).length };
   }
 
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {

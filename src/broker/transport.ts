@@ -32,6 +32,8 @@
  * - Connection loss is reported once through `onLost`; after it every call rejects.
  */
 
+import type { QueueStats } from './types.js';
+
 /** The properties that travel with a payload. */
 export interface TransportProperties {
   replyTo?: string;
@@ -82,6 +84,8 @@ export interface BrokerTransport {
   closeInbox(address: string): Promise<void>;
   /** Sends `payload` to a `replyTo` address: an inbox, or otherwise a queue name. */
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void>;
+  /** The queue's figures, read from the server; zeros for a queue that does not exist, which this does not create. */
+  queueStats(queue: string): Promise<QueueStats>;
   /** Sends `payload` to every subscription of `topic` there is now; resolves once the server has taken it. */
   broadcast(topic: string, payload: Uint8Array): Promise<void>;
   /** Resolves once the server has the subscription: every broadcast it takes afterwards reaches `onPayload`. */

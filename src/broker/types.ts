@@ -89,6 +89,16 @@ export interface Subscription {
   cancel(): Promise<void>;
 }
 
+/** A queue's figures as its server reports them now. */
+export interface QueueStats {
+  /** Messages waiting for a consumer (not delivered, or given back). */
+  waiting: number;
+  /** Messages delivered and not yet settled; undefined where the server does not say (RabbitMQ without its management API). */
+  unacked: number | undefined;
+  /** Consumers reading the queue now; undefined where the server does not say (NATS: all share one durable). */
+  consumers: number | undefined;
+}
+
 export interface Broker {
   /** `redis`, `amqp`, `nats` or `memory`. */
   readonly kind: string;
@@ -117,6 +127,8 @@ export interface Broker {
   broadcast(topic: string, body: unknown): Promise<void>;
   /** Hears the broadcasts to `topic` from now on, until cancelled. A client may subscribe many times. */
   subscribe<T = unknown>(topic: string, handler: (body: T) => void, options?: SubscribeOptions): Promise<Subscription>;
+  /** The queue's figures from its server; a queue that does not exist (yet) reports zeros and is not created. */
+  queueStats(queue: string): Promise<QueueStats>;
   /** Cancels the consumers, rejects pending requests with ConnectionClosedError, closes the connection. */
   close(): Promise<void>;
   /**

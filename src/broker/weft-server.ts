@@ -5,6 +5,7 @@ import { byRef, serve, type RpcServer } from '../remote/rpc.js';
 import type { ListenOptions } from '../remote/listener.js';
 import { MemoryTransport } from './memory.js';
 import type { Delivery, TransportConsumer, TransportProperties, TransportSubscription } from './transport.js';
+import type { QueueStats } from './types.js';
 
 /**
  * weft's own broker (`weft broker`, `weft://` URLs): the memory broker's queues, served to
@@ -93,6 +94,11 @@ export class BrokerSession {
     checkQueue(replyTo);
     checkPayload(payload);
     await this.#transport.reply(replyTo, payload, correlationId);
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    checkQueue(queue);
+    return this.#transport.queueStats(queue);
   }
 
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {

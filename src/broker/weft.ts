@@ -2,6 +2,7 @@ import { ConnectionClosedError } from '../core/errors.js';
 import { byRef, connect } from '../remote/rpc.js';
 import type { Remote, RemoteRoot } from '../remote/rpc/proxy.js';
 import type { BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription } from './transport.js';
+import type { QueueStats } from './types.js';
 import type { BrokerSession, DeliverySink, ReplySink, TopicSink } from './weft-server.js';
 
 /**
@@ -77,6 +78,10 @@ class WeftTransport implements BrokerTransport {
 
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     return this.#call(() => this.#session.reply(replyTo, payload, correlationId));
+  }
+
+  queueStats(queue: string): Promise<QueueStats> {
+    return this.#call(() => this.#session.queueStats(queue));
   }
 
   broadcast(topic: string, payload: Uint8Array): Promise<void> {

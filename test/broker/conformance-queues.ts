@@ -38,4 +38,31 @@ export function queueConformance({ connect, queueName }: ConformanceContext): vo
     assert.equal(first!.body, 'marker');
     await otherConsumer.cancel();
   });
+
+  test('queueStats: the server\'s figures; a queue that does not exist reports zeros', async () => {
+    const [worker, publisher] = [await connect(), await connect()];
+    const queue = queueName('stats');
+    const none = await publisher.queueStats(queueName('never-used'));
+    assert.equal(none.waiting, 0);
+    assert.ok(none.unacked === 0 || none.unacked === undefined, `unacked ${none.unacked}`);
+    assert.ok(none.consumers === 0 || none.consumers === undefined, `consumers ${none.consumers}`);
+    for (let i = 0; i < 3; i++) await publisher.publish(queue, i);
+    const before = await publisher.queueStats(queue);
+    assert.equal(before.waiting, 3, 'three published, nobody consumes');
+    const held = new Collector<Message>();
+    const consumer = await worker.consume(queue, held.push, { prefetch: 1, autoAck: false });
+    await held.waitFor(1, 5000, 'the first message');
+    const holding = await publisher.queueStats(queue);
+    assert.equal(holding.waiting, 2, 'two wait while one is held');
+    if (holding.unacked !== undefined) assert.equal(holding.unacked, 1);
+    if (holding.consumers !== undefined) assert.equal(holding.consumers, 1);
+    await held.items[0]!.ack();
+    for (let i = 1; i < 3; i++) await (await held.waitFor(i + 1, 5000, 'the next message'))[i]!.ack();
+    await consumer.cancel();
+    const after = await publisher.queueStats(queue);
+    assert.equal(after.waiting, 0);
+    if (after.unacked !== undefined) assert.equal(after.unacked, 0);
+    if (after.consumers !== undefined) assert.equal(after.consumers, 0, 'a cancelled consumer is not counted');
+    await assert.rejects(publisher.queueStats(''), TypeError);
+  });
 }

@@ -19,6 +19,7 @@ import { ConnectionClosedError } from '../../core/errors.js';
 import type {
   BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
 } from '../transport.js';
+import type { QueueStats } from '../types.js';
 import { ReopeningChannel, TrackedChannel } from './channels.js';
 import { connectWithin, describeUrl, reasonOf } from './connect.js';
 import { AmqpConsumer, deliverSafely, toBytes } from './consumer.js';
@@ -38,6 +39,8 @@ export class AmqpTransport implements BrokerTransport {
   readonly #where: string;
   readonly #publisher: ReopeningChannel<ConfirmChannel>;
   readonly #declarer: ReopeningChannel<Channel>;
+  /** Asks for queues' figures: a passive declare of a missing queue closes its channel, so it has its own. */
+  readonly #inspector: ReopeningChannel<Channel>;
   /** Topics' fanout exchanges declared on this connection. */
   readonly #exchanges = new Map<string, Promise<void>>();
   /** Queues declared durable on this connection (promise: concurrent first uses declare once). */
@@ -54,6 +57,7 @@ export class AmqpTransport implements BrokerTransport {
     this.#where = where;
     this.#publisher = new ReopeningChannel(() => model.createConfirmChannel());
     this.#declarer = new ReopeningChannel(() => model.createChannel());
+    this.#inspector = new ReopeningChannel(() => model.createChannel());
     // 'error' always precedes or accompanies 'close'; 'close' alone decides that the connection is gone.
     let lastError: Error | undefined;
     model.on('error', (error: Error) => {
@@ -124,6 +128,26 @@ export class AmqpTransport implements BrokerTransport {
       contentType: CONTENT_TYPE,
       ...(correlationId !== undefined && { correlationId }),
     });
+  }
+
+  /**
+   * A passive declare (checkQueue): ready messages and consumers. RabbitMQ tells the
+   * unacknowledged count only through its management API, so `unacked` is undefined.
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#checkUsable();
+    checkQueueName(queue);
+    const tracked = await this.#inspector.get().catch((error: unknown) => {
+      throw this.#failure(error, 'open a channel');
+    });
+    try {
+      const { messageCount, consumerCount } = await tracked.channel.checkQueue(queue);
+      return { waiting: messageCount, unacked: undefined, consumers: consumerCount };
+    } catch (error) {
+      // 404: no such queue (yet). The server closed the channel; the next call opens another.
+      if (/NOT_FOUND|404/.test(reasonOf(error)) && !this.#usable()) return { waiting: 0, unacked: undefined, consumers: 0 };
+      throw this.#failure(error, `read the figures of '${queue}'`, tracked);
+    }
   }
 
   /** Resolves on the publisher confirm: the exchange has routed it to the subscriptions' queues there are. */

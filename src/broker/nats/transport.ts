@@ -28,6 +28,7 @@ import { ConnectionClosedError } from '../../core/errors.js';
 import type {
   BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
 } from '../transport.js';
+import type { QueueStats } from '../types.js';
 import { CORRELATION_ID, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
 import { DURABLE, natsStreamName, queueToken, topicSubject } from './names.js';
 import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
@@ -38,6 +39,8 @@ const HEADER_ROOM = 4096;
 // JetStream API error codes.
 const STREAM_NAME_IN_USE = 10058;
 const CONSUMER_EXISTS = [10013, 10148];
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
 
 /**
  * How hard the client tries to get a lost connection back before onLost. Bounded, so that a
@@ -181,6 +184,32 @@ export class NatsTransport implements BrokerTransport {
     if (correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(correlationId));
     this.#nc.publish(replyTo, payload, { headers });
     await this.#nc.flush();
+  }
+
+  /**
+   * From the shared durable: num_pending (not delivered yet) and num_ack_pending (delivered,
+   * unsettled). Every weft consumer of a queue pulls through that one durable, so the server
+   * cannot tell how many there are: `consumers` is undefined.
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#ensureOpen();
+    const stream = natsStreamName(queue);
+    try {
+      const info = await this.#jsm.consumers.info(stream, DURABLE);
+      return { waiting: info.num_pending, unacked: info.num_ack_pending, consumers: undefined };
+    } catch (error) {
+      const code = apiErrorCode(error);
+      if (code === STREAM_NOT_FOUND) return { waiting: 0, unacked: 0, consumers: undefined };
+      if (code !== CONSUMER_NOT_FOUND) throw error;
+    }
+    // Published to, never consumed: everything in the work-queue stream waits.
+    try {
+      const info = await this.#jsm.streams.info(stream);
+      return { waiting: info.state.messages, unacked: 0, consumers: undefined };
+    } catch (error) {
+      if (apiErrorCode(error) === STREAM_NOT_FOUND) return { waiting: 0, unacked: 0, consumers: undefined };
+      throw error;
+    }
   }
 
   /** Core NATS, not JetStream: nothing is kept. Resolves after a flush (the server has it). */

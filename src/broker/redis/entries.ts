@@ -23,6 +23,11 @@ if acked == 1 and #ARGV > 2 then redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3
 return acked`;
 export const SETTLE_SHA = createHash('sha1').update(SETTLE_SCRIPT).digest('hex');
 
+/** KEYS[1] the stream, ARGV[1] the group, ARGV[2] a consumer: removed from the group if it has no pending entry. */
+export const DELETE_IDLE_CONSUMER_SCRIPT = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return -1 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`;
+
 /** One entry as XREADGROUP / XAUTOCLAIM return it; fields are null for a deleted entry. */
 export type RawEntry = [id: Buffer, fields: Buffer[] | null];
 
