@@ -2,7 +2,7 @@ import { openBroker } from '../../broker/open.js';
 import { defaultResultBackend, openResultStore } from '../../results/open.js';
 import { DEFAULT_RESULT_TTL_MS } from '../../results/store.js';
 import type { Broker, Message } from '../../broker/types.js';
-import { queueStats, type FullConsumeOptions } from './broker-pending.js';
+import type { FullConsumeOptions } from './broker-pending.js';
 import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './messages.js';
 
 /**
@@ -89,7 +89,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
   const broker = await openBroker(url);
   try {
     const dead = deadLetterQueue(queue);
-    const expected = Math.min(limit, (await queueStats(broker, dead)).waiting);
+    const expected = Math.min(limit, (await broker.queueStats(dead)).waiting);
     const letters: Letter[] = [];
     if (expected > 0) {
       await new Promise<void>((resolve) => {
