@@ -151,6 +151,29 @@ describe('the broker-backed cluster on Redis, with worker processes', () => {
   });
 });
 
+describe('RabbitMQ with a Redis result backend, as Celery pairs them', () => {
+  test('outcomes are stored on Redis by workers started with --result-backend, and read by id', async () => {
+    const amqp = 'amqp://guest:guest@127.0.0.1:5672';
+    const queue = freshQueue('amqp-redis');
+    const worker = await startWorker(amqp, { queues: [queue], concurrency: 2, extra: ['--result-backend', REDIS] });
+    await worker.ready;
+    const cluster = new ClusterExecutor({ broker: amqp, queue, resultBackend: REDIS });
+    const reader = new ClusterExecutor({ broker: amqp, queue, resultBackend: REDIS });
+    try {
+      const future = cluster.submit(tasks.add, 20, 22);
+      assert.equal(await future, 42);
+      assert.equal(await reader.result(future.id), 42);
+      const plain = new ClusterExecutor({ broker: amqp, queue });
+      assert.throws(() => plain.result(future.id), /amqp keeps no results/);
+      await plain.shutdown();
+    } finally {
+      await Promise.all([cluster.shutdown(), reader.shutdown()]);
+      await worker.stop();
+      await removeQueues(amqp, [queue]);
+    }
+  });
+});
+
 describe('weft worker --broker and the CLI', () => {
   test('SIGTERM drains: the tasks a worker holds finish and reach their submitter, then it exits 0', async () => {
     const queue = freshQueue('drain');
