@@ -16,15 +16,15 @@
  */
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { ConnectionClosedError } from '../../core/errors.js';
-import type {
-  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+import {
+  CONTENT_TYPE, type BrokerTransport, type Delivery, type PayloadListener, type TransportConsumer, type TransportOptions,
+  type TransportProperties, type TransportSubscription,
 } from '../transport.js';
 import type { QueueStats } from '../types.js';
 import { ReopeningChannel, TrackedChannel } from './channels.js';
 import { connectWithin, describeUrl, reasonOf } from './connect.js';
 import { AmqpConsumer, deliverSafely, toBytes } from './consumer.js';
 
-const CONTENT_TYPE = 'application/x-msgpack';
 /** Server-named queues (our inboxes, anyone's) start with this; RabbitMQ refuses to declare such names. */
 const RESERVED_QUEUE_PREFIX = 'amq.';
 
@@ -73,7 +73,7 @@ export class AmqpTransport implements BrokerTransport {
     await this.#declare(queue);
     await this.#send('', queue, payload, {
       persistent: true,
-      contentType: CONTENT_TYPE,
+      contentType: properties.contentType ?? CONTENT_TYPE,
       ...(properties.correlationId !== undefined && { correlationId: properties.correlationId }),
       ...(properties.replyTo !== undefined && { replyTo: properties.replyTo }),
       headers: { ...properties.headers },
@@ -90,14 +90,14 @@ export class AmqpTransport implements BrokerTransport {
     return consumer;
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#checkUsable();
     const tracked = await this.#openChannel(() => this.#model.createChannel());
     try {
       const { queue } = await this.#rpc(() => tracked.channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false }), 'open an inbox');
       await this.#rpc(
         () => tracked.channel.consume(queue, (msg) => {
-          if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.correlationId ?? undefined));
+          if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.contentType ?? undefined, msg.properties.correlationId ?? undefined));
         }, { noAck: true }),
         'consume the inbox',
       );
@@ -158,7 +158,7 @@ export class AmqpTransport implements BrokerTransport {
   }
 
   /** A server-named exclusive, auto-delete queue bound to the topic's exchange, on its own channel. */
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#checkUsable();
     const exchange = await this.#declareTopic(topic);
     const tracked = await this.#openChannel(() => this.#model.createChannel());
@@ -167,7 +167,7 @@ export class AmqpTransport implements BrokerTransport {
       await this.#rpc(() => tracked.channel.bindQueue(queue, exchange, ''), `subscribe to '${topic}'`);
       await this.#rpc(
         () => tracked.channel.consume(queue, (msg) => {
-          if (msg) deliverSafely(() => onPayload(toBytes(msg.content)));
+          if (msg) deliverSafely(() => onPayload(toBytes(msg.content), msg.properties.contentType ?? undefined));
         }, { noAck: true }),
         `consume the subscription to '${topic}'`,
       );

@@ -16,7 +16,6 @@ import {
   StorageType,
   connect,
   createInbox,
-  headers as natsHeaders,
   nanos,
   type JetStreamClient,
   type JetStreamManager,
@@ -26,10 +25,10 @@ import {
 } from 'nats';
 import { ConnectionClosedError } from '../../core/errors.js';
 import type {
-  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+  BrokerTransport, Delivery, PayloadListener, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
 } from '../transport.js';
 import type { QueueStats } from '../types.js';
-import { CORRELATION_ID, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
+import { CORRELATION_ID, contentTypeHeaders, contentTypeOf, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
 import { DURABLE, natsStreamName, queueToken, topicSubject } from './names.js';
 import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
 
@@ -148,7 +147,7 @@ export class NatsTransport implements BrokerTransport {
     };
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#ensureOpen();
     const inbox = createInbox();
     const subscription = this.#nc.subscribe(inbox, {
@@ -156,7 +155,7 @@ export class NatsTransport implements BrokerTransport {
         if (error) return;
         const correlationId = msg.headers?.get(CORRELATION_ID);
         try {
-          onReply(msg.data, correlationId ? decodeText(correlationId) : undefined);
+          onReply(msg.data, contentTypeOf(msg.headers), correlationId ? decodeText(correlationId) : undefined);
         } catch {
           // The listener owns its failures; the subscription goes on.
         }
@@ -180,7 +179,7 @@ export class NatsTransport implements BrokerTransport {
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#ensureOpen();
     if (!replyTo.startsWith(INBOX_PREFIX)) return this.publish(replyTo, payload, { correlationId });
-    const headers = natsHeaders();
+    const headers = contentTypeHeaders();
     if (correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(correlationId));
     this.#nc.publish(replyTo, payload, { headers });
     await this.#nc.flush();
@@ -215,17 +214,17 @@ export class NatsTransport implements BrokerTransport {
   /** Core NATS, not JetStream: nothing is kept. Resolves after a flush (the server has it). */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#ensureOpen();
-    this.#nc.publish(topicSubject(topic), payload);
+    this.#nc.publish(topicSubject(topic), payload, { headers: contentTypeHeaders() });
     await this.#nc.flush();
   }
 
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#ensureOpen();
     const subscription = this.#nc.subscribe(topicSubject(topic), {
       callback: (error, msg) => {
         if (error) return;
         try {
-          onPayload(msg.data);
+          onPayload(msg.data, contentTypeOf(msg.headers));
         } catch {
           // The listener owns its failures; the subscription goes on.
         }

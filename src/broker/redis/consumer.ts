@@ -208,6 +208,7 @@ export class RedisConsumer implements TransportConsumer {
       headers: message.headers,
       ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
       ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
+      ...(message.contentType === undefined ? {} : { contentType: message.contentType }),
       redelivered: claimed || message.redelivered,
       ack: () => settle(undefined),
       nack: (requeue: boolean) => settle(requeue ? redeliveredCopy(fields) : undefined),
