@@ -5,6 +5,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { existsSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -144,6 +145,20 @@ describe('the broker-backed cluster on Redis, with worker processes', () => {
       const refused = letters.find((l) => l.id === null);
       assert.ok(refused, 'the foreign body is in the dead letters');
       assert.match(String((refused.error as Error).message), /not a weft task message/);
+      // Bytes another client wrote straight into the stream (no weft content type): refused,
+      // dead-lettered with their bytes and the reason, never run; the queue moves on.
+      const raw = new Redis(REDIS);
+      try {
+        await raw.xadd(`weft:q:${queue}`, '*', 'p', 'A');
+      } finally {
+        raw.disconnect();
+      }
+      assert.equal(await submitter.submit(tasks.square, 13), 169);
+      let foreign;
+      const until2 = Date.now() + 5000;
+      do foreign = (await listDeadLetters(REDIS, queue)).find((l) => l.id === null && /content type/.test(String((l.error as Error).message)));
+      while (!foreign && Date.now() < until2);
+      assert.ok(foreign, 'the foreign bytes are in the dead letters with the reason');
       await purgeDeadLetters(REDIS, queue);
     } finally {
       await broker.close();

@@ -1,7 +1,6 @@
 import { availableParallelism, hostname } from 'node:os';
 import { openBroker } from '../../broker/open.js';
-import type { Broker, Consumer, Message, Subscription } from '../../broker/types.js';
-import type { FullConsumeOptions, RefusedMessage } from './broker-pending.js';
+import type { Broker, Consumer, Message, RefusedMessage, Subscription } from '../../broker/types.js';
 import { checkPositiveInteger, expected } from '../../core/validate.js';
 import { PoolBase } from '../../pools/pool-base.js';
 import { defaultResultBackend, openResultStore } from '../../results/open.js';
@@ -234,7 +233,7 @@ export class BrokerWorker {
           autoAck: false,
           onRefused: (error: Error, message: RefusedMessage) => this.#settler.refused(queue, error, message),
           onError: (error) => this.#log(`${queue}: ${error.message}`),
-        } as FullConsumeOptions));
+        }));
       }
       this.#log(`consuming ${this.#options.queues.join(', ')} on ${redact(this.#options.broker)} as ${this.#options.name} (${this.#options.pool} x ${this.#options.concurrency}; tasks: ${this.#table.names.join(', ')})`);
       this.#ready.resolve();

@@ -2,7 +2,6 @@ import { openBroker } from '../../broker/open.js';
 import { defaultResultBackend, openResultStore } from '../../results/open.js';
 import { DEFAULT_RESULT_TTL_MS } from '../../results/store.js';
 import type { Broker, Message } from '../../broker/types.js';
-import type { FullConsumeOptions } from './broker-pending.js';
 import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './messages.js';
 
 /**
@@ -101,7 +100,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
           clearTimeout(quiet);
           if (letters.length >= expected || (stopAt !== undefined && letters.at(-1)!.record.id === stopAt)) return resolve();
           quiet = setTimeout(resolve, QUIET_MS);
-        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} } as FullConsumeOptions).catch(() => resolve());
+        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} }).catch(() => resolve());
       });
     }
     return await use(letters, broker);
