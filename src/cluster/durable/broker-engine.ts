@@ -5,7 +5,7 @@ import { CancelledError, ConnectionClosedError } from '../../core/errors.js';
 import { Future, futureInternals } from '../../core/future.js';
 import type { Job } from '../../core/job.js';
 import { Codec } from '../../remote/codec.js';
-import { defaultResultBackend, openResultStore } from '../../results/open.js';
+import { openResultStore } from '../../results/open.js';
 import type { ResultStore } from '../../results/store.js';
 import type { DurableSettings } from './options.js';
 import {
