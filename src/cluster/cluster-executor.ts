@@ -6,6 +6,7 @@ import type { Job } from '../core/job.js';
 import { isTaskRef, type AnyTask } from '../core/task.js';
 import { functionSource } from '../pools/source.js';
 import { ConnectionServer } from '../remote/listener.js';
+import type { RefusalReport } from '../remote/refusals.js';
 import { LocalWorkers } from './local-workers.js';
 import { checkClusterOptions, type ClusterOptions, type ClusterSettings } from './options.js';
 import type { StatusReply, WorkerInfo } from './protocol.js';
@@ -47,6 +48,8 @@ export interface ClusterEvents {
   'result-dropped': [{ worker: number; lease: unknown }];
   'local-worker-exit': [{ pid: number | undefined; code: number | null; signal: string | null; joined: boolean }];
   'connection-error': [Error];
+  /** Sockets refused before authenticating, at most once per 10 s (see ListenOptions.onRefused). */
+  'connections-refused': [RefusalReport];
 }
 
 /** Local workers dying this many times in a row before joining make start() fail. */
@@ -205,6 +208,7 @@ export class ClusterExecutor extends ExecutorBase {
       // come back on the same connection; leases, not this, decide where tasks run.
       heartbeatTimeout: Math.max(3 * s.leaseTimeout, 30_000),
       onError: (error) => this.#events.emit('connection-error', error),
+      onRefused: (report) => this.#events.emit('connections-refused', report),
     }, (connection) => new WorkerSession(connection, this.#scheduler, {
       heartbeatInterval: s.heartbeatInterval,
       leaseTimeout: s.leaseTimeout,
