@@ -8,6 +8,7 @@ import { isIPv6, type Socket } from 'node:net';
  *   accepted socket ──▶ admit(address) ─┬─ its address holds maxHandshakesPerAddress ─▶ drop that address's oldest
  *                                       ├─ the budget holds maxHandshakes ─────────────▶ drop the oldest of the
  *                                       │                                                address holding the most
+ *                                       │                                                (a tie: the oldest of them)
  *                                       └─ deadline: handshakeTimeout, or handshakeTimeoutUnderPressure
  *                                          when the budget or the address is past half full
  *   WELCOME sent, or the socket closed ──▶ settle(): it leaves the budget
@@ -65,6 +66,8 @@ export class PendingHandshake {
   readonly address: string;
   /** Milliseconds this socket was given to authenticate (set by admit). */
   deadline = 0;
+  /** Admission order (set by admit). */
+  order = 0;
   timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: Socket, address: string) {
@@ -79,6 +82,7 @@ export class HandshakeBudget<T extends PendingHandshake> {
   /** Per address, its sockets in the order they arrived (a Set iterates in insertion order). */
   readonly #byAddress = new Map<string, Set<T>>();
   #size = 0;
+  #admitted = 0;
 
   constructor(limits: HandshakeLimits, onDrop: (pending: T, reason: DropReason) => void) {
     this.#limits = limits;
@@ -105,6 +109,7 @@ export class HandshakeBudget<T extends PendingHandshake> {
     let mine = this.#byAddress.get(address); // the drops above may have emptied and removed it
     if (!mine) this.#byAddress.set(address, mine = new Set());
     const pressed = this.#size + 1 > limits.maxHandshakes / 2 || mine.size + 1 > limits.maxHandshakesPerAddress / 2;
+    pending.order = ++this.#admitted;
     pending.deadline = pressed ? limits.handshakeTimeoutUnderPressure : limits.handshakeTimeout;
     mine.add(pending);
     this.#size++;
@@ -132,10 +137,15 @@ export class HandshakeBudget<T extends PendingHandshake> {
     this.#onDrop(pending, reason);
   }
 
-  /** The sockets of the address holding the most. Scans every address: it runs only when the budget is full. */
+  /**
+   * The sockets of the address holding the most (of those, the one whose oldest came first).
+   * Scans every address: it runs only when the budget is full.
+   */
   #largest(): Set<T> {
     let largest: Set<T> | undefined;
-    for (const held of this.#byAddress.values()) if (!largest || held.size > largest.size) largest = held;
+    for (const held of this.#byAddress.values()) {
+      if (!largest || held.size > largest.size || held.size === largest.size && oldest(held).order < oldest(largest).order) largest = held;
+    }
     return largest!;
   }
 }

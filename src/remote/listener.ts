@@ -89,6 +89,12 @@ export interface ListenerStats {
 
 /** Authenticated connections at once: the default of `maxConnections`. */
 const DEFAULT_MAX_CONNECTIONS = 1024;
+/**
+ * The kernel's queue of connections not yet accepted (Linux caps it at net.core.somaxconn).
+ * Node's default, 511, is smaller than one burst of the handshake budget plus the connection
+ * limit; a connect that finds the queue full has its SYN dropped and waits a 1 s retransmit.
+ */
+const LISTEN_BACKLOG = 2048;
 
 interface ListenSettings {
   connection: ConnectionSettings;
@@ -178,7 +184,7 @@ export class ConnectionServer {
     const server = new ConnectionServer(options, settings, onConnection);
     await new Promise<void>((resolve, reject) => {
       server.#server.once('error', reject);
-      server.#server.listen(settings.port, settings.host, () => {
+      server.#server.listen({ port: settings.port, host: settings.host, backlog: LISTEN_BACKLOG }, () => {
         server.#server.off('error', reject);
         resolve();
       });

@@ -4,9 +4,10 @@
  * sockets is one line in a log, not a thousand (issue 11).
  *
  *   record(reason, address) ──▶ totals (stats) + the current window
- *   first record after a quiet interval ──▶ report at the end of this turn (a burst accepted in one
- *                                           turn is one report), then at most one per interval while
- *                                           refusals keep coming; an interval without any goes quiet
+ *   first record after a quiet interval ──▶ report FIRST_REPORT_DELAY_MS later (a burst is one report,
+ *                                           a lone wrong authkey is still heard within a second), then
+ *                                           at most one per interval while refusals keep coming; an
+ *                                           interval without any goes quiet
  */
 
 /** Why a socket never became an authenticated connection. */
@@ -32,7 +33,7 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = ['connections', 'handsh
 export interface RefusalReport {
   /** Sockets refused or dropped in the interval. */
   count: number;
-  /** Milliseconds the report covers (0 for the first report after a quiet time: one burst). */
+  /** Milliseconds the report covers: from its first refusal, or from the report before. */
   intervalMs: number;
   /** The count by reason; reasons that did not occur are absent. */
   byReason: Partial<Record<RefusalReason, number>>;
@@ -50,6 +51,12 @@ export const DEFAULT_REFUSAL_REPORT_INTERVAL_MS = 10_000;
  */
 const MAX_ADDRESSES_PER_REPORT = 10_000;
 const TOP_ADDRESSES = 5;
+/**
+ * Milliseconds from the first refusal after a quiet interval to its report (or the interval, if
+ * shorter): long enough to gather a burst of connects into one line, short enough that an
+ * operator trying a key sees the refusal at once.
+ */
+const FIRST_REPORT_DELAY_MS = 1000;
 
 const PHRASES: Record<RefusalReason, string> = {
   connections: 'over the connection limit',
@@ -100,7 +107,7 @@ export class RefusalLog {
     this.#byReason[reason] = (this.#byReason[reason] ?? 0) + 1;
     const key = this.#byAddress.has(address) || this.#byAddress.size < MAX_ADDRESSES_PER_REPORT ? address : OTHERS;
     this.#byAddress.set(key, (this.#byAddress.get(key) ?? 0) + 1);
-    if (this.#timer === undefined) this.#timer = setTimeout(this.#tick, 0).unref();
+    if (this.#timer === undefined) this.#timer = setTimeout(this.#tick, Math.min(this.#interval, FIRST_REPORT_DELAY_MS)).unref();
   }
 
   /** Reports what is pending now and stops reporting (the server closed). */
