@@ -162,7 +162,7 @@ function oldest<T>(held: Set<T>): T {
  */
 export function addressKey(remoteAddress: string | undefined): string {
   if (remoteAddress === undefined) return 'unknown';
-  if (!isIPv6(remoteAddress)) return remoteAddress;
+  if (!remoteAddress.includes(':') || !isIPv6(remoteAddress)) return remoteAddress; // IPv4, the common case, costs no regex
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
   if (mapped) return mapped[1]!;
   if (remoteAddress === '::1') return remoteAddress;

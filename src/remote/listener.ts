@@ -300,9 +300,11 @@ export class ConnectionServer {
   #track(socket: Socket, address: string): Tracked {
     const tracked = new Tracked(socket, address);
     this.#budget.admit(tracked);
-    if (this.#options.tls) tlsTracked.set(socket, tracked);
-    socket.on('error', () => {}); // the close that follows is what counts
-    socket.once('close', () => {
+    if (this.#options.tls) {
+      tlsTracked.set(socket, tracked);
+      socket.on('error', () => {}); // before TLS no Connection listens; the close that follows is what counts
+    }
+    socket.on('close', () => {
       this.#budget.settle(tracked);
       if (tracked.outcome === 'pending') this.#refuse(tracked, 'hangup');
     });
