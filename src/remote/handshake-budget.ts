@@ -5,7 +5,8 @@ import { isIPv6, type Socket } from 'node:net';
  * apart from its authenticated connections so that sockets which never speak cannot take the
  * slots of clients that do (issue 11).
  *
- *   accepted socket ──▶ admit(address) ─┬─ its address holds maxHandshakesPerAddress ─▶ drop that address's oldest
+ *   accepted socket ──▶ admit(address) ─┬─ its address holds maxHandshakesPerAddress ─▶ drop that address's oldest,
+ *                                       │                                                if older than handshakeGrace
  *                                       ├─ the budget holds maxHandshakes ─────────────▶ drop the oldest of the
  *                                       │                                                address holding the most
  *                                       │                                                (a tie: the oldest of them)
@@ -14,20 +15,28 @@ import { isIPv6, type Socket } from 'node:net';
  *   WELCOME sent, or the socket closed ──▶ settle(): it leaves the budget
  *   deadline passed, or dropped for room ──▶ onDrop(reason): the listener counts it and destroys the socket
  *
- * Invariants: at most maxHandshakes sockets and at most maxHandshakesPerAddress per address are
- * held at once; a socket stays in the budget until it is authenticated or closed (a socket that
- * failed its handshake but lingers while its REJECT drains still counts); the newcomer is never
- * the one dropped.
+ * Invariants: at most maxHandshakes sockets are held at once; an address holds at most
+ * maxHandshakesPerAddress of them older than handshakeGrace; a socket stays in the budget until it
+ * is authenticated or closed (one that failed its handshake but lingers while its REJECT drains
+ * still counts); the newcomer is never the one dropped.
  *
  * Why drop the oldest rather than refuse the newest: an honest client answers HELLO within one
  * round trip, so its handshake is among the youngest; a silent socket only gets older. Dropping
  * the oldest makes a flood evict itself, and a client sharing the flooder's address (a NAT, or
- * every local client on loopback) loses its socket only if maxHandshakesPerAddress newer sockets
- * from that address arrive within its own round trip. Refusing the newest instead would hand the
- * slots to whoever took them first, which is the flooder. The per-address cap bounds what one
- * address can take (half the budget by default), so a flood from one address never drops the
- * handshakes of another. It counts unauthenticated sockets only: a host may hold any number of
- * authenticated connections (up to maxConnections), so 200 clients on one host are fine.
+ * every local client on loopback) loses its socket only if that many newer sockets from the
+ * address arrive within its own round trip. Refusing the newest instead would hand the slots to
+ * whoever took them first, which is the flooder.
+ *
+ * Why the grace: a server accepts a burst of connects in one go, before any of them could answer
+ * HELLO, so "the oldest" of a burst is no more silent than the newest. Below handshakeGrace a
+ * socket is not dropped for room in its own address, which may then briefly hold more than its
+ * cap; the total cap has no grace, so the budget stays bounded. A burst of up to maxHandshakes
+ * connects from one host all get in; beyond that, its oldest handshakes are dropped.
+ *
+ * The per-address cap bounds what one address can take (half the budget by default), so a flood
+ * from one address drops its own handshakes, not another's, until it holds more than anyone; it
+ * counts unauthenticated sockets only: a host may hold any number of authenticated connections
+ * (up to maxConnections), so 200 clients on one host are fine.
  */
 
 /**
@@ -39,22 +48,24 @@ import { isIPv6, type Socket } from 'node:net';
 export const DEFAULT_MAX_HANDSHAKES = 512;
 /**
  * The default per-address cap is maxHandshakes divided by this: one address may take half the
- * budget, so a flood from one address always leaves the other half to everyone else, while one
- * host may still open 256 connections at the same instant (weft's own tests open 200 at once).
+ * budget, so a flood from one address always leaves the other half to everyone else.
  */
 export const PER_ADDRESS_SHARE = 2;
 /**
  * Milliseconds a handshake begun under pressure (the budget or its address past half full) may
  * take. Several intercontinental round trips plus a busy event loop fit in a second; a quiet
- * server still gives slow links the full handshakeTimeout.
+ * server still gives slow links the full handshakeTimeout. It is also the default grace: a
+ * handshake is not dropped for room in its own address before it has had as long as a
+ * handshake under pressure may take, so no handshake that would meet its deadline is dropped
+ * for being in a burst.
  */
 export const DEFAULT_HANDSHAKE_TIMEOUT_UNDER_PRESSURE_MS = 1000;
-
 export interface HandshakeLimits {
   maxHandshakes: number;
   maxHandshakesPerAddress: number;
   handshakeTimeout: number;
   handshakeTimeoutUnderPressure: number;
+  handshakeGrace: number;
 }
 
 /** Why the budget let go of a socket before its handshake ended. */
@@ -66,8 +77,9 @@ export class PendingHandshake {
   readonly address: string;
   /** Milliseconds this socket was given to authenticate (set by admit). */
   deadline = 0;
-  /** Admission order (set by admit). */
+  /** Admission order and time (set by admit). */
   order = 0;
+  admittedAt = 0;
   timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: Socket, address: string) {
@@ -103,13 +115,19 @@ export class HandshakeBudget<T extends PendingHandshake> {
   admit(pending: T): void {
     const limits = this.#limits;
     const { address } = pending;
+    const now = Date.now();
     const held = this.#byAddress.get(address);
-    if (held && held.size >= limits.maxHandshakesPerAddress) this.#drop(oldest(held), 'handshakes');
+    while (held && held.size >= limits.maxHandshakesPerAddress) {
+      const first = oldest(held);
+      if (now - first.admittedAt < limits.handshakeGrace) break; // a burst: nobody here had a round trip yet
+      this.#drop(first, 'handshakes');
+    }
     if (this.#size >= limits.maxHandshakes) this.#drop(oldest(this.#largest()), 'handshakes');
     let mine = this.#byAddress.get(address); // the drops above may have emptied and removed it
     if (!mine) this.#byAddress.set(address, mine = new Set());
     const pressed = this.#size + 1 > limits.maxHandshakes / 2 || mine.size + 1 > limits.maxHandshakesPerAddress / 2;
     pending.order = ++this.#admitted;
+    pending.admittedAt = now;
     pending.deadline = pressed ? limits.handshakeTimeoutUnderPressure : limits.handshakeTimeout;
     mine.add(pending);
     this.#size++;

@@ -50,8 +50,8 @@ export interface ListenOptions extends ConnectionOptions {
   maxHandshakes?: number;
   /**
    * Sockets in their handshake at once from one address (IPv6: one /64). When full, that
-   * address's oldest handshake is dropped to admit the newcomer. Authenticated connections are
-   * not limited per address. @default maxHandshakes / 2
+   * address's oldest handshake is dropped to admit the newcomer, once it is older than
+   * `handshakeGrace`. Authenticated connections are not limited per address. @default maxHandshakes / 2
    */
   maxHandshakesPerAddress?: number;
   /**
@@ -59,6 +59,12 @@ export interface ListenOptions extends ConnectionOptions {
    * half full (otherwise `handshakeTimeout`). @default 1000, or handshakeTimeout when shorter
    */
   handshakeTimeoutUnderPressure?: number;
+  /**
+   * Milliseconds a new handshake is safe from being dropped for room in its own address (a burst
+   * of connects is accepted before any of them can answer); meanwhile the address may hold more
+   * than `maxHandshakesPerAddress`. 0: no grace. @default handshakeTimeoutUnderPressure
+   */
+  handshakeGrace?: number;
   /** Milliseconds between two reports to `onRefused`. @default 10000 */
   refusalReportInterval?: number;
   /** Serve TLS with this key and certificate (the authkey handshake still runs inside it). */
@@ -131,12 +137,13 @@ export function checkListenOptions(options: ListenOptions): ListenSettings {
   if (handshakeTimeoutUnderPressure > handshakeTimeout) {
     throw new RangeError(expected('handshakeTimeoutUnderPressure', `a positive integer no larger than handshakeTimeout (${handshakeTimeout} ms)`, handshakeTimeoutUnderPressure));
   }
+  const handshakeGrace = options.handshakeGrace === undefined ? handshakeTimeoutUnderPressure : checkNonNegativeInteger('handshakeGrace', options.handshakeGrace);
   return {
     connection,
     host,
     port,
     maxConnections: optional('maxConnections', DEFAULT_MAX_CONNECTIONS),
-    handshakes: { maxHandshakes, maxHandshakesPerAddress, handshakeTimeout, handshakeTimeoutUnderPressure },
+    handshakes: { maxHandshakes, maxHandshakesPerAddress, handshakeTimeout, handshakeTimeoutUnderPressure, handshakeGrace },
     refusalReportInterval: optional('refusalReportInterval', DEFAULT_REFUSAL_REPORT_INTERVAL_MS),
   };
 }
