@@ -33,7 +33,8 @@ test('TLS: calls work inside TLS, the authkey handshake still runs, an untrusted
 
 test('TLS: sockets that never start TLS are in the handshake budget; a client with the key still gets in', { skip: pair ? false : 'openssl is not installed' }, async () => {
   const { key, cert } = pair!;
-  const server = await serve({ authkey: 'tls-key', tls: { key, cert }, expose: { hello: (name: string) => `hello ${name}` }, maxHandshakes: 8, maxHandshakesPerAddress: 4 });
+  const server = await serve({ authkey: 'tls-key', tls: { key, cert }, expose: { hello: (name: string) => `hello ${name}` },
+    maxHandshakes: 8, maxHandshakesPerAddress: 4, handshakeGrace: 0, handshakeTimeoutUnderPressure: 5000 });
   const silent = new SilentSockets(server.port);
   try {
     await silent.add(10);
