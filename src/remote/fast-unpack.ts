@@ -1,0 +1,192 @@
+/**
+ * A hand-written MessagePack reader for the shapes nearly every frame has, the mirror of
+ * fast-pack.ts: nil, booleans, numbers up to 32-bit ints and float 32/64, ASCII strings, arrays,
+ * and maps with string keys (read as plain objects). It returns what msgpackr would (same values,
+ * same key order), so it changes nothing on the wire or in what a handler sees; it only skips
+ * msgpackr's setup and body-check.ts's separate pass, which together cost a small frame more
+ * than reading it.
+ *
+ * Anything else (extensions, binary, 64-bit ints, a string with a byte above 0x7f, a map key that
+ * is not a string or is one body-check.ts watches, nesting deeper than MAX_DEPTH, a body that
+ * ends early or goes on after its value) makes it give up, and the codec checks the whole body
+ * and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels, far inside
+ * body-check.ts's limits, so a body it reads needs no other check.
+ */
+
+/** Nesting deeper than this goes to the full path (fast-pack.ts writes no deeper either). */
+const MAX_DEPTH = 32;
+
+/** Returned when the body has a shape this reader leaves to msgpackr. */
+export const DECLINED: unique symbol = Symbol('declined');
+
+type Read = unknown;
+
+/** Node's Buffer has latin1Slice, which toString('latin1') calls after checking its arguments. */
+type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
+
+const EMPTY = Buffer.alloc(0) as Bytes;
+let src: Bytes = EMPTY;
+let pos = 0;
+let end = 0;
+
+const fromCharCode = String.fromCharCode;
+
+/** The value in `body`, or DECLINED. */
+export function fastUnpack(body: Buffer): Read {
+  src = body as Bytes;
+  pos = 0;
+  end = body.length;
+  const value = read(0);
+  src = EMPTY; // not to keep the last body (often a view of a socket chunk) alive
+  return pos === end ? value : DECLINED;
+}
+
+function read(depth: number): Read {
+  if (pos >= end) return DECLINED;
+  const token = src[pos++]!;
+  if (token < 0x80) return token;
+  if (token >= 0xe0) return token - 0x100;
+  if (token >= 0xa0 && token < 0xc0) return readString(token & 0x1f);
+  if (token < 0x90) return readMap(token & 0x0f, depth);
+  if (token < 0xa0) return readArray(token & 0x0f, depth);
+  switch (token) {
+    case 0xc0: return null;
+    case 0xc2: return false;
+    case 0xc3: return true;
+    case 0xcc:
+      if (pos + 1 > end) return DECLINED;
+      return src[pos++]!;
+    case 0xcd:
+      if (pos + 2 > end) return DECLINED;
+      pos += 2;
+      return (src[pos - 2]! << 8) | src[pos - 1]!;
+    case 0xce:
+      if (pos + 4 > end) return DECLINED;
+      pos += 4;
+      return src.readUInt32BE(pos - 4);
+    case 0xd0:
+      if (pos + 1 > end) return DECLINED;
+      return (src[pos++]! << 24) >> 24;
+    case 0xd1:
+      if (pos + 2 > end) return DECLINED;
+      pos += 2;
+      return (((src[pos - 2]! << 8) | src[pos - 1]!) << 16) >> 16;
+    case 0xd2:
+      if (pos + 4 > end) return DECLINED;
+      pos += 4;
+      return src.readInt32BE(pos - 4);
+    case 0xca:
+      if (pos + 4 > end) return DECLINED;
+      pos += 4;
+      return src.readFloatBE(pos - 4);
+    case 0xcb:
+      if (pos + 8 > end) return DECLINED;
+      pos += 8;
+      return src.readDoubleBE(pos - 8);
+    case 0xd9:
+      if (pos + 1 > end) return DECLINED;
+      return readString(src[pos++]!);
+    case 0xda:
+      if (pos + 2 > end) return DECLINED;
+      pos += 2;
+      return readString((src[pos - 2]! << 8) | src[pos - 1]!);
+    case 0xdc:
+      if (pos + 2 > end) return DECLINED;
+      pos += 2;
+      return readArray((src[pos - 2]! << 8) | src[pos - 1]!, depth);
+    case 0xde:
+      if (pos + 2 > end) return DECLINED;
+      pos += 2;
+      return readMap((src[pos - 2]! << 8) | src[pos - 1]!, depth);
+    default:
+      return DECLINED;
+  }
+}
+
+/** An ASCII string of `length` bytes; DECLINED for any other bytes. */
+function readString(length: number): Read {
+  const start = pos;
+  const stop = start + length;
+  if (stop > end) return DECLINED;
+  if (length <= 6) {
+    // Short strings (most keys and method names) as one flat string, without a call into Buffer.
+    let bits = 0;
+    for (let i = start; i < stop; i++) bits |= src[i]!;
+    if (bits >= 0x80) return DECLINED;
+    pos = stop;
+    switch (length) {
+      case 0: return '';
+      case 1: return fromCharCode(src[start]!);
+      case 2: return fromCharCode(src[start]!, src[start + 1]!);
+      case 3: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!);
+      case 4: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!);
+      case 5: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!, src[start + 4]!);
+      default: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!, src[start + 4]!, src[start + 5]!);
+    }
+  }
+  for (let i = start; i < stop; i++) if (src[i]! >= 0x80) return DECLINED;
+  pos = stop;
+  return src.latin1Slice(start, stop);
+}
+
+interface CachedKey {
+  bytes: Uint8Array;
+  key: string;
+}
+
+/**
+ * Map keys recur from frame to frame: each is kept by its length and first two bytes, and a key
+ * whose bytes match is the same string again. That skips making a string, and V8 finds a string
+ * it has seen as a property name at once (as msgpackr's own key cache does).
+ */
+const keyCache = new Array<CachedKey | undefined>(4096);
+
+function readKey(length: number): Read {
+  const start = pos;
+  const stop = start + length;
+  if (stop > end) return DECLINED;
+  const slot = ((length << 5) ^ (length > 1 ? (src[start]! << 8) | src[start + 1]! : length > 0 ? src[start]! : 0)) & 0xfff;
+  const entry = keyCache[slot];
+  if (entry !== undefined && entry.bytes.length === length) {
+    const bytes = entry.bytes;
+    let i = 0;
+    while (i < length && src[start + i] === bytes[i]) i++;
+    if (i === length) {
+      pos = stop;
+      return entry.key;
+    }
+  }
+  const key = readString(length);
+  if (key !== DECLINED) keyCache[slot] = { bytes: Uint8Array.prototype.slice.call(src, start, stop), key: key as string };
+  return key;
+}
+
+function readArray(length: number, depth: number): Read {
+  if (depth === MAX_DEPTH || length > end - pos) return DECLINED;
+  const array = new Array<unknown>(length);
+  for (let i = 0; i < length; i++) {
+    const item = read(depth + 1);
+    if (item === DECLINED) return DECLINED;
+    array[i] = item;
+  }
+  return array;
+}
+
+function readMap(length: number, depth: number): Read {
+  if (depth === MAX_DEPTH || length * 2 > end - pos) return DECLINED;
+  const object: Record<string, unknown> = {};
+  for (let i = 0; i < length; i++) {
+    if (pos >= end) return DECLINED;
+    const token = src[pos]!;
+    // Keys: fixstr only (str 8 and longer keys, and non-string keys, go to msgpackr).
+    if (token < 0xa0 || token >= 0xc0) return DECLINED;
+    pos++;
+    const key = readKey(token & 0x1f);
+    // `__proto__`, `prototype` and `constructor` are the keys body-check.ts rules on.
+    if (key === DECLINED || key === '__proto__' || key === 'prototype' || key === 'constructor') return DECLINED;
+    const value = read(depth + 1);
+    if (value === DECLINED) return DECLINED;
+    object[key as string] = value;
+  }
+  return object;
+}
