@@ -192,7 +192,7 @@ export function checkBody(src: Uint8Array, start: number, end: number): string |
     kind = nextKind;
   }
   if (pos > end) return ENDS_EARLY;
-  if (pos < end) return `is not valid MessagePack: ${end - pos} bytes follow its value`;
+  if (pos < end) return `is not valid MessagePack: ${end - pos} byte${end - pos === 1 ? ' follows' : 's follow'} its value`;
   return undefined;
 }
 
