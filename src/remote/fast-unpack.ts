@@ -1,15 +1,15 @@
 /**
  * A hand-written MessagePack reader for the shapes nearly every frame has, the mirror of
- * fast-pack.ts: nil, booleans, numbers up to 32-bit ints and float 32/64, ASCII strings, arrays,
- * and maps with string keys (read as plain objects). It returns what msgpackr would (same values,
- * same key order), so it changes nothing on the wire or in what a handler sees; it only skips
- * msgpackr's setup and body-check.ts's separate pass, which together cost a small frame more
- * than reading it.
+ * fast-pack.ts: nil, booleans, numbers up to 32-bit ints and float 32/64, strings (ASCII, or
+ * longer than 64 bytes), arrays, and maps with string keys (read as plain objects). It returns
+ * what msgpackr would (same values, same key order), so it changes nothing on the wire or in what
+ * a handler sees; it only skips msgpackr's setup and body-check.ts's separate pass, which
+ * together cost a small frame more than reading it.
  *
- * Anything else (extensions, binary, 64-bit ints, a string with a byte above 0x7f, a map key that
- * is not a string or is one body-check.ts watches, nesting deeper than MAX_DEPTH, a body that
- * ends early or goes on after its value) makes it give up, and the codec checks the whole body
- * and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels, far inside
+ * Anything else (extensions, binary, 64-bit ints, a short string with a byte above 0x7f, a map
+ * key that is not a fixstr or is one body-check.ts watches, nesting deeper than MAX_DEPTH, a body
+ * that ends early or goes on after its value) makes it give up, and the codec checks the whole
+ * body and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels, far inside
  * body-check.ts's limits, so a body it reads needs no other check.
  */
 
@@ -21,8 +21,8 @@ export const DECLINED: unique symbol = Symbol('declined');
 
 type Read = unknown;
 
-/** Node's Buffer has latin1Slice, which toString('latin1') calls after checking its arguments. */
-type Bytes = Buffer & { latin1Slice(start: number, end: number): string };
+/** Node's Buffer has these; toString('latin1' | 'utf8') calls them after checking its arguments. */
+type Bytes = Buffer & { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
 
 const EMPTY = Buffer.alloc(0) as Bytes;
 let src: Bytes = EMPTY;
@@ -103,7 +103,7 @@ function read(depth: number): Read {
   }
 }
 
-/** An ASCII string of `length` bytes; DECLINED for any other bytes. */
+/** A string of `length` bytes read as msgpackr would; DECLINED where that is not certain. */
 function readString(length: number): Read {
   const start = pos;
   const stop = start + length;
@@ -124,6 +124,13 @@ function readString(length: number): Read {
       default: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!, src[start + 4]!, src[start + 5]!);
     }
   }
+  if (length > 64) {
+    // msgpackr reads these with a TextDecoder, which drops a leading byte order mark: left to it.
+    if (src[start] === 0xef && src[start + 1] === 0xbb && src[start + 2] === 0xbf) return DECLINED;
+    pos = stop;
+    return src.utf8Slice(start, stop);
+  }
+  // msgpackr reads shorter strings with its own UTF-8 decoder: only ASCII is certain to read alike.
   for (let i = start; i < stop; i++) if (src[i]! >= 0x80) return DECLINED;
   pos = stop;
   return src.latin1Slice(start, stop);

@@ -107,3 +107,16 @@ test('any bytes: the codec returns a value or throws ProtocolError, nothing else
     }
   }), { numRuns: 5000 });
 });
+
+test('the fast reader leaves to msgpackr what only msgpackr reads its own way', () => {
+  const codec = new Codec();
+  for (const text of ['\ufeff' + 'x'.repeat(70), 'é'.repeat(20), 'ascii then é'.repeat(3), 'é'.repeat(40)]) {
+    const body = Buffer.from(codec.encode({ text }));
+    const expected = reference.unpack(body);
+    const fast = fastUnpack(body);
+    if (fast !== DECLINED) assert.deepEqual(fast, expected, JSON.stringify(text));
+    assert.deepEqual(codec.decode(body), expected);
+  }
+  // msgpackr's TextDecoder drops a leading byte order mark from strings over 64 bytes.
+  assert.equal(fastUnpack(Buffer.from(codec.encode('\ufeff' + 'x'.repeat(70)))), DECLINED);
+});
