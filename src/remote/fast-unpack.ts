@@ -1,16 +1,17 @@
 /**
  * A hand-written MessagePack reader for the shapes nearly every frame has, the mirror of
- * fast-pack.ts: nil, booleans, numbers up to 32-bit ints and float 32/64, strings (ASCII, or
- * longer than 64 bytes), arrays, and maps with string keys (read as plain objects). It returns
- * what msgpackr would (same values, same key order), so it changes nothing on the wire or in what
- * a handler sees; it only skips msgpackr's setup and body-check.ts's separate pass, which
- * together cost a small frame more than reading it.
+ * fast-pack.ts: nil, booleans, numbers, 64-bit bigints, strings (ASCII, or longer than 64 bytes),
+ * arrays, maps with string keys (read as plain objects), and undefined, Maps, Sets and Dates
+ * (msgpackr's and codec.ts's extensions for them). It returns what msgpackr would (same values,
+ * same key order), so it changes nothing on the wire or in what a handler sees; it only skips
+ * msgpackr's setup and body-check.ts's separate pass, which together cost a small frame more
+ * than reading it.
  *
- * Anything else (extensions, binary, 64-bit ints, a short string with a byte above 0x7f, a map
- * key that is not a fixstr or is one body-check.ts watches, nesting deeper than MAX_DEPTH, a body
- * that ends early or goes on after its value) makes it give up, and the codec checks the whole
- * body and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels, far inside
- * body-check.ts's limits, so a body it reads needs no other check.
+ * Anything else (other extensions, errors among them; binary; a short string with a byte above
+ * 0x7f; a map key that is not a fixstr or is one body-check.ts watches; nesting deeper than
+ * MAX_DEPTH; a body that ends early or goes on after its value) makes it give up, and the codec
+ * checks the whole body and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels,
+ * far inside body-check.ts's limits, so a body it reads needs no other check.
  */
 
 /** Nesting deeper than this goes to the full path (fast-pack.ts writes no deeper either). */
@@ -98,9 +99,79 @@ function read(depth: number): Read {
       if (pos + 2 > end) return DECLINED;
       pos += 2;
       return readMap((src[pos - 2]! << 8) | src[pos - 1]!, depth);
+    case 0xcf:
+      if (pos + 8 > end) return DECLINED;
+      pos += 8;
+      return src.readBigUInt64BE(pos - 8);
+    case 0xd3:
+      if (pos + 8 > end) return DECLINED;
+      pos += 8;
+      return src.readBigInt64BE(pos - 8);
+    case 0xd4:
+      return readTag(depth);
+    case 0xd6:
+      if (pos + 5 > end || src[pos] !== EXT_DATE) return DECLINED;
+      pos += 5;
+      return date32(pos - 4);
+    case 0xd7:
+      if (pos + 9 > end || src[pos] !== EXT_DATE) return DECLINED;
+      pos += 9;
+      return date64(pos - 8);
+    case 0xc7:
+      if (pos + 14 > end || src[pos] !== 12 || src[pos + 1] !== EXT_DATE) return DECLINED;
+      pos += 14;
+      return date96(pos - 12);
     default:
       return DECLINED;
   }
+}
+
+const EXT_UNDEFINED = 0x00;
+const EXT_MAP = 0x6d;
+const EXT_SET = 0x73;
+const EXT_DATE = 0xff;
+
+/** fixext 1: undefined, a Map, a Set or an invalid Date; the other extensions go to msgpackr. */
+function readTag(depth: number): Read {
+  if (pos + 2 > end) return DECLINED;
+  const type = src[pos]!;
+  pos += 2;
+  switch (type) {
+    case EXT_UNDEFINED:
+      return undefined;
+    case EXT_DATE:
+      return new Date('invalid');
+    case EXT_MAP: case EXT_SET: {
+      // The value after the tag: an array, [key, value, ...] for a Map (codec.ts), the items for a Set.
+      if (depth === MAX_DEPTH) return DECLINED;
+      const items = read(depth + 1);
+      if (!Array.isArray(items)) return DECLINED;
+      if (type === EXT_SET) return new Set(items);
+      if (items.length % 2 !== 0) return DECLINED;
+      const map = new Map<unknown, unknown>();
+      for (let i = 0; i < items.length; i += 2) map.set(items[i], items[i + 1]);
+      return map;
+    }
+    default:
+      return DECLINED;
+  }
+}
+
+// Timestamps (ext -1) exactly as msgpackr reads them.
+function date32(at: number): Date {
+  return new Date((src[at]! * 0x1000000 + (src[at + 1]! << 16) + (src[at + 2]! << 8) + src[at + 3]!) * 1000);
+}
+
+function date64(at: number): Date {
+  const d = (i: number) => src[at + i]!;
+  return new Date(((d(0) << 22) + (d(1) << 14) + (d(2) << 6) + (d(3) >> 2)) / 1000000
+    + ((d(3) & 0x3) * 0x100000000 + d(4) * 0x1000000 + (d(5) << 16) + (d(6) << 8) + d(7)) * 1000);
+}
+
+function date96(at: number): Date {
+  const d = (i: number) => src[at + i]!;
+  return new Date(((d(0) << 24) + (d(1) << 16) + (d(2) << 8) + d(3)) / 1000000
+    + (((d(4) & 0x80) ? -0x1000000000000 : 0) + d(6) * 0x10000000000 + d(7) * 0x100000000 + d(8) * 0x1000000 + (d(9) << 16) + (d(10) << 8) + d(11)) * 1000);
 }
 
 /** A string of `length` bytes read as msgpackr would; DECLINED where that is not certain. */

@@ -35,6 +35,19 @@ const { value } = fc.letrec<{ value: unknown }>((tie) => ({
   ),
 }));
 
+/** `value` with each invalid Date replaced by a mark: deepStrictEqual finds two of them unequal (NaN times). */
+function comparable(value: unknown): unknown {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? INVALID_DATE : value;
+  if (Array.isArray(value)) return value.map(comparable);
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [comparable(k), comparable(v)]));
+  if (value instanceof Set) return new Set([...value].map(comparable));
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, comparable(v)]));
+  }
+  return value;
+}
+const INVALID_DATE = Symbol('invalid date');
+
 test('every value weft writes is read back the same, through the fast reader or through msgpackr (property)', () => {
   const codec = new Codec();
   fc.assert(fc.property(value, (original) => {
@@ -92,7 +105,7 @@ test('the fast reader reads what msgpackr reads, or declines: any bytes (propert
     if (fast === DECLINED) return;
     read++;
     assert.equal(checkBody(body, 0, body.length), undefined, 'what the fast reader takes keeps every limit');
-    assert.deepEqual(fast, reference.unpack(body));
+    assert.deepEqual(comparable(fast), comparable(reference.unpack(body)));
   }), { numRuns: 5000 });
   assert.ok(read > 1000, `the fast reader read ${read} bodies of 5,000`);
 });
