@@ -1,17 +1,17 @@
 /**
  * A hand-written MessagePack reader for the shapes nearly every frame has, the mirror of
  * fast-pack.ts: nil, booleans, numbers, 64-bit bigints, strings (ASCII, or longer than 64 bytes),
- * arrays, maps with string keys (read as plain objects), and undefined, Maps, Sets and Dates
- * (msgpackr's and codec.ts's extensions for them). It returns what msgpackr would (same values,
- * same key order), so it changes nothing on the wire or in what a handler sees; it only skips
- * msgpackr's setup and body-check.ts's separate pass, which together cost a small frame more
- * than reading it.
+ * binary, arrays, maps with string keys (read as plain objects), and undefined, Maps, Sets, Dates
+ * and typed arrays (msgpackr's and codec.ts's extensions for them). It returns what msgpackr
+ * would (same values, same key order), so it changes nothing on the wire or in what a handler
+ * sees; it only skips msgpackr's setup and body-check.ts's separate pass, which together cost a
+ * small frame more than reading it.
  *
- * Anything else (other extensions, errors among them; binary; a short string with a byte above
- * 0x7f; a map key that is not a fixstr or is one body-check.ts watches; nesting deeper than
- * MAX_DEPTH; a body that ends early or goes on after its value) makes it give up, and the codec
- * checks the whole body and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels,
- * far inside body-check.ts's limits, so a body it reads needs no other check.
+ * Anything else (other extensions, errors among them; a short string with a byte above 0x7f; a
+ * map key that is not a fixstr or is one body-check.ts watches; nesting deeper than MAX_DEPTH; a
+ * body that ends early or goes on after its value) makes it give up, and the codec checks the
+ * whole body and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels, far inside
+ * body-check.ts's limits, so a body it reads needs no other check.
  */
 
 /** Nesting deeper than this goes to the full path (fast-pack.ts writes no deeper either). */
@@ -117,16 +117,58 @@ function read(depth: number): Read {
       if (pos + 9 > end || src[pos] !== EXT_DATE) return DECLINED;
       pos += 9;
       return date64(pos - 8);
-    case 0xc7:
-      if (pos + 14 > end || src[pos] !== 12 || src[pos + 1] !== EXT_DATE) return DECLINED;
-      pos += 14;
-      return date96(pos - 12);
+    case 0xc4: case 0xc5: case 0xc6: {
+      // bin 8/16/32: a copy (the codec's copyBuffers), a Buffer as msgpackr's is
+      const size = 1 << (token - 0xc4);
+      if (pos + size > end) return DECLINED;
+      const length = readLength(pos, size);
+      pos += size;
+      if (length > end - pos) return DECLINED;
+      pos += length;
+      return Uint8Array.prototype.slice.call(src, pos - length, pos);
+    }
+    case 0xc7: case 0xc8: case 0xc9: {
+      // ext 8/16/32: a typed array, an ArrayBuffer or a DataView (ext 0x74), or a 96-bit Date
+      const size = 1 << (token - 0xc7);
+      if (pos + size + 1 > end) return DECLINED;
+      const length = readLength(pos, size);
+      const type = src[pos + size]!;
+      pos += size + 1;
+      if (length > end - pos) return DECLINED;
+      pos += length;
+      if (type === EXT_DATE && length === 12) return date96(pos - 12);
+      return type === EXT_TYPED_ARRAY && length > 0 ? typedArray(pos - length, pos) : DECLINED;
+    }
     default:
       return DECLINED;
   }
 }
 
+function readLength(at: number, size: number): number {
+  if (size === 1) return src[at]!;
+  if (size === 2) return (src[at]! << 8) | src[at + 1]!;
+  return src.readUInt32BE(at);
+}
+
+/** ext 0x74's first byte: msgpackr's list of typed arrays (16 is an ArrayBuffer, 17 a DataView). */
+const TYPED_ARRAYS = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array];
+
+/** The bytes after the type byte, copied into memory of their own, as msgpackr reads them. */
+function typedArray(start: number, stop: number): Read {
+  const code = src[start]!;
+  const bytes = new Uint8Array(stop - start - 1);
+  bytes.set(src.subarray(start + 1, stop));
+  if (code === 16) return bytes.buffer;
+  if (code === 17) return new DataView(bytes.buffer);
+  const Class = TYPED_ARRAYS[code];
+  // msgpackr fails on a length that is not a whole number of elements: left to it.
+  if (Class === undefined || bytes.length % Class.BYTES_PER_ELEMENT !== 0) return DECLINED;
+  return new Class(bytes.buffer);
+}
+
 const EXT_UNDEFINED = 0x00;
+const EXT_TYPED_ARRAY = 0x74;
 const EXT_MAP = 0x6d;
 const EXT_SET = 0x73;
 const EXT_DATE = 0xff;
@@ -243,6 +285,24 @@ function readArray(length: number, depth: number): Read {
   if (depth === MAX_DEPTH || length > end - pos) return DECLINED;
   const array = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
+    // Numbers, the usual items of long arrays, without a call (past `end`, token is undefined
+    // and every test fails: read() reports the end).
+    const token = src[pos]!;
+    if (token < 0x80) {
+      pos++;
+      array[i] = token;
+      continue;
+    }
+    if (token === 0xcd && pos + 3 <= end) {
+      array[i] = (src[pos + 1]! << 8) | src[pos + 2]!;
+      pos += 3;
+      continue;
+    }
+    if (token === 0xcb && pos + 9 <= end) {
+      array[i] = src.readDoubleBE(pos + 1);
+      pos += 9;
+      continue;
+    }
     const item = read(depth + 1);
     if (item === DECLINED) return DECLINED;
     array[i] = item;

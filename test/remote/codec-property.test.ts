@@ -28,6 +28,11 @@ const { value } = fc.letrec<{ value: unknown }>((tie) => ({
     fc.string({ unit: 'grapheme-ascii', maxLength: 300 }),
     fc.date({ noInvalidDate: true }),
     fc.float64Array({ maxLength: 4, noNaN: true }),
+    fc.int32Array({ maxLength: 4 }),
+    fc.bigInt64Array({ maxLength: 2 }),
+    fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)), // a Uint8Array arrives as a Buffer
+    fc.uint8Array({ maxLength: 8 }).map((bytes) => bytes.buffer),
+    fc.uint8Array({ maxLength: 8 }).map((bytes) => new DataView(bytes.buffer)),
     fc.array(tie('value'), { maxLength: 5 }),
     fc.dictionary(key, tie('value'), { maxKeys: 5, noNullPrototype: true }),
     fc.array(fc.tuple(fc.oneof(fc.integer(), key), tie('value')), { maxLength: 3 }).map((entries) => new Map(entries)),
