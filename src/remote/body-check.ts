@@ -30,10 +30,10 @@ import { MAX_ERROR_NESTING } from '../core/errors.js';
  */
 
 /**
- * Containers may nest this deep. Deep enough for any data a program means to send (an RPC
- * frame's own envelope takes 3 levels; JSON parsers elsewhere stop at 100 to 1,000), and far
- * from the stack: msgpackr's reader, its writer and a handler's own recursion over the value
- * each spend one to three frames per level, and Node's default stack holds about 10,000.
+ * Containers may nest this deep. Deep enough for any data a program means to send (a CALL's
+ * envelope takes two levels; JSON parsers elsewhere stop at 100 to 1,000), and far from the
+ * stack: msgpackr's reader, its writer and a handler's own recursion over the value each spend
+ * one to three frames per level, and Node's default stack holds about 10,000 frames.
  */
 export const MAX_NESTING = 512;
 
