@@ -1,17 +1,17 @@
 /**
  * A hand-written MessagePack reader for the shapes nearly every frame has, the mirror of
- * fast-pack.ts: nil, booleans, numbers, 64-bit bigints, strings (ASCII, or longer than 64 bytes),
- * binary, arrays, maps with string keys (read as plain objects), and undefined, Maps, Sets, Dates
- * and typed arrays (msgpackr's and codec.ts's extensions for them). It returns what msgpackr
- * would (same values, same key order), so it changes nothing on the wire or in what a handler
- * sees; it only skips msgpackr's setup and body-check.ts's separate pass, which together cost a
- * small frame more than reading it.
+ * fast-pack.ts: nil, booleans, numbers, 64-bit bigints, strings, binary, arrays, maps with string
+ * keys (read as plain objects), and undefined, Maps, Sets, Dates and typed arrays (msgpackr's and
+ * codec.ts's extensions for them). It returns what msgpackr would (same values, same key order),
+ * so it changes nothing on the wire or in what a handler sees; it only skips msgpackr's setup and
+ * body-check.ts's separate pass, which together cost a small frame more than reading it.
  *
- * Anything else (other extensions, errors among them; a short string with a byte above 0x7f; a
- * map key that is not a fixstr or is one body-check.ts watches; nesting deeper than MAX_DEPTH; a
- * body that ends early or goes on after its value) makes it give up, and the codec checks the
- * whole body and reads it with msgpackr instead. It recurses at most MAX_DEPTH levels, far inside
- * body-check.ts's limits, so a body it reads needs no other check.
+ * Anything else (other extensions, errors among them; a string of 64 bytes or fewer that is not
+ * well-formed UTF-8, or a longer one that starts with a byte order mark; a map key that is not a
+ * fixstr or is one body-check.ts watches; nesting deeper than MAX_DEPTH; a body that ends early
+ * or goes on after its value) makes it give up, and the codec checks the whole body and reads it
+ * with msgpackr instead. It recurses at most MAX_DEPTH levels, far inside body-check.ts's limits,
+ * so a body it reads needs no other check.
  */
 
 /** Nesting deeper than this goes to the full path (fast-pack.ts writes no deeper either). */
@@ -221,12 +221,17 @@ function readString(length: number): Read {
   const start = pos;
   const stop = start + length;
   if (stop > end) return DECLINED;
-  if (length <= 6) {
-    // Short strings (most keys and method names) as one flat string, without a call into Buffer.
-    let bits = 0;
-    for (let i = start; i < stop; i++) bits |= src[i]!;
-    if (bits >= 0x80) return DECLINED;
+  if (length > 64) {
+    // msgpackr reads these with a TextDecoder, which drops a leading byte order mark: left to it.
+    if (src[start] === 0xef && src[start + 1] === 0xbb && src[start + 2] === 0xbf) return DECLINED;
     pos = stop;
+    return src.utf8Slice(start, stop);
+  }
+  let bits = 0;
+  for (let i = start; i < stop; i++) bits |= src[i]!;
+  if (bits < 0x80) {
+    pos = stop;
+    // Short strings (most keys and method names) as one flat string, without a call into Buffer.
     switch (length) {
       case 0: return '';
       case 1: return fromCharCode(src[start]!);
@@ -234,19 +239,44 @@ function readString(length: number): Read {
       case 3: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!);
       case 4: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!);
       case 5: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!, src[start + 4]!);
-      default: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!, src[start + 4]!, src[start + 5]!);
+      case 6: return fromCharCode(src[start]!, src[start + 1]!, src[start + 2]!, src[start + 3]!, src[start + 4]!, src[start + 5]!);
+      default: return src.latin1Slice(start, stop);
     }
   }
-  if (length > 64) {
-    // msgpackr reads these with a TextDecoder, which drops a leading byte order mark: left to it.
-    if (src[start] === 0xef && src[start + 1] === 0xbb && src[start + 2] === 0xbf) return DECLINED;
-    pos = stop;
-    return src.utf8Slice(start, stop);
-  }
-  // msgpackr reads shorter strings with its own UTF-8 decoder: only ASCII is certain to read alike.
-  for (let i = start; i < stop; i++) if (src[i]! >= 0x80) return DECLINED;
+  // msgpackr reads shorter strings with its own UTF-8 decoder, which agrees with Node's on
+  // well-formed UTF-8; what it makes of malformed bytes is left to it.
+  if (!isWellFormedUtf8(start, stop)) return DECLINED;
   pos = stop;
-  return src.latin1Slice(start, stop);
+  return src.utf8Slice(start, stop);
+}
+
+/** Whether src[start, stop) is well-formed UTF-8: no overlong forms, surrogates or cut sequences. */
+function isWellFormedUtf8(start: number, stop: number): boolean {
+  let i = start;
+  while (i < stop) {
+    const b = src[i]!;
+    if (b < 0x80) {
+      i++;
+    } else if (b < 0xc2) {
+      return false;
+    } else if (b < 0xe0) {
+      if (i + 1 >= stop || (src[i + 1]! & 0xc0) !== 0x80) return false;
+      i += 2;
+    } else if (b < 0xf0) {
+      const b1 = src[i + 1]!;
+      if (i + 2 >= stop || (b1 & 0xc0) !== 0x80 || (src[i + 2]! & 0xc0) !== 0x80) return false;
+      if ((b === 0xe0 && b1 < 0xa0) || (b === 0xed && b1 >= 0xa0)) return false;
+      i += 3;
+    } else if (b < 0xf5) {
+      const b1 = src[i + 1]!;
+      if (i + 3 >= stop || (b1 & 0xc0) !== 0x80 || (src[i + 2]! & 0xc0) !== 0x80 || (src[i + 3]! & 0xc0) !== 0x80) return false;
+      if ((b === 0xf0 && b1 < 0x90) || (b === 0xf4 && b1 >= 0x90)) return false;
+      i += 4;
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 interface CachedKey {

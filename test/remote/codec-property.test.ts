@@ -102,7 +102,10 @@ test('the fast reader reads what msgpackr reads, or declines: any bytes (propert
     if (copy.length > 0) copy[at % copy.length] = byte;
     return copy;
   });
-  const bytes = fc.oneof(written, mutated, fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)));
+  // Strings of any bytes, well-formed UTF-8 or not, as fixstr, str 8 and str 16.
+  const strings = fc.uint8Array({ maxLength: 80 }).map((text) => Buffer.concat([
+    text.length < 32 ? Buffer.from([0xa0 | text.length]) : Buffer.from([0xd9, text.length]), text]));
+  const bytes = fc.oneof(written, mutated, strings, fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)));
   let read = 0;
   fc.assert(fc.property(bytes, (body) => {
     if (body.length === 0) return;
