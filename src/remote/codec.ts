@@ -25,10 +25,11 @@ import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
  * References need a connection to live in; the codec reaches it through a RefContext that is
  * current only while one pack or unpack call runs (both are synchronous).
  *
- * Every body is checked on its bytes before msgpackr reads it (body-check.ts): nesting is
- * bounded, keys that could reach Object.prototype through a merge hold scalars only, forms weft
- * never writes are refused; a body that fails is a ProtocolError and none of it is read. What
- * msgpackr writes gets the same check, so the sender learns first.
+ * Reading, a body of the common shapes is read by hand (fast-unpack.ts, which keeps the limits by
+ * construction); any other is checked on its bytes before msgpackr reads it (body-check.ts):
+ * nesting is bounded, keys that could reach Object.prototype through a merge hold scalars only,
+ * forms weft never writes are refused; a body that fails is a ProtocolError and none of it is
+ * read. What msgpackr writes gets the same check, so the sender learns first.
  */
 
 /** What a connection does with objects that cross it by reference. */
