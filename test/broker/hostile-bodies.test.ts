@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { ProtocolError } from '../../src/index.js';
 import { openBroker } from '../../src/broker/open.js';
 import { MemoryTransport } from '../../src/broker/memory.js';
-import { openRedisTransport } from '../../src/broker/redis.js';
+import { openRedisTransport } from '../../src/broker/redis/transport.js';
 import type { BrokerTransport } from '../../src/broker/transport.js';
 import { nestedArrays, nestedErrors, nestedMaps, pollutingMap } from '../remote/hostile-bodies.js';
 
