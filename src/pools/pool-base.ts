@@ -11,7 +11,7 @@ import { functionSource } from './source.js';
 import type { ExitInfo, Transport, TransportEvents } from './transports.js';
 import { ABORT, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
 import { WorkerSlot, type WorkerStats } from './worker-slot.js';
-import { fatesOf } from './worker-loss.js';
+import { fatesOf, Isolation } from './worker-loss.js';
 
 /**
  * The engine of ThreadPool and ProcessPool. How work flows:
@@ -100,9 +100,7 @@ export abstract class PoolBase extends ExecutorBase {
   /** Dispatched jobs waiting for a worker to finish starting. */
   #unbound = new Deque<Job>();
   /** Calls of a worker that died without saying which one it was running: each runs alone. */
-  #suspects = new Deque<Job>();
-  /** The worker running the suspects, one at a time; it takes no other work meanwhile. */
-  #isolator: WorkerSlot | undefined;
+  #suspects = new Isolation((w, job) => this.#bind(w, job), (job) => this.requeueAttempt(job, job.runningAttempt), (w) => this.#takeUnbound(w));
   #flushQueued = false;
   #taskMs = INITIAL_TASK_MS;
   /** Whether #taskMs comes from replies rather than the first guess. */
@@ -205,7 +203,7 @@ export abstract class PoolBase extends ExecutorBase {
 
   /** A worker that just became ready or idle takes its fair share of the jobs waiting for one. */
   #takeUnbound(w: WorkerSlot): void {
-    if (this.#unbound.length === 0 || w.exiting || w === this.#isolator) return;
+    if (this.#unbound.length === 0 || w.exiting || w === this.#suspects.worker) return;
     let starting = 1;
     for (const other of this.#workers) if (other !== w && !other.ready && !other.exiting) starting++;
     for (let n = Math.ceil(this.#unbound.length / starting); n > 0; n--) this.#bind(w, this.#unbound.shift()!);
@@ -238,7 +236,7 @@ export abstract class PoolBase extends ExecutorBase {
   #pick(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const w of this.#workers) {
-      if (w.exiting || !w.ready || w === this.#isolator) continue;
+      if (w.exiting || !w.ready || w === this.#suspects.worker) continue;
       if (w.fifo.length === 0) return w;
       if (!best || w.fifo.length < best.fifo.length) best = w;
     }
@@ -355,7 +353,7 @@ export abstract class PoolBase extends ExecutorBase {
     w.exiting ||= 'kill'; // gone: nothing may be bound to it from here on
     if (w.graceTimer) clearTimeout(w.graceTimer);
     if (w.idleTimer) clearTimeout(w.idleTimer);
-    if (w === this.#isolator) this.#isolator = undefined;
+    if (w === this.#suspects.worker) this.#suspects.worker = undefined;
     // Answers it wrote while dying (process.exit, an uncaught error) still count.
     if (info.pending) this.#onMessage(w, info.pending);
     w.markBusy(false, performance.now());
@@ -365,18 +363,18 @@ export abstract class PoolBase extends ExecutorBase {
     // Keep the pool at strength after a crash; idle stops are not replaced until there is work,
     // nor are workers that died starting (that would loop; the next task retries on demand).
     if (this.#open && !diedStarting && !stopped && this.#live < this.size) this.#spawn();
-    else if ((this.#unbound.length > 0 || this.#suspects.length > 0) && this.#live === 0) {
+    else if ((this.#unbound.length > 0 || this.#suspects.jobs.length > 0) && this.#live === 0) {
       // Jobs wait for a worker and none is left: start one, unless starting is what fails.
       if (this.#open && !diedStarting) this.#spawn();
       else this.#failUnbound(w, info);
     }
-    this.#isolate();
+    this.#suspects.isolate(this.#workers);
   }
 
   /** No worker could start: the jobs waiting for one fail rather than wait forever. */
   #failUnbound(w: WorkerSlot, info: ExitInfo): void {
     const reason = `the worker failed to start${info.reason ? `: ${info.reason}` : ''}`;
-    for (const job of [...this.#suspects.drain(), ...this.#unbound.drain()]) {
+    for (const job of [...this.#suspects.jobs.drain(), ...this.#unbound.drain()]) {
       this.rejectAttempt(job, job.runningAttempt, new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason }));
     }
   }
@@ -384,55 +382,25 @@ export abstract class PoolBase extends ExecutorBase {
   /** The worker died holding `jobs`: see worker-loss.ts for what becomes of each. */
   #failOrRequeue(w: WorkerSlot, info: ExitInfo, jobs: Job[]): void {
     const how = w.killReason ?? info.reason ?? (w.ready ? 'the worker exited' : 'the worker failed to start');
-    const fates = fatesOf(w, info, jobs);
-    // Backwards: each requeue goes to the front of the queue, so they keep their order.
-    for (let i = jobs.length - 1; i >= 0; i--) {
+    const fates = fatesOf(w, info.started, jobs);
+    for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      job.slot = undefined;
       const fate = fates[i];
-      if (fate === 'rerun') this.requeueAttempt(job, job.runningAttempt);
-      else if (fate === 'blamed' || fate === 'streamed') {
-        const reason = fate === 'blamed' ? how : `${how} (this task had streamed values, so it is not run again)`;
-        const error = new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason, outOfMemory: fate === 'blamed' && info.outOfMemory });
-        w.failed++;
-        this.rejectAttempt(job, job.runningAttempt, error);
-      }
+      job.slot = undefined;
+      if (fate === 'suspect') this.#suspects.jobs.push(job);
+      if (fate !== 'blamed' && fate !== 'streamed') continue;
+      const reason = fate === 'blamed' ? how : `${how} (this task had streamed values, so it is not run again)`;
+      w.failed++;
+      this.rejectAttempt(job, job.runningAttempt, new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason, outOfMemory: fate === 'blamed' && info.outOfMemory }));
     }
-    for (let i = 0; i < jobs.length; i++) if (fates[i] === 'suspect') this.#suspects.push(jobs[i]!);
+    // Backwards: each goes to the front of the queue, so they keep their order.
+    for (let i = jobs.length - 1; i >= 0; i--) if (fates[i] === 'rerun') this.requeueAttempt(jobs[i]!, jobs[i]!.runningAttempt);
   }
-
-  // ---- suspects -----------------------------------------------------------------------------
 
   /** A worker that became ready or idle: the isolator takes the next suspect, others their share of unbound jobs. */
   #refill(w: WorkerSlot): void {
-    if (w === this.#isolator) this.#feedIsolator();
+    if (w === this.#suspects.worker) this.#suspects.feed();
     else this.#takeUnbound(w);
-  }
-
-  /** Suspects wait for one worker: an idle one, else a starting (fresh) one, else the least loaded, which drains first. */
-  #isolate(): void {
-    if (this.#isolator || this.#suspects.length === 0) return;
-    let best: WorkerSlot | undefined;
-    let bestRank = Infinity;
-    for (const w of this.#workers) {
-      const rank = w.fifo.length * 2 + (w.ready ? 0 : 1);
-      if (!w.exiting && rank < bestRank) [best, bestRank] = [w, rank];
-    }
-    if (!best) return; // none left: #onExit starts one or fails the suspects
-    this.#isolator = best;
-    this.#feedIsolator();
-  }
-
-  /** The isolator, once idle, runs the next suspect alone; with none left it is a worker like the others. */
-  #feedIsolator(): void {
-    const w = this.#isolator!;
-    if (!w.ready || w.exiting || w.fifo.length > 0) return;
-    let job: Job | undefined;
-    // Cancelled (or timed out) while waiting: let it go rather than run it.
-    while ((job = this.#suspects.shift()) && job.future.done()) this.requeueAttempt(job, job.runningAttempt);
-    if (job) return this.#bind(w, job);
-    this.#isolator = undefined;
-    this.#takeUnbound(w);
   }
 
   // ---- messages -----------------------------------------------------------------------------
