@@ -146,6 +146,7 @@ export class ProcessTransport implements Transport {
       if (left.size === 1 && left.has('stderr')) stderrTimer = setTimeout(() => settle('stderr'), STDERR_AFTER_EXIT_MS);
       if (left.size > 0) return;
       if (stderrTimer) clearTimeout(stderrTimer);
+      this.#stderr.pipe.unref?.(); // still open only if a process the task started holds it
       events.exit(this.#exitInfo());
     };
     this.#stderr = new StderrWatch(this.#child.stderr as Pipe, () => settle('stderr'));
