@@ -205,7 +205,7 @@ export abstract class PoolBase extends ExecutorBase {
   #takeUnbound(w: WorkerSlot): void {
     if (this.#unbound.length === 0 || w.exiting || w === this.#suspects.worker) return;
     let starting = 1;
-    for (const other of this.#workers) if (other !== w && !other.ready && !other.exiting) starting++;
+    for (const other of this.#workers) if (other !== w && !other.ready && !other.exiting && other !== this.#suspects.worker) starting++;
     for (let n = Math.ceil(this.#unbound.length / starting); n > 0; n--) this.#bind(w, this.#unbound.shift()!);
   }
 
@@ -229,22 +229,24 @@ export abstract class PoolBase extends ExecutorBase {
 
   /**
    * An idle ready worker, else the least loaded ready one once the pool is at full strength.
-   * Undefined while workers are still starting (a new one is started if below `size`): the job
-   * waits unbound and goes to whichever worker is ready first, so a slow start delays no task
-   * more than it must.
+   * Undefined while a worker is still starting (a new one is started if below `size`): the job
+   * waits unbound and goes to whichever worker is ready or idle first, so a slow start delays
+   * no task more than it must (nor queues it behind a long one on a busy worker).
    */
   #pick(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
+    let starting = false;
     for (const w of this.#workers) {
-      if (w.exiting || !w.ready || w === this.#suspects.worker) continue;
-      if (w.fifo.length === 0) return w;
-      if (!best || w.fifo.length < best.fifo.length) best = w;
+      if (w.exiting || w === this.#suspects.worker) continue;
+      if (!w.ready) starting = true;
+      else if (w.fifo.length === 0) return w;
+      else if (!best || w.fifo.length < best.fifo.length) best = w;
     }
     if (this.#live < this.size) {
       this.#spawn();
       return undefined;
     }
-    return best;
+    return starting ? undefined : best;
   }
 
   #spawn(): WorkerSlot {
