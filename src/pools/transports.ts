@@ -167,10 +167,12 @@ export class ProcessTransport implements Transport {
       // a torn report: treat as none
     }
     const pending = parsed.pending ? deserialize(Buffer.from(parsed.pending, 'base64')) as unknown[] : undefined;
-    // V8 aborts a process out of heap without running any JavaScript: no report, only its line.
-    const oom = this.#stderr.outOfMemory;
+    // V8 aborts a process out of heap without running any JavaScript: no report, only its line
+    // on stderr, then abort() (a task printing such a line and exiting otherwise does not count).
+    const { code, signal } = this.#exit!;
+    const oom = signal === 'SIGABRT' || code === 134 ? this.#stderr.outOfMemory : undefined;
     const reason = oom ? `out of memory (${oom})` : parsed.reason;
-    return { exitCode: this.#exit!.code, signal: this.#exit!.signal, reason, started: parsed.started, pending, outOfMemory: oom !== undefined };
+    return { exitCode: code, signal, reason, started: parsed.started, pending, outOfMemory: oom !== undefined };
   }
 
   get threadId(): undefined {
@@ -219,8 +221,8 @@ const CARRY = 256;
 
 /**
  * A child's stderr, passed on to ours byte for byte, watched for V8's out-of-memory line: the
- * one sure sign (the SIGABRT that follows has other causes). Costs nothing while the child is
- * silent.
+ * sure sign, with the SIGABRT that follows it (which alone has other causes). Costs nothing
+ * while the child is silent.
  */
 class StderrWatch {
   outOfMemory: string | undefined;
