@@ -58,6 +58,8 @@ export interface WorkerCrashInfo {
   exitCode?: number | null;
   signal?: string | null;
   reason?: string;
+  /** The worker reached its heap limit (see {@link WorkerCrashedError.outOfMemory}). */
+  outOfMemory?: boolean;
 }
 
 export class WorkerCrashedError extends WeftError {
@@ -66,6 +68,11 @@ export class WorkerCrashedError extends WeftError {
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly reason: string | undefined;
+  /**
+   * The worker ran out of memory (a thread past its `resourceLimits`, a child past its heap
+   * limit); `reason` then starts with "out of memory". False for every other way of dying.
+   */
+  readonly outOfMemory: boolean;
   constructor(info: WorkerCrashInfo, options?: ErrorOptions) {
     const how = info.signal ? `signal ${info.signal}` : `exit code ${info.exitCode ?? 'unknown'}`;
     super(`worker ${info.workerId} crashed (${how})${info.reason ? `: ${info.reason}` : ''}`, options);
@@ -73,6 +80,7 @@ export class WorkerCrashedError extends WeftError {
     this.exitCode = info.exitCode ?? null;
     this.signal = info.signal ?? null;
     this.reason = info.reason;
+    this.outOfMemory = info.outOfMemory ?? false;
   }
 }
 
