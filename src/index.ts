@@ -31,6 +31,8 @@ export { releaseProxy, isRemote, type Remote, type RemoteRoot, type RemoteMethod
 export type { CallOptions } from './remote/rpc/calls.js';
 export { registerRemoteClass, type ByRef } from './remote/codec.js';
 export type { Address } from './remote/dial.js';
+export type { ListenOptions, ListenerStats } from './remote/listener.js';
+export type { RefusalReason, RefusalReport } from './remote/refusals.js';
 export { Manager, ManagerClient, type ManagerOptions, type ManagerConnectOptions } from './remote/manager.js';
 export { Dict } from './remote/dict.js';
 export { ClusterExecutor, type DeadLetter, type ClusterEvents } from './cluster/cluster-executor.js';
@@ -43,5 +45,5 @@ export { sig, group, chain, chord, Workflow, Signature, Group, Chain, Chord, typ
 export { Thread, Process } from './pools/thread.js';
 export { openBroker, type OpenBrokerOptions } from './broker/open.js';
 export { serveBroker, type BrokerServerOptions } from './broker/weft-server.js';
-export type { Broker, Message, MessageHandler, Consumer, PublishOptions, ConsumeOptions, RequestOptions, Inbox, InboxOptions, SendOptions, Subscription, SubscribeOptions } from './broker/types.js';
+export type { Broker, Message, MessageHandler, Consumer, PublishOptions, ConsumeOptions, RequestOptions, Inbox, InboxOptions, SendOptions, Subscription, SubscribeOptions, QueueStats, RefusedMessage } from './broker/types.js';
 export * from './sync/index.js';

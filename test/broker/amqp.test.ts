@@ -235,7 +235,10 @@ describe('the AMQP transport', () => {
     const server = await transport();
     const queue = queueName('rpc');
     const replies: Array<[string, string | undefined]> = [];
-    const inboxName = await asker.openInbox((payload, correlationId) => replies.push([text(payload), correlationId]));
+    const inboxName = await asker.openInbox((payload, contentType, correlationId) => {
+      assert.equal(contentType, 'application/x-msgpack', 'replies carry weft\'s content type');
+      replies.push([text(payload), correlationId]);
+    });
     assert.ok(inboxName.length > 0);
     await server.consume(queue, 1, (delivery) => {
       void server.reply(delivery.replyTo!, bytes(`echo ${text(delivery.payload)}`), delivery.correlationId).then(() => delivery.ack());

@@ -285,7 +285,8 @@ describe('NATS JetStream transport', () => {
     const replies: { payload: string; correlationId: string | undefined }[] = [];
     let gotReply!: () => void;
     const replied = new Promise<void>((resolve) => (gotReply = resolve));
-    const inbox = await asker.openInbox((payload, correlationId) => {
+    const inbox = await asker.openInbox((payload, contentType, correlationId) => {
+      assert.equal(contentType, 'application/x-msgpack', 'replies carry weft\'s content type');
       replies.push({ payload: text(payload), correlationId });
       gotReply();
     });

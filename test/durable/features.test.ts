@@ -4,15 +4,30 @@
 // `weft worker --broker` processes; the rest on memory:// in this process.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { existsSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { CancelledError, ClusterExecutor, openBroker } from '../../src/index.js';
 import { listDeadLetters, purgeDeadLetters, retryDeadLetter } from '../../src/cluster/durable/dead-letters.js';
 import { brokerStatus } from '../../src/cluster/durable/status.js';
 import { removeQueues } from '../../src/broker/remove-queues.js';
 import tasks from '../fixtures/tasks.js';
-import { firstProgress, markerWritten, tempDir } from '../helpers.js';
+import { firstProgress, markerWritten, tempDir, until } from '../helpers.js';
 import { freshQueue, startWorker, type FleetWorker } from './fleet.js';
+import { CLI } from '../cluster/helpers.js';
+
+const execFileAsync = promisify(execFile);
+/** Runs the weft CLI; rejects with its stderr in the message when it exits non-zero. */
+async function run(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await execFileAsync(process.execPath, [CLI, ...args], { timeout: 30_000 });
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`${e.message}\n${e.stderr ?? ''}`);
+  }
+}
 
 const REDIS = 'redis://127.0.0.1:6379';
 
@@ -130,9 +145,121 @@ describe('the broker-backed cluster on Redis, with worker processes', () => {
       const refused = letters.find((l) => l.id === null);
       assert.ok(refused, 'the foreign body is in the dead letters');
       assert.match(String((refused.error as Error).message), /not a weft task message/);
+      // Bytes another client wrote straight into the stream (no weft content type): refused,
+      // dead-lettered with their bytes and the reason, never run; the queue moves on.
+      const raw = new Redis(REDIS);
+      try {
+        await raw.xadd(`weft:q:${queue}`, '*', 'p', 'A');
+      } finally {
+        raw.disconnect();
+      }
+      assert.equal(await submitter.submit(tasks.square, 13), 169);
+      let foreign;
+      const until2 = Date.now() + 5000;
+      do foreign = (await listDeadLetters(REDIS, queue)).find((l) => l.id === null && /content type/.test(String((l.error as Error).message)));
+      while (!foreign && Date.now() < until2);
+      assert.ok(foreign, 'the foreign bytes are in the dead letters with the reason');
       await purgeDeadLetters(REDIS, queue);
     } finally {
       await broker.close();
+    }
+  });
+});
+
+describe('RabbitMQ with a Redis result backend, as Celery pairs them', () => {
+  test('outcomes are stored on Redis by workers started with --result-backend, and read by id', async () => {
+    const amqp = 'amqp://guest:guest@127.0.0.1:5672';
+    const queue = freshQueue('amqp-redis');
+    const worker = await startWorker(amqp, { queues: [queue], concurrency: 2, extra: ['--result-backend', REDIS] });
+    await worker.ready;
+    const cluster = new ClusterExecutor({ broker: amqp, queue, resultBackend: REDIS });
+    const reader = new ClusterExecutor({ broker: amqp, queue, resultBackend: REDIS });
+    try {
+      const future = cluster.submit(tasks.add, 20, 22);
+      assert.equal(await future, 42);
+      assert.equal(await reader.result(future.id), 42);
+      const plain = new ClusterExecutor({ broker: amqp, queue });
+      assert.throws(() => plain.result(future.id), /amqp keeps no results/);
+      await plain.shutdown();
+    } finally {
+      await Promise.all([cluster.shutdown(), reader.shutdown()]);
+      await worker.stop();
+      await removeQueues(amqp, [queue]);
+    }
+  });
+});
+
+describe('weft worker --broker and the CLI', () => {
+  test('SIGTERM drains: the tasks a worker holds finish and reach their submitter, then it exits 0', async () => {
+    const queue = freshQueue('drain');
+    const worker = await startWorker(REDIS, { queues: [queue], concurrency: 3 });
+    await worker.ready;
+    const cluster = new ClusterExecutor({ broker: REDIS, queue });
+    try {
+      // The tasks finish only once the gate file exists, which is written after the worker said it drains.
+      const dir = tempDir();
+      const gate = join(dir, 'gate');
+      const futures = [0, 1, 2].map((i) => cluster.submit(tasks.finishAfter, [gate, join(dir, `m${i}`), `drained ${i}`]));
+      const deadline = Date.now() + 10_000;
+      while ((await cluster.inspect(200)).find((w) => w.pid === worker.pid)?.inFlight !== 3) {
+        assert.ok(Date.now() < deadline, 'the worker never held the 3 tasks');
+      }
+      worker.kill('SIGTERM');
+      await until(() => worker.output().includes('draining'), 10_000, 'the worker to say it drains');
+      writeFileSync(gate, '');
+      assert.deepEqual(await Promise.all(futures), ['drained 0', 'drained 1', 'drained 2']);
+      const [code] = (await worker.exited) as [number | null];
+      assert.equal(code, 0, worker.output());
+      assert.match(worker.output(), /draining: finishing 3 task\(s\)/);
+    } finally {
+      await cluster.shutdown();
+      await removeQueues(REDIS, [queue]);
+    }
+  });
+
+  test('weft status --broker --json lists the workers that answer and the queues\' figures', async () => {
+    const queue = freshQueue('status');
+    const worker = await startWorker(REDIS, { queues: [queue], concurrency: 2 });
+    await worker.ready;
+    try {
+      const { stdout } = await run(['status', '--broker', REDIS, '--queues', queue, '--wait', '500', '--json']);
+      const status = JSON.parse(stdout) as { workers: { pid: number; queues: string[]; capacity: number }[]; queues: { queue: string; waiting: number; dead: number }[] };
+      const me = status.workers.find((w) => w.pid === worker.pid);
+      assert.ok(me, stdout);
+      assert.deepEqual([me.queues, me.capacity], [[queue], 2]);
+      assert.deepEqual(status.queues.map((q) => [q.queue, q.waiting, q.dead]), [[queue, 0, 0]]);
+      const text = (await run(['status', '--broker', REDIS, '--queues', queue, '--wait', '300'])).stdout;
+      assert.match(text, /workers: \d+/);
+      assert.match(text, new RegExp(`${queue}\\s+0\\s+`));
+    } finally {
+      await worker.stop();
+      await removeQueues(REDIS, [queue]);
+    }
+  });
+
+  test('weft dead-letters lists, retries and purges; bad arguments say what is expected', async () => {
+    const queue = freshQueue('dlcli');
+    const worker = await startWorker(REDIS, { queues: [queue], concurrency: 2 });
+    await worker.ready;
+    const cluster = new ClusterExecutor({ broker: REDIS, queue });
+    try {
+      const future = cluster.submit(tasks.fail, 'cli dead letter');
+      await assert.rejects(future, /cli dead letter/);
+      let listed: { id: string; task: string; error: string }[] = [];
+      const deadline = Date.now() + 10_000;
+      do listed = JSON.parse((await run(['dead-letters', '--broker', REDIS, '--queue', queue, 'list', '--json'])).stdout);
+      while (listed.length === 0 && Date.now() < deadline);
+      assert.deepEqual(listed.map((l) => [l.id, l.task]), [[future.id, 'fail']]);
+      assert.match(listed[0]!.error, /cli dead letter/);
+      assert.match((await run(['dead-letters', '--broker', REDIS, '--queue', queue])).stdout, new RegExp(`1 dead letter\\(s\\) in ${queue}\\.dead`));
+      await assert.rejects(run(['dead-letters', '--broker', REDIS, '--queue', queue, 'retry']), /retry needs the task id/);
+      await assert.rejects(run(['dead-letters', '--broker', REDIS, '--queue', queue, 'frobnicate']), /unknown action "frobnicate"/);
+      assert.match((await run(['dead-letters', '--broker', REDIS, '--queue', queue, 'purge'])).stdout, /removed 1 dead letter/);
+      assert.match((await run(['dead-letters', '--broker', REDIS, '--queue', queue])).stdout, /is empty/);
+    } finally {
+      await cluster.shutdown();
+      await worker.stop();
+      await removeQueues(REDIS, [queue, `${queue}.dead`]);
     }
   });
 });

@@ -99,6 +99,7 @@ export class AmqpConsumer implements TransportConsumer {
     };
     if (msg.properties.replyTo != null) delivery.replyTo = msg.properties.replyTo;
     if (msg.properties.correlationId != null) delivery.correlationId = msg.properties.correlationId;
+    if (msg.properties.contentType != null) delivery.contentType = msg.properties.contentType;
     deliverSafely(() => this.#onDelivery(delivery));
   }
 

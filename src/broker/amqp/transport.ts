@@ -16,14 +16,15 @@
  */
 import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
 import { ConnectionClosedError } from '../../core/errors.js';
-import type {
-  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+import {
+  CONTENT_TYPE, type BrokerTransport, type Delivery, type PayloadListener, type TransportConsumer, type TransportOptions,
+  type TransportProperties, type TransportSubscription,
 } from '../transport.js';
+import type { QueueStats } from '../types.js';
 import { ReopeningChannel, TrackedChannel } from './channels.js';
 import { connectWithin, describeUrl, reasonOf } from './connect.js';
 import { AmqpConsumer, deliverSafely, toBytes } from './consumer.js';
 
-const CONTENT_TYPE = 'application/x-msgpack';
 /** Server-named queues (our inboxes, anyone's) start with this; RabbitMQ refuses to declare such names. */
 const RESERVED_QUEUE_PREFIX = 'amq.';
 
@@ -38,6 +39,8 @@ export class AmqpTransport implements BrokerTransport {
   readonly #where: string;
   readonly #publisher: ReopeningChannel<ConfirmChannel>;
   readonly #declarer: ReopeningChannel<Channel>;
+  /** Asks for queues' figures: a passive declare of a missing queue closes its channel, so it has its own. */
+  readonly #inspector: ReopeningChannel<Channel>;
   /** Topics' fanout exchanges declared on this connection. */
   readonly #exchanges = new Map<string, Promise<void>>();
   /** Queues declared durable on this connection (promise: concurrent first uses declare once). */
@@ -54,6 +57,7 @@ export class AmqpTransport implements BrokerTransport {
     this.#where = where;
     this.#publisher = new ReopeningChannel(() => model.createConfirmChannel());
     this.#declarer = new ReopeningChannel(() => model.createChannel());
+    this.#inspector = new ReopeningChannel(() => model.createChannel());
     // 'error' always precedes or accompanies 'close'; 'close' alone decides that the connection is gone.
     let lastError: Error | undefined;
     model.on('error', (error: Error) => {
@@ -69,7 +73,7 @@ export class AmqpTransport implements BrokerTransport {
     await this.#declare(queue);
     await this.#send('', queue, payload, {
       persistent: true,
-      contentType: CONTENT_TYPE,
+      contentType: properties.contentType ?? CONTENT_TYPE,
       ...(properties.correlationId !== undefined && { correlationId: properties.correlationId }),
       ...(properties.replyTo !== undefined && { replyTo: properties.replyTo }),
       headers: { ...properties.headers },
@@ -86,14 +90,14 @@ export class AmqpTransport implements BrokerTransport {
     return consumer;
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#checkUsable();
     const tracked = await this.#openChannel(() => this.#model.createChannel());
     try {
       const { queue } = await this.#rpc(() => tracked.channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false }), 'open an inbox');
       await this.#rpc(
         () => tracked.channel.consume(queue, (msg) => {
-          if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.correlationId ?? undefined));
+          if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.contentType ?? undefined, msg.properties.correlationId ?? undefined));
         }, { noAck: true }),
         'consume the inbox',
       );
@@ -126,6 +130,26 @@ export class AmqpTransport implements BrokerTransport {
     });
   }
 
+  /**
+   * A passive declare (checkQueue): ready messages and consumers. RabbitMQ tells the
+   * unacknowledged count only through its management API, so `unacked` is undefined.
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#checkUsable();
+    checkQueueName(queue);
+    const tracked = await this.#inspector.get().catch((error: unknown) => {
+      throw this.#failure(error, 'open a channel');
+    });
+    try {
+      const { messageCount, consumerCount } = await tracked.channel.checkQueue(queue);
+      return { waiting: messageCount, unacked: undefined, consumers: consumerCount };
+    } catch (error) {
+      // 404: no such queue (yet). The server closed the channel; the next call opens another.
+      if (/NOT_FOUND|404/.test(reasonOf(error)) && !this.#usable()) return { waiting: 0, unacked: undefined, consumers: 0 };
+      throw this.#failure(error, `read the figures of '${queue}'`, tracked);
+    }
+  }
+
   /** Resolves on the publisher confirm: the exchange has routed it to the subscriptions' queues there are. */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#checkUsable();
@@ -134,7 +158,7 @@ export class AmqpTransport implements BrokerTransport {
   }
 
   /** A server-named exclusive, auto-delete queue bound to the topic's exchange, on its own channel. */
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#checkUsable();
     const exchange = await this.#declareTopic(topic);
     const tracked = await this.#openChannel(() => this.#model.createChannel());
@@ -143,7 +167,7 @@ export class AmqpTransport implements BrokerTransport {
       await this.#rpc(() => tracked.channel.bindQueue(queue, exchange, ''), `subscribe to '${topic}'`);
       await this.#rpc(
         () => tracked.channel.consume(queue, (msg) => {
-          if (msg) deliverSafely(() => onPayload(toBytes(msg.content)));
+          if (msg) deliverSafely(() => onPayload(toBytes(msg.content), msg.properties.contentType ?? undefined));
         }, { noAck: true }),
         `consume the subscription to '${topic}'`,
       );

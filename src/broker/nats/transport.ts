@@ -4,20 +4,15 @@
  * shares; JetStream then hands each message to one puller and redelivers what stays unacked
  * for ack_wait (= redeliverAfter). Inboxes and topics are core NATS subjects, not JetStream.
  *
- * Files: transport.ts (this: the connection, streams, publishing, settling), puller.ts (pull
- * requests within prefetch), headers.ts (properties in NATS headers), names.ts (stream names
- * and subjects).
+ * Files: transport.ts (this: the connection, publishing, settling, inboxes, topics),
+ * streams.ts (the streams and the durable, their figures), puller.ts (pull requests within
+ * prefetch), headers.ts (properties and the content type in NATS headers), names.ts (stream
+ * names and subjects).
  */
 import {
-  AckPolicy,
-  DeliverPolicy,
   Events,
-  RetentionPolicy,
-  StorageType,
   connect,
   createInbox,
-  headers as natsHeaders,
-  nanos,
   type JetStreamClient,
   type JetStreamManager,
   type Msg,
@@ -26,18 +21,17 @@ import {
 } from 'nats';
 import { ConnectionClosedError } from '../../core/errors.js';
 import type {
-  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+  BrokerTransport, Delivery, PayloadListener, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
 } from '../transport.js';
-import { CORRELATION_ID, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
-import { DURABLE, natsStreamName, queueToken, topicSubject } from './names.js';
+import type { QueueStats } from '../types.js';
+import { CORRELATION_ID, contentTypeHeaders, contentTypeOf, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
+import { topicSubject } from './names.js';
+import { Streams } from './streams.js';
 import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
 
 const INBOX_PREFIX = '_INBOX.';
 /** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
 const HEADER_ROOM = 4096;
-// JetStream API error codes.
-const STREAM_NAME_IN_USE = 10058;
-const CONSUMER_EXISTS = [10013, 10148];
 
 /**
  * How hard the client tries to get a lost connection back before onLost. Bounded, so that a
@@ -74,24 +68,15 @@ export async function openNatsTransport(url: URL, options: TransportOptions, rec
   }
 }
 
-interface QueueRoute {
-  stream: string;
-  subject: string;
-}
-
 export class NatsTransport implements BrokerTransport {
   readonly kind = 'nats';
   /** The server's max_payload, less room for weft's and the user's headers (they count too). */
   readonly maxPayload: number | undefined;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
-  readonly #jsm: JetStreamManager;
   readonly #server: string;
   readonly #options: TransportOptions;
-  /** Streams known to exist, by queue name. */
-  readonly #routes = new Map<string, Promise<QueueRoute>>();
-  /** The durable consumer of each stream, by stream name. */
-  readonly #durables = new Map<string, Promise<void>>();
+  readonly #streams: Streams;
   readonly #pullers = new Set<Puller>();
   readonly #inboxes = new Map<string, Subscription>();
   /** Deliveries not yet settled, so that close() can give them back. */
@@ -111,7 +96,7 @@ export class NatsTransport implements BrokerTransport {
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, server: string, options: TransportOptions) {
     this.#nc = nc;
-    this.#jsm = jsm;
+    this.#streams = new Streams(jsm, options.redeliverAfter);
     this.#js = nc.jetstream({ timeout: Math.max(options.connectTimeout, 1000) });
     this.#server = server;
     this.#options = options;
@@ -125,15 +110,15 @@ export class NatsTransport implements BrokerTransport {
 
   async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
     this.#ensureOpen();
-    const route = await this.#route(queue);
+    const route = await this.#streams.route(queue);
     await this.#js.publish(route.subject, payload, { headers: encodeHeaders(properties) });
   }
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
     this.#ensureOpen();
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be a positive integer, got ${prefetch}`);
-    const route = await this.#route(queue);
-    await this.#durable(route);
+    const route = await this.#streams.route(queue);
+    await this.#streams.durable(route);
     this.#ensureOpen();
     const puller: Puller = new Puller(this.#nc, route.stream, prefetch, (msg) => this.#deliver(msg, puller, onDelivery));
     this.#pullers.add(puller);
@@ -146,7 +131,7 @@ export class NatsTransport implements BrokerTransport {
     };
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#ensureOpen();
     const inbox = createInbox();
     const subscription = this.#nc.subscribe(inbox, {
@@ -154,7 +139,7 @@ export class NatsTransport implements BrokerTransport {
         if (error) return;
         const correlationId = msg.headers?.get(CORRELATION_ID);
         try {
-          onReply(msg.data, correlationId ? decodeText(correlationId) : undefined);
+          onReply(msg.data, contentTypeOf(msg.headers), correlationId ? decodeText(correlationId) : undefined);
         } catch {
           // The listener owns its failures; the subscription goes on.
         }
@@ -178,26 +163,31 @@ export class NatsTransport implements BrokerTransport {
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#ensureOpen();
     if (!replyTo.startsWith(INBOX_PREFIX)) return this.publish(replyTo, payload, { correlationId });
-    const headers = natsHeaders();
+    const headers = contentTypeHeaders();
     if (correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(correlationId));
     this.#nc.publish(replyTo, payload, { headers });
     await this.#nc.flush();
   }
 
+  queueStats(queue: string): Promise<QueueStats> {
+    this.#ensureOpen();
+    return this.#streams.stats(queue);
+  }
+
   /** Core NATS, not JetStream: nothing is kept. Resolves after a flush (the server has it). */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#ensureOpen();
-    this.#nc.publish(topicSubject(topic), payload);
+    this.#nc.publish(topicSubject(topic), payload, { headers: contentTypeHeaders() });
     await this.#nc.flush();
   }
 
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#ensureOpen();
     const subscription = this.#nc.subscribe(topicSubject(topic), {
       callback: (error, msg) => {
         if (error) return;
         try {
-          onPayload(msg.data);
+          onPayload(msg.data, contentTypeOf(msg.headers));
         } catch {
           // The listener owns its failures; the subscription goes on.
         }
@@ -300,63 +290,6 @@ export class NatsTransport implements BrokerTransport {
     this.#pullers.clear();
   }
 
-  #route(queue: string): Promise<QueueRoute> {
-    let route = this.#routes.get(queue);
-    if (!route) {
-      route = this.#createStream(queue);
-      this.#routes.set(queue, route);
-      route.catch(() => this.#routes.delete(queue));
-    }
-    return route;
-  }
-
-  async #createStream(queue: string): Promise<QueueRoute> {
-    const token = queueToken(queue);
-    const route = { stream: natsStreamName(queue), subject: `weft.q.${token}` };
-    try {
-      await this.#jsm.streams.add({
-        name: route.stream,
-        subjects: [route.subject],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-      });
-    } catch (error) {
-      // Adding an identical stream again succeeds; one made with other settings (by hand, or
-      // by another weft version) is used as it is, since its subject is the one we publish to.
-      if (apiErrorCode(error) !== STREAM_NAME_IN_USE) throw error;
-    }
-    return route;
-  }
-
-  #durable(route: QueueRoute): Promise<void> {
-    let durable = this.#durables.get(route.stream);
-    if (!durable) {
-      durable = this.#createDurable(route.stream);
-      this.#durables.set(route.stream, durable);
-      durable.catch(() => this.#durables.delete(route.stream));
-    }
-    return durable;
-  }
-
-  async #createDurable(stream: string): Promise<void> {
-    const config = {
-      durable_name: DURABLE,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(this.#options.redeliverAfter),
-      // Every weft consumer limits itself (prefetch); the server must not limit them all together.
-      max_ack_pending: -1,
-    };
-    try {
-      await this.#jsm.consumers.add(stream, config);
-    } catch (error) {
-      // Servers that refuse to create over a different config: the newest opener's ack_wait wins.
-      const code = apiErrorCode(error);
-      if (code === undefined || !CONSUMER_EXISTS.includes(code)) throw error;
-      await this.#jsm.consumers.update(stream, DURABLE, { ack_wait: config.ack_wait });
-    }
-  }
-
   #deliver(msg: Msg, puller: Puller, onDelivery: (delivery: Delivery) => void): void {
     this.#unsettled.add(msg);
     let settled = false;
@@ -394,13 +327,6 @@ export class NatsTransport implements BrokerTransport {
       // The callback owns its failures; the message stays owned until settled or closed.
     }
   }
-}
-
-function apiErrorCode(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null || !('api_error' in error)) return undefined;
-  const apiError: unknown = error.api_error;
-  if (typeof apiError !== 'object' || apiError === null || !('err_code' in apiError)) return undefined;
-  return typeof apiError.err_code === 'number' ? apiError.err_code : undefined;
 }
 
 function messageOf(error: unknown): string {

@@ -5,7 +5,7 @@ import { CancelledError, ConnectionClosedError } from '../../core/errors.js';
 import { Future, futureInternals } from '../../core/future.js';
 import type { Job } from '../../core/job.js';
 import { Codec } from '../../remote/codec.js';
-import { defaultResultBackend, openResultStore } from '../../results/open.js';
+import { openResultStore } from '../../results/open.js';
 import type { ResultStore } from '../../results/store.js';
 import type { DurableSettings } from './options.js';
 import {
@@ -59,6 +59,8 @@ export class BrokerEngine {
   #starting: Promise<void> | undefined;
   #connected: Promise<void> | undefined;
   #closed = false;
+  /** Revocations being sent: close() lets them reach the server first. */
+  #pendingRevokes: Promise<void> = Promise.resolve();
   #fleet: BrokerWorkerInfo[] = [];
 
   constructor(host: EngineHost, settings: DurableSettings) {
@@ -143,7 +145,8 @@ export class BrokerEngine {
         await Promise.all(ids.map((id) => this.#store!.settle(id, bytes, this.#settings.resultTtl)));
       }
     })();
-    work.catch((failure: Error) => this.#host.emit('connection-error', failure));
+    const settled = work.catch((failure: Error) => { this.#host.emit('connection-error', failure); });
+    this.#pendingRevokes = Promise.all([this.#pendingRevokes, settled]).then(() => {});
   }
 
   /** A future for any task id: this submitter's own, or one read from the result store. */
@@ -177,6 +180,9 @@ export class BrokerEngine {
 
   async close(): Promise<void> {
     this.#closed = true;
+    // A start still under way would open connections after this: let it finish first.
+    await this.#starting?.catch(() => {});
+    await this.#pendingRevokes;
     this.#watch?.close();
     await this.#inbox?.close().catch(() => {});
     await this.#broker?.close().catch(() => {});

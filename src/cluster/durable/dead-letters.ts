@@ -2,7 +2,6 @@ import { openBroker } from '../../broker/open.js';
 import { defaultResultBackend, openResultStore } from '../../results/open.js';
 import { DEFAULT_RESULT_TTL_MS } from '../../results/store.js';
 import type { Broker, Message } from '../../broker/types.js';
-import { queueStats, type FullConsumeOptions } from './broker-pending.js';
 import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './messages.js';
 
 /**
@@ -16,17 +15,8 @@ import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './me
  *   retry  ─▶ ... the one with the id: publish its task to its queue, then ack it ─▶ close
  *   purge  ─▶ ... ack each ─▶ close
  */
-export interface ServerDeadLetter {
-  /** The task id; null for a body that was not a task message. */
-  id: string | null;
-  task: string | null;
-  queue: string;
-  args: unknown[] | null;
-  attempts: number;
-  error: unknown;
-  failedAt: Date;
-  worker: string;
-}
+/** A dead letter as `list` returns it: the stored record without its wire fields. */
+export type ServerDeadLetter = Pick<DeadLetterRecord, 'id' | 'task' | 'queue' | 'args' | 'attempts' | 'error' | 'worker'> & { failedAt: Date };
 
 /** How long a read waits for the next letter once the server's count is not reached yet. */
 const QUIET_MS = 500;
@@ -89,7 +79,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
   const broker = await openBroker(url);
   try {
     const dead = deadLetterQueue(queue);
-    const expected = Math.min(limit, (await queueStats(broker, dead)).waiting);
+    const expected = Math.min(limit, (await broker.queueStats(dead)).waiting);
     const letters: Letter[] = [];
     if (expected > 0) {
       await new Promise<void>((resolve) => {
@@ -101,7 +91,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
           clearTimeout(quiet);
           if (letters.length >= expected || (stopAt !== undefined && letters.at(-1)!.record.id === stopAt)) return resolve();
           quiet = setTimeout(resolve, QUIET_MS);
-        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} } as FullConsumeOptions).catch(() => resolve());
+        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} }).catch(() => resolve());
       });
     }
     return await use(letters, broker);

@@ -1,6 +1,5 @@
 import { openBroker } from '../../broker/open.js';
-import type { Broker } from '../../broker/types.js';
-import { queueStats, type QueueStats } from './broker-pending.js';
+import type { Broker, QueueStats } from '../../broker/types.js';
 import { ASK_STATUS, CONTROL_TOPIC, STATUS, deadLetterQueue, type BrokerWorkerInfo } from './messages.js';
 
 /**
@@ -40,30 +39,11 @@ export async function brokerStatus(url: string, options: { queues?: string[]; wa
     const names = options.queues ?? [...new Set(workers.flatMap((w) => w.queues))];
     if (names.length === 0) names.push('weft');
     const queues = await Promise.all(names.map(async (queue) => {
-      const [live, dead]: [QueueStats, QueueStats] = await Promise.all([queueStats(broker, queue), queueStats(broker, deadLetterQueue(queue))]);
+      const [live, dead]: [QueueStats, QueueStats] = await Promise.all([broker.queueStats(queue), broker.queueStats(deadLetterQueue(queue))]);
       return { queue, waiting: live.waiting, running: live.unacked, dead: dead.waiting, consumers: live.consumers };
     }));
     return { workers, queues };
   } finally {
     await broker.close();
   }
-}
-
-export function formatBrokerStatus(status: BrokerStatus, now = Date.now()): string {
-  const table = (header: string[], rows: string[][]) => {
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-    return [line(header), ...rows.map(line)];
-  };
-  const workers = status.workers.map((w) => [
-    w.name, w.host, String(w.pid), w.pool, String(w.capacity), String(w.inFlight), String(w.completed), String(w.failed),
-    w.state, `${((now - w.at) / 1000).toFixed(1)} s ago`, w.queues.join(' '),
-  ]);
-  const queues = status.queues.map((q) => [q.queue, String(q.waiting), q.running === undefined ? '?' : String(q.running), String(q.dead), q.consumers === undefined ? '?' : String(q.consumers)]);
-  return [
-    `workers: ${status.workers.length}`,
-    ...table(['name', 'host', 'pid', 'pool', 'capacity', 'in flight', 'completed', 'failed', 'state', 'heartbeat', 'queues'], workers),
-    '',
-    ...table(['queue', 'waiting', 'running', 'dead', 'consumers'], queues),
-  ].join('\n');
 }
