@@ -43,6 +43,8 @@ export interface EngineHost {
 
 const FIRST_RECONNECT_MS = 100;
 const MAX_RECONNECT_MS = 5000;
+/** A failed publish waits at most this long before it tries again, less if the connection comes back first. */
+const MAX_PUBLISH_RETRY_MS = 1000;
 
 export class BrokerEngine {
   readonly #host: EngineHost;
@@ -62,6 +64,8 @@ export class BrokerEngine {
   /** Revocations being sent: close() lets them reach the server first. */
   #pendingRevokes: Promise<void> = Promise.resolve();
   #fleet: BrokerWorkerInfo[] = [];
+  /** Publishes waiting to try again: woken when the connection is back. */
+  readonly #publishWaiters = new Set<() => void>();
 
   constructor(host: EngineHost, settings: DurableSettings) {
     this.#host = host;
@@ -180,6 +184,7 @@ export class BrokerEngine {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#wakePublishers();
     // A start still under way would open connections after this: let it finish first.
     await this.#starting?.catch(() => {});
     await this.#pendingRevokes;
@@ -218,7 +223,11 @@ export class BrokerEngine {
         return;
       } catch (error) {
         if (error instanceof TypeError || error instanceof RangeError) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_RECONNECT_MS, FIRST_RECONNECT_MS * 2 ** Math.min(failures, 16))));
+        await new Promise<void>((resolve) => {
+          const wake = () => { clearTimeout(timer); this.#publishWaiters.delete(wake); resolve(); };
+          const timer = setTimeout(wake, Math.min(MAX_PUBLISH_RETRY_MS, FIRST_RECONNECT_MS * 2 ** Math.min(failures, 16)));
+          this.#publishWaiters.add(wake);
+        });
       }
     }
   }
@@ -235,6 +244,7 @@ export class BrokerEngine {
       this.#broker = broker;
       void broker.closed.then((error) => this.#lost(broker, error));
       broker.onInterrupted((error) => this.#interrupted(broker, error));
+      this.#wakePublishers();
     })();
     this.#connected.catch(() => (this.#connected = undefined));
     return this.#connected;
@@ -264,7 +274,13 @@ export class BrokerEngine {
   #interrupted(broker: Broker, error: Error): void {
     if (this.#closed || this.#broker !== broker) return;
     this.#host.emit('connection-error', new ConnectionClosedError(`the broker connection was interrupted; looking up ${this.#jobs.size} task(s) in flight: ${error.message}`, { cause: error }));
+    this.#wakePublishers();
     this.#recoverInFlight();
+  }
+
+  /** The connection is (back) up: publishes that failed try again now. */
+  #wakePublishers(): void {
+    for (const wake of [...this.#publishWaiters]) wake();
   }
 
   /**
