@@ -13,7 +13,9 @@
  */
 import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import { AuthenticationError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../core/errors.js';
-import type { BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties } from './transport.js';
+import type {
+  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+} from './transport.js';
 
 /** Query parameters openBroker() reads itself; amqplib must not see them. */
 const WEFT_QUERY_PARAMS = ['redeliverAfter', 'connectTimeout', 'prefetch'];
@@ -145,9 +147,12 @@ class AmqpTransport implements BrokerTransport {
   readonly #where: string;
   readonly #publisher: ReopeningChannel<ConfirmChannel>;
   readonly #declarer: ReopeningChannel<Channel>;
+  /** Topics' fanout exchanges declared on this connection. */
+  readonly #exchanges = new Map<string, Promise<void>>();
   /** Queues declared durable on this connection (promise: concurrent first uses declare once). */
   readonly #declared = new Map<string, Promise<void>>();
-  readonly #inboxes = new Set<string>();
+  /** This connection's inboxes, each consumed on its own channel. */
+  readonly #inboxes = new Map<string, TrackedChannel<Channel>>();
   readonly #consumers = new Set<AmqpConsumer>();
   readonly #lostListeners: Array<(error: Error) => void> = [];
   #closing: Promise<void> | undefined;
@@ -171,7 +176,7 @@ class AmqpTransport implements BrokerTransport {
     this.#checkUsable();
     checkQueueName(queue);
     await this.#declare(queue);
-    await this.#send(queue, payload, {
+    await this.#send('', queue, payload, {
       persistent: true,
       contentType: CONTENT_TYPE,
       ...(properties.correlationId !== undefined && { correlationId: properties.correlationId }),
@@ -201,12 +206,21 @@ class AmqpTransport implements BrokerTransport {
         }, { noAck: true }),
         'consume the inbox',
       );
-      this.#inboxes.add(queue);
+      this.#inboxes.set(queue, tracked);
       return queue;
     } catch (error) {
       await tracked.close();
       throw error;
     }
+  }
+
+  async closeInbox(address: string): Promise<void> {
+    this.#checkUsable();
+    const tracked = this.#inboxes.get(address);
+    if (!tracked) return;
+    this.#inboxes.delete(address);
+    // The queue is exclusive and auto-delete: it goes with its channel.
+    await tracked.close();
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
@@ -215,10 +229,40 @@ class AmqpTransport implements BrokerTransport {
     // An inbox (ours or another connection's) is server-named and already exists; a plain queue
     // name is declared first, or RabbitMQ would drop the reply.
     if (!this.#inboxes.has(replyTo) && !replyTo.startsWith(RESERVED_QUEUE_PREFIX)) await this.#declare(replyTo);
-    await this.#send(replyTo, payload, {
+    await this.#send('', replyTo, payload, {
       contentType: CONTENT_TYPE,
       ...(correlationId !== undefined && { correlationId }),
     });
+  }
+
+  /** Resolves on the publisher confirm: the exchange has routed it to the subscriptions' queues there are. */
+  async broadcast(topic: string, payload: Uint8Array): Promise<void> {
+    this.#checkUsable();
+    const exchange = await this.#declareTopic(topic);
+    await this.#send(exchange, '', payload, { contentType: CONTENT_TYPE });
+  }
+
+  /** A server-named exclusive, auto-delete queue bound to the topic's exchange, on its own channel. */
+  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+    this.#checkUsable();
+    const exchange = await this.#declareTopic(topic);
+    const tracked = await this.#openChannel(() => this.#model.createChannel());
+    try {
+      const { queue } = await this.#rpc(() => tracked.channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false }), 'open a subscription');
+      await this.#rpc(() => tracked.channel.bindQueue(queue, exchange, ''), `subscribe to '${topic}'`);
+      await this.#rpc(
+        () => tracked.channel.consume(queue, (msg) => {
+          if (msg) deliverSafely(() => onPayload(toBytes(msg.content)));
+        }, { noAck: true }),
+        `consume the subscription to '${topic}'`,
+      );
+    } catch (error) {
+      await tracked.close();
+      throw error;
+    }
+    let cancelled: Promise<void> | undefined;
+    // Closing the channel deletes the queue (exclusive, auto-delete) and with it the binding.
+    return { cancel: () => cancelled ??= tracked.close() };
   }
 
   onLost(listener: (error: Error) => void): void {
@@ -278,20 +322,34 @@ class AmqpTransport implements BrokerTransport {
     return declared;
   }
 
+  /** The topic's fanout exchange, `weft.topic.<name>`: durable, so that it stays while nobody subscribes. */
+  #declareTopic(topic: string): Promise<string> {
+    const exchange = `weft.topic.${topic}`;
+    let declared = this.#exchanges.get(exchange);
+    if (!declared) {
+      declared = this.#declarer.get().then(async (tracked) => {
+        await this.#rpc(() => tracked.channel.assertExchange(exchange, 'fanout', { durable: true }), `declare exchange '${exchange}'`);
+      });
+      this.#exchanges.set(exchange, declared);
+      declared.catch(() => this.#exchanges.delete(exchange));
+    }
+    return declared.then(() => exchange);
+  }
+
   /** Sends on the confirm channel; resolves once RabbitMQ has taken the message. */
-  async #send(queue: string, payload: Uint8Array, options: Options.Publish): Promise<void> {
+  async #send(exchange: string, queue: string, payload: Uint8Array, options: Options.Publish): Promise<void> {
     const tracked = await this.#publisher.get().catch((error: unknown) => {
       throw this.#failure(error, 'open the publishing channel');
     });
     const content = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     await new Promise<void>((resolve, reject) => {
       try {
-        tracked.channel.sendToQueue(queue, content, options, (error: unknown) => {
-          if (error) reject(this.#failure(error, `publish to '${queue}'`, tracked));
+        tracked.channel.publish(exchange, queue, content, options, (error: unknown) => {
+          if (error) reject(this.#failure(error, `publish to '${exchange || queue}'`, tracked));
           else resolve();
         });
       } catch (error) {
-        reject(this.#failure(error, `publish to '${queue}'`, tracked));
+        reject(this.#failure(error, `publish to '${exchange || queue}'`, tracked));
       }
     });
   }

@@ -3,9 +3,13 @@ import { CancelledError, ConnectionClosedError, ProtocolError, TimeoutError } fr
 import { ClosedError } from '../sync/errors.js';
 import { checkMilliseconds, checkPositiveInteger, checkSignal, expected } from '../core/validate.js';
 import { Codec, reviveError } from '../remote/codec.js';
+import { BodyListener } from './body-listener.js';
 import { QueueConsumer } from './queue-consumer.js';
 import type { BrokerTransport, TransportProperties } from './transport.js';
-import type { Broker, Consumer, ConsumeOptions, MessageHandler, PublishOptions, RequestOptions } from './types.js';
+import type {
+  Broker, Consumer, ConsumeOptions, Inbox, InboxOptions, MessageHandler, PublishOptions, RequestOptions, SendOptions,
+  SubscribeOptions, Subscription,
+} from './types.js';
 
 const DEFAULT_PREFETCH = 16;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -29,6 +33,8 @@ export class BrokerClient implements Broker {
   #consumers = new Set<QueueConsumer>();
   #requests = new Map<string, PendingRequest>();
   #inbox: Promise<string> | undefined;
+  /** What openInbox() and subscribe() opened: stopped when the client closes. */
+  #listeners = new Set<{ stop(): void }>();
   /** Correlation ids are this client's random prefix and a counter: unique without a registry. */
   #idPrefix = randomBytes(6).toString('hex');
   #nextId = 0;
@@ -108,8 +114,65 @@ export class BrokerClient implements Broker {
     });
   }
 
+  async openInbox<T = unknown>(handler: (body: T, correlationId: string | undefined) => void, options: InboxOptions = {}): Promise<Inbox> {
+    this.#checkOpen();
+    if (typeof handler !== 'function') throw new TypeError(expected('handler', 'a function that takes a body and a correlationId', handler));
+    const onError = checkListenerOptions(options);
+    const listener = new BodyListener<[string | undefined]>('an inbox', (payload) => this.#decode(payload), handler as (body: unknown, id: string | undefined) => void, onError);
+    const address = await this.#call(this.#transport.openInbox(listener.receive));
+    this.#listeners.add(listener);
+    let closing: Promise<void> | undefined;
+    return {
+      address,
+      close: () => closing ??= (async () => {
+        listener.stop();
+        this.#listeners.delete(listener);
+        // A closed client closed its inboxes with its connection.
+        if (!this.#closed) await this.#call(this.#transport.closeInbox(address));
+      })(),
+    };
+  }
+
+  async send(address: string, body: unknown, options: SendOptions = {}): Promise<void> {
+    this.#checkOpen();
+    if (typeof address !== 'string' || address.length === 0 || address.length > 200) {
+      throw new TypeError(expected('address', 'an inbox address or a queue name of 1 to 200 characters', address));
+    }
+    if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+    const { correlationId } = options;
+    if (correlationId !== undefined && typeof correlationId !== 'string') throw new TypeError(expected('correlationId', 'a string', correlationId));
+    await this.#call(this.#transport.reply(address, this.#encode(body, `the body sent to ${address}`), correlationId));
+  }
+
+  async broadcast(topic: string, body: unknown): Promise<void> {
+    this.#checkOpen();
+    checkTopic(topic);
+    await this.#call(this.#transport.broadcast(topic, this.#encode(body, `the body broadcast to ${topic}`)));
+  }
+
+  async subscribe<T = unknown>(topic: string, handler: (body: T) => void, options: SubscribeOptions = {}): Promise<Subscription> {
+    this.#checkOpen();
+    checkTopic(topic);
+    if (typeof handler !== 'function') throw new TypeError(expected('handler', 'a function that takes a body', handler));
+    const onError = checkListenerOptions(options);
+    const listener = new BodyListener<[]>(`the topic ${topic}`, (payload) => this.#decode(payload), handler as (body: unknown) => void, onError);
+    const subscription = await this.#call(this.#transport.subscribe(topic, listener.receive));
+    this.#listeners.add(listener);
+    let cancelling: Promise<void> | undefined;
+    return {
+      topic,
+      cancel: () => cancelling ??= (async () => {
+        listener.stop();
+        this.#listeners.delete(listener);
+        if (!this.#closed) await this.#call(subscription.cancel());
+      })(),
+    };
+  }
+
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      for (const listener of this.#listeners) listener.stop();
+      this.#listeners.clear();
       this.#fail(new ConnectionClosedError(`the ${this.kind} broker client was closed`));
       const consumers = [...this.#consumers];
       this.#consumers.clear();
@@ -207,6 +270,18 @@ export function checkQueue(queue: unknown): void {
   if (typeof queue !== 'string' || queue.length === 0 || queue.length > 200) {
     throw new TypeError(expected('queue', 'a queue name of 1 to 200 characters', queue));
   }
+}
+
+function checkTopic(topic: unknown): void {
+  if (typeof topic !== 'string' || topic.length === 0 || topic.length > 200) {
+    throw new TypeError(expected('topic', 'a topic name of 1 to 200 characters', topic));
+  }
+}
+
+function checkListenerOptions(options: InboxOptions | SubscribeOptions): ((error: Error) => void) | undefined {
+  if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError(expected('onError', 'a function', options.onError));
+  return options.onError;
 }
 
 function checkPublishOptions(options: PublishOptions): TransportProperties {

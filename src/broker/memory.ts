@@ -1,5 +1,5 @@
 import { ConnectionClosedError } from '../core/errors.js';
-import type { BrokerTransport, Delivery, TransportConsumer, TransportProperties } from './transport.js';
+import type { BrokerTransport, Delivery, TransportConsumer, TransportProperties, TransportSubscription } from './transport.js';
 
 /**
  * A broker inside this process (`memory://NAME`): every client opened with the same NAME shares
@@ -55,6 +55,8 @@ class MemoryQueue {
 class MemoryBroker {
   queues = new Map<string, MemoryQueue>();
   inboxes = new Map<string, (payload: Uint8Array, correlationId: string | undefined) => void>();
+  /** Each topic's subscriptions now: a broadcast reaches those, later ones never see it. */
+  topics = new Map<string, Set<(payload: Uint8Array) => void>>();
   nextInbox = 0;
 
   queue(name: string): MemoryQueue {
@@ -74,7 +76,9 @@ export class MemoryTransport implements BrokerTransport {
   #consumers = new Set<{ queue: MemoryQueue; consumer: MemoryConsumer }>();
   /** Deliveries handed out and not settled: requeued when this client closes. */
   #unsettled = new Set<{ queue: MemoryQueue; message: Stored; settle(): boolean }>();
-  #inboxes: string[] = [];
+  #inboxes = new Set<string>();
+  /** Cancels this client's topic subscriptions. */
+  #subscriptions = new Set<() => void>();
 
   constructor(name: string) {
     let broker = brokers.get(name);
@@ -144,8 +148,13 @@ export class MemoryTransport implements BrokerTransport {
     this.#checkOpen();
     const address = `${INBOX_PREFIX}${++this.#broker.nextInbox}`;
     this.#broker.inboxes.set(address, onReply);
-    this.#inboxes.push(address);
+    this.#inboxes.add(address);
     return address;
+  }
+
+  async closeInbox(address: string): Promise<void> {
+    if (!this.#inboxes.delete(address)) return;
+    this.#broker.inboxes.delete(address);
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
@@ -153,7 +162,36 @@ export class MemoryTransport implements BrokerTransport {
     if (!replyTo.startsWith(INBOX_PREFIX)) return this.publish(replyTo, payload, { correlationId });
     const inbox = this.#broker.inboxes.get(replyTo);
     const copy = Uint8Array.prototype.slice.call(payload);
-    if (inbox) setImmediate(() => inbox(copy, correlationId)); // an inbox whose owner is gone drops it
+    // Dropped when the inbox is gone, also if it closes before this turn comes. setImmediate
+    // keeps the order of one sender's payloads.
+    if (inbox) setImmediate(() => this.#broker.inboxes.get(replyTo) === inbox && inbox(copy, correlationId));
+  }
+
+  async broadcast(topic: string, payload: Uint8Array): Promise<void> {
+    this.#checkOpen();
+    const subscribers = this.#broker.topics.get(topic);
+    if (!subscribers) return;
+    const copy = Uint8Array.prototype.slice.call(payload);
+    for (const subscriber of subscribers) {
+      // In a later turn, as from a server; one that cancels meanwhile does not get it.
+      setImmediate(() => subscribers.has(subscriber) && subscriber(copy));
+    }
+  }
+
+  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+    this.#checkOpen();
+    let subscribers = this.#broker.topics.get(topic);
+    if (!subscribers) this.#broker.topics.set(topic, (subscribers = new Set()));
+    // A wrapper per subscription: the same callback may subscribe twice and is then called twice.
+    const subscriber = (payload: Uint8Array): void => onPayload(payload);
+    subscribers.add(subscriber);
+    const cancel = (): void => {
+      subscribers.delete(subscriber);
+      if (subscribers.size === 0 && this.#broker.topics.get(topic) === subscribers) this.#broker.topics.delete(topic);
+      this.#subscriptions.delete(cancel);
+    };
+    this.#subscriptions.add(cancel);
+    return { cancel: async () => cancel() };
   }
 
   onLost(): void {
@@ -172,6 +210,8 @@ export class MemoryTransport implements BrokerTransport {
       if (record.settle()) this.#requeue(record.queue, record.message);
     }
     for (const address of this.#inboxes) this.#broker.inboxes.delete(address);
+    this.#inboxes.clear();
+    for (const cancel of [...this.#subscriptions]) cancel();
   }
 
   #requeue(queue: MemoryQueue, message: Stored): void {

@@ -23,7 +23,9 @@ import {
   type Subscription,
 } from 'nats';
 import { ConnectionClosedError } from '../core/errors.js';
-import type { BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties } from './transport.js';
+import type {
+  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+} from './transport.js';
 
 const DURABLE = 'weft';
 const REPLY_TO = 'Weft-Reply-To';
@@ -103,6 +105,7 @@ class NatsTransport implements BrokerTransport {
   /** The durable consumer of each stream, by stream name. */
   readonly #durables = new Map<string, Promise<void>>();
   readonly #pullers = new Set<Puller>();
+  readonly #inboxes = new Map<string, Subscription>();
   /** Deliveries not yet settled, so that close() can give them back. */
   readonly #unsettled = new Set<Msg>();
   readonly #lostListeners: ((error: Error) => void)[] = [];
@@ -150,7 +153,7 @@ class NatsTransport implements BrokerTransport {
   async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
     this.#ensureOpen();
     const inbox = createInbox();
-    this.#nc.subscribe(inbox, {
+    const subscription = this.#nc.subscribe(inbox, {
       callback: (error, msg) => {
         if (error) return;
         const correlationId = msg.headers?.get(CORRELATION_ID);
@@ -161,9 +164,19 @@ class NatsTransport implements BrokerTransport {
         }
       },
     });
+    this.#inboxes.set(inbox, subscription);
     // The server knows the subscription before anyone learns the address.
     await this.#nc.flush();
     return inbox;
+  }
+
+  async closeInbox(address: string): Promise<void> {
+    this.#ensureOpen();
+    const subscription = this.#inboxes.get(address);
+    if (!subscription) return;
+    this.#inboxes.delete(address);
+    subscription.unsubscribe();
+    await this.#nc.flush();
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
@@ -173,6 +186,37 @@ class NatsTransport implements BrokerTransport {
     if (correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(correlationId));
     this.#nc.publish(replyTo, payload, { headers });
     await this.#nc.flush();
+  }
+
+  /** Core NATS, not JetStream: nothing is kept. Resolves after a flush (the server has it). */
+  async broadcast(topic: string, payload: Uint8Array): Promise<void> {
+    this.#ensureOpen();
+    this.#nc.publish(topicSubject(topic), payload);
+    await this.#nc.flush();
+  }
+
+  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+    this.#ensureOpen();
+    const subscription = this.#nc.subscribe(topicSubject(topic), {
+      callback: (error, msg) => {
+        if (error) return;
+        try {
+          onPayload(msg.data);
+        } catch {
+          // The listener owns its failures; the subscription goes on.
+        }
+      },
+    });
+    // The server knows the subscription before this resolves: later broadcasts reach it.
+    await this.#nc.flush();
+    let cancelled: Promise<void> | undefined;
+    return {
+      cancel: () => cancelled ??= (async () => {
+        if (this.#ended || subscription.isClosed()) return;
+        subscription.unsubscribe();
+        await this.#nc.flush();
+      })(),
+    };
   }
 
   onLost(listener: (error: Error) => void): void {
@@ -477,6 +521,11 @@ function jsonBytes(value: unknown): Uint8Array {
 /** The JetStream stream that holds `queue`'s messages (for tools and tests that look at it). */
 export function natsStreamName(queue: string): string {
   return `weft_${queueToken(queue)}`;
+}
+
+/** The core NATS subject of a topic. */
+function topicSubject(topic: string): string {
+  return `weft.topic.${queueToken(topic)}`;
 }
 
 /** A stream-name- and subject-safe token for any queue name: hex of its UTF-8, or a hash when long. */

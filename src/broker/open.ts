@@ -27,8 +27,8 @@ type OpenTransport = (url: URL, options: TransportOptions) => Promise<BrokerTran
  * library: scheme → [module beside this one, its factory].
  */
 const adapters: Record<string, [module: string, factory: string] | OpenTransport> = {
-  'redis:': ['./redis.js', 'openRedisTransport'],
-  'rediss:': ['./redis.js', 'openRedisTransport'],
+  'redis:': ['./redis/transport.js', 'openRedisTransport'],
+  'rediss:': ['./redis/transport.js', 'openRedisTransport'],
   'amqp:': ['./amqp.js', 'openAmqpTransport'],
   'amqps:': ['./amqp.js', 'openAmqpTransport'],
   'nats:': ['./nats.js', 'openNatsTransport'],

@@ -49,3 +49,21 @@ export async function removeQueues(url: string | URL, names: string[]): Promise<
       return;
   }
 }
+
+/**
+ * Deletes what a server keeps for topics: RabbitMQ's fanout exchanges `weft.topic.<name>`
+ * (Redis channels and NATS subjects leave nothing behind).
+ */
+export async function removeTopics(url: string | URL, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const parsed = withoutSettings(new URL(url));
+  if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') return;
+  const { connect } = await import('amqplib');
+  const connection = await connect(parsed.href);
+  try {
+    const channel = await connection.createChannel();
+    for (const name of names) await channel.deleteExchange(`weft.topic.${name}`);
+  } finally {
+    await connection.close();
+  }
+}

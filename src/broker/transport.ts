@@ -16,6 +16,13 @@
  * - At most `prefetch` messages are unsettled at one consumer at once.
  * - `replyTo` and `correlationId` travel with a message; `reply()` sends a payload to a
  *   `replyTo` address, which is either a queue name or an address made by openInbox().
+ * - Inboxes are private, not durable addresses: a connection may open many (each its own
+ *   address) and close each; a payload sent to an inbox that is closed or whose connection is
+ *   gone is dropped. Payloads sent from one connection to one inbox arrive in the order sent.
+ * - Topics fan out and keep nothing: a payload broadcast to a topic reaches every subscription
+ *   of that topic that exists when the server takes it, on any connection, once each; a
+ *   subscription made later never sees it. Payloads from one connection to one subscription
+ *   arrive in the order sent.
  * - Connection loss is reported once through `onLost`; after it every call rejects.
  */
 
@@ -45,6 +52,11 @@ export interface TransportConsumer {
   cancel(): Promise<void>;
 }
 
+export interface TransportSubscription {
+  /** Nothing more reaches this subscription's callback. Idempotent. */
+  cancel(): Promise<void>;
+}
+
 export interface BrokerTransport {
   /** The scheme this adapter serves (`redis`, `amqp`, `nats`, `memory`), for messages. */
   readonly kind: string;
@@ -55,12 +67,19 @@ export interface BrokerTransport {
   /** Starts delivering `queue`'s messages to `onDelivery`, at most `prefetch` unsettled at once. */
   consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer>;
   /**
-   * Opens this connection's private reply address: payloads sent there with reply() reach
-   * `onReply`. Replies are not durable: one sent to an inbox whose owner is gone is dropped.
+   * Opens a private address on this connection: payloads sent there with reply() reach
+   * `onReply`. May be called many times; each call makes a new address. Not durable: a payload
+   * sent to an inbox that is closed, or whose connection is gone, is dropped.
    */
   openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string>;
+  /** Closes an inbox this connection opened: nothing more reaches its `onReply`. An unknown address is ignored. */
+  closeInbox(address: string): Promise<void>;
   /** Sends `payload` to a `replyTo` address: an inbox, or otherwise a queue name. */
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void>;
+  /** Sends `payload` to every subscription of `topic` there is now; resolves once the server has taken it. */
+  broadcast(topic: string, payload: Uint8Array): Promise<void>;
+  /** Resolves once the server has the subscription: every broadcast it takes afterwards reaches `onPayload`. */
+  subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription>;
   /** Called once if the connection to the server is lost for good (not after close()). */
   onLost(listener: (error: Error) => void): void;
   /** Closes the connection; unsettled deliveries go back to their queues. */

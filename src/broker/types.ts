@@ -59,6 +59,36 @@ export interface Consumer {
   cancel(): Promise<void>;
 }
 
+export interface InboxOptions {
+  /** Hears about bodies that could not be decoded and handler failures (else a process warning). */
+  onError?: (error: Error) => void;
+}
+
+/** A private, not durable address of one client: what send() to its `address` reaches. */
+export interface Inbox {
+  /** Where to send: give it to other clients (in a message body, or as a replyTo). */
+  readonly address: string;
+  /** Stops receiving; bodies sent here afterwards are dropped. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface SendOptions {
+  /** Handed to the inbox's handler with the body. */
+  correlationId?: string;
+}
+
+export interface SubscribeOptions {
+  /** Hears about bodies that could not be decoded and handler failures (else a process warning). */
+  onError?: (error: Error) => void;
+}
+
+/** One subscription of a topic. */
+export interface Subscription {
+  readonly topic: string;
+  /** Stops receiving; broadcasts afterwards do not reach this subscription. Idempotent. */
+  cancel(): Promise<void>;
+}
+
 export interface Broker {
   /** `redis`, `amqp`, `nats` or `memory`. */
   readonly kind: string;
@@ -67,6 +97,26 @@ export interface Broker {
   consume<T = any>(queue: string, handler: MessageHandler<T>, options?: ConsumeOptions): Promise<Consumer>;
   /** Publishes `body` with a private replyTo and resolves with the consumer's answer. */
   request<R = unknown>(queue: string, body: unknown, options?: RequestOptions): Promise<R>;
+  /**
+   * Opens a private inbox of this client: bodies that any client send()s to its address reach
+   * `handler`, in the order one sender sent them. Not durable: while nobody listens, bodies
+   * sent to it are dropped. A client may open many.
+   */
+  openInbox<T = unknown>(handler: (body: T, correlationId: string | undefined) => void, options?: InboxOptions): Promise<Inbox>;
+  /**
+   * Sends `body` (a plain value, not a request's `[ok, value]` answer) to an inbox's address,
+   * or, when `address` is not an inbox, publishes it to the queue of that name.
+   * Resolves once the server has taken it.
+   */
+  send(address: string, body: unknown, options?: SendOptions): Promise<void>;
+  /**
+   * Sends `body` to every subscription of `topic` that exists now, on any client of this
+   * broker, once each; nothing is kept for later subscribers (not durable). Resolves once the
+   * server has taken it.
+   */
+  broadcast(topic: string, body: unknown): Promise<void>;
+  /** Hears the broadcasts to `topic` from now on, until cancelled. A client may subscribe many times. */
+  subscribe<T = unknown>(topic: string, handler: (body: T) => void, options?: SubscribeOptions): Promise<Subscription>;
   /** Cancels the consumers, rejects pending requests with ConnectionClosedError, closes the connection. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

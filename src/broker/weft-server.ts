@@ -4,7 +4,7 @@ import { expected } from '../core/validate.js';
 import { byRef, serve, type RpcServer } from '../remote/rpc.js';
 import type { ListenOptions } from '../remote/listener.js';
 import { MemoryTransport } from './memory.js';
-import type { Delivery, TransportConsumer, TransportProperties } from './transport.js';
+import type { Delivery, TransportConsumer, TransportProperties, TransportSubscription } from './transport.js';
 
 /**
  * weft's own broker (`weft broker`, `weft://` URLs): the memory broker's queues, served to
@@ -26,10 +26,16 @@ export interface ReplySink {
   answer(payload: Uint8Array, correlationId: string | undefined): void;
 }
 
+/** What a client lends the server to receive a topic's broadcasts. */
+export interface TopicSink {
+  receive(payload: Uint8Array): void;
+}
+
 export class BrokerSession {
   #transport: MemoryTransport;
   #deliveries = new Map<number, Delivery>();
   #consumers = new Map<number, TransportConsumer>();
+  #subscriptions = new Map<number, TransportSubscription>();
   #nextId = 0;
 
   constructor(brokerName: string) {
@@ -78,10 +84,37 @@ export class BrokerSession {
     });
   }
 
+  async closeInbox(address: string): Promise<void> {
+    checkQueue(address);
+    await this.#transport.closeInbox(address);
+  }
+
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     checkQueue(replyTo);
     checkPayload(payload);
     await this.#transport.reply(replyTo, payload, correlationId);
+  }
+
+  async broadcast(topic: string, payload: Uint8Array): Promise<void> {
+    checkQueue(topic, 'topic');
+    checkPayload(payload);
+    await this.#transport.broadcast(topic, payload);
+  }
+
+  async subscribe(topic: string, sink: TopicSink): Promise<number> {
+    checkQueue(topic, 'topic');
+    const id = ++this.#nextId;
+    const subscription = await this.#transport.subscribe(topic, (payload) => {
+      (sink.receive(payload) as unknown as PromiseLike<void>).then(undefined, () => {});
+    });
+    this.#subscriptions.set(id, subscription);
+    return id;
+  }
+
+  async unsubscribe(subscriptionId: number): Promise<void> {
+    const subscription = this.#subscriptions.get(subscriptionId);
+    this.#subscriptions.delete(subscriptionId);
+    await subscription?.cancel();
   }
 
   /** Resolves when the client's connection ends, after giving back what it held. */
@@ -98,8 +131,8 @@ export async function serveBroker(options: BrokerServerOptions): Promise<RpcServ
   return serve({ ...options, expose: { open: () => byRef(new BrokerSession(name)) } });
 }
 
-function checkQueue(queue: unknown): void {
-  if (typeof queue !== 'string' || queue === '') throw new TypeError(expected('queue', 'a queue name', queue));
+function checkQueue(queue: unknown, what = 'queue'): void {
+  if (typeof queue !== 'string' || queue === '') throw new TypeError(expected(what, `a ${what} name`, queue));
 }
 
 function checkPayload(payload: unknown): void {

@@ -1,8 +1,8 @@
 import { ConnectionClosedError } from '../core/errors.js';
 import { byRef, connect } from '../remote/rpc.js';
 import type { Remote, RemoteRoot } from '../remote/rpc/proxy.js';
-import type { BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties } from './transport.js';
-import type { BrokerSession, DeliverySink, ReplySink } from './weft-server.js';
+import type { BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription } from './transport.js';
+import type { BrokerSession, DeliverySink, ReplySink, TopicSink } from './weft-server.js';
 
 /**
  * The adapter for weft's own broker (`weft broker`, serveBroker()): `weft://:AUTHKEY@HOST:PORT`,
@@ -71,8 +71,23 @@ class WeftTransport implements BrokerTransport {
     return this.#call(() => this.#session.openInbox(byRef(sink) as unknown as ReplySink));
   }
 
+  closeInbox(address: string): Promise<void> {
+    return this.#call(() => this.#session.closeInbox(address));
+  }
+
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     return this.#call(() => this.#session.reply(replyTo, payload, correlationId));
+  }
+
+  broadcast(topic: string, payload: Uint8Array): Promise<void> {
+    return this.#call(() => this.#session.broadcast(topic, payload));
+  }
+
+  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+    const sink: TopicSink = { receive: (payload) => onPayload(payload) };
+    const id = await this.#call(() => this.#session.subscribe(topic, byRef(sink) as unknown as TopicSink));
+    let cancelled: Promise<void> | undefined;
+    return { cancel: () => cancelled ??= this.#closed || this.#lost ? Promise.resolve() : this.#call(() => this.#session.unsubscribe(id)) };
   }
 
   onLost(listener: (error: Error) => void): void {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParsedArgs } from './args.js';
 import { benchHelp, runBench } from './bench.js';
 import { brokerHelp, runBroker } from './broker.js';
+import { deadLettersHelp, runDeadLetters } from './dead-letters.js';
 import { runServe, serveHelp } from './serve.js';
 import { runStatus, statusHelp } from './status.js';
 import { runWorker, workerHelp } from './worker.js';
@@ -18,15 +19,16 @@ interface Command {
 const commands: Record<string, Command> = {
   bench: { summary: 'run a benchmark (pi, green, all); `weft bench --help` for options', run: runBench },
   serve: { summary: "serve a module's exports over RPC; `weft serve --help` for options", run: runServe },
-  worker: { summary: 'join a ClusterExecutor and run its tasks; `weft worker --help` for options', run: runWorker },
-  status: { summary: "print a cluster's workers; `weft status --help` for options", run: runStatus },
+  worker: { summary: 'run a cluster\'s tasks (--connect or --broker); `weft worker --help` for options', run: runWorker },
+  status: { summary: "print a cluster's workers and queues; `weft status --help` for options", run: runStatus },
+  'dead-letters': { summary: 'list, retry or purge a broker cluster\'s failed tasks; `weft dead-letters --help`', run: runDeadLetters },
   broker: { summary: 'run a message broker for weft:// URLs; `weft broker --help` for options', run: runBroker },
 };
 
 function help(): string {
   const lines = ['weft: concurrency and distributed computing for Node.js', '', 'usage: weft <command> [options]', '', 'commands:'];
-  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${command.summary}`);
-  lines.push('', benchHelp(), '', serveHelp(), '', workerHelp(), '', statusHelp(), '', brokerHelp());
+  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(12)} ${command.summary}`);
+  lines.push('', benchHelp(), '', serveHelp(), '', workerHelp(), '', statusHelp(), '', deadLettersHelp(), '', brokerHelp());
   return lines.join('\n');
 }
 

@@ -1,4 +1,5 @@
 /** `weft status --connect tcp://HOST:PORT`: the workers of a cluster, as `cluster.workers()` sees them. */
+import { brokerStatus, formatBrokerStatus } from '../cluster/durable/status.js';
 import { clusterStatus } from '../cluster/status.js';
 import type { StatusReply } from '../cluster/protocol.js';
 import type { ParsedArgs } from './args.js';
@@ -8,6 +9,9 @@ export function statusHelp(): string {
   return [
     'weft status --connect tcp://HOST:PORT (--authkey-file F | WEFT_AUTHKEY=...) [--json]',
     '      prints the workers of a running ClusterExecutor and its task counters',
+    'weft status --broker URL [--queues a,b] [--wait MS] [--json]',
+    '      the workers consuming from a broker (those that answer within --wait, default 1000 ms) and',
+    '      each queue as the server counts it: waiting, running (held by workers), dead letters',
   ].join('\n');
 }
 
@@ -16,8 +20,16 @@ export async function runStatus({ options }: ParsedArgs): Promise<number> {
     console.log(statusHelp());
     return 0;
   }
+  if (typeof options.broker === 'string') {
+    const wait = options.wait === undefined ? undefined : Number(options.wait);
+    if (wait !== undefined && !(Number.isInteger(wait) && wait > 0)) throw new Error(`--wait expects a positive number of milliseconds, got ${JSON.stringify(options.wait)}`);
+    const queues = typeof options.queues === 'string' ? options.queues.split(',').map((q) => q.trim()).filter(Boolean) : undefined;
+    const status = await brokerStatus(options.broker, { queues, wait });
+    console.log(options.json ? JSON.stringify(status, null, 2) : formatBrokerStatus(status));
+    return 0;
+  }
   const connect = options.connect;
-  if (typeof connect !== 'string') throw new Error(`--connect tcp://HOST:PORT is required\n\n${statusHelp()}`);
+  if (typeof connect !== 'string') throw new Error(`--connect tcp://HOST:PORT or --broker URL is required\n\n${statusHelp()}`);
   const status = await clusterStatus(connect, { authkey: readAuthkey(options) });
   console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
   return 0;

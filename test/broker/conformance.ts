@@ -17,33 +17,17 @@ import { CancelledError, ClosedError, ConnectionClosedError, InvalidStateError, 
 import { openBroker } from '../../src/broker/open.js';
 import type { Broker, Message } from '../../src/broker/types.js';
 import { TcpRelay } from './transport-helpers.js';
+import { Collector, type ConformanceContext } from './conformance-helpers.js';
+import { channelConformance } from './conformance-channels.js';
 
 /** Collects messages and lets a test wait for a count. */
-class Inbox<T = unknown> {
-  readonly messages: Message<T>[] = [];
-  #waiters: { count: number; wake(): void }[] = [];
+class Inbox<T = unknown> extends Collector<Message<T>> {
+  get messages(): Message<T>[] {
+    return this.items;
+  }
 
-  push = (message: Message<T>): void => {
-    this.messages.push(message);
-    for (const waiter of [...this.#waiters]) {
-      if (this.messages.length >= waiter.count) {
-        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        waiter.wake();
-      }
-    }
-  };
-
-  async waitFor(count: number, timeoutMs = 5000): Promise<Message<T>[]> {
-    if (this.messages.length < count) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((wake) => this.#waiters.push({ count, wake })),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`timed out with ${this.messages.length} of ${count} messages`)), timeoutMs);
-        }),
-      ]).finally(() => clearTimeout(timer));
-    }
-    return this.messages.slice(0, count);
+  override waitFor(count: number, timeoutMs = 5000): Promise<Message<T>[]> {
+    return super.waitFor(count, timeoutMs, 'messages');
   }
 }
 
@@ -52,6 +36,8 @@ export interface ConformanceOptions {
   crashRedeliveryMs?: number;
   /** Removes the server's queues of these names after the suite (the public API has no way to). */
   removeQueues?: (names: string[]) => Promise<void>;
+  /** Removes what the server keeps for these topics (RabbitMQ's exchanges). */
+  removeTopics?: (names: string[]) => Promise<void>;
   /** The server's port, for a test that makes it go away behind a relay, and how long the client may take to notice. */
   loss?: { port: number; withinMs: number };
 }
@@ -70,10 +56,19 @@ export function brokerConformance(kind: string, url: string, options: Conformanc
       queues.push(name);
       return name;
     };
+    const topics: string[] = [];
+    const topicName = (what: string) => {
+      const name = `weft-test.${what}.${randomBytes(4).toString('hex')}`;
+      topics.push(name);
+      return name;
+    };
     after(async () => {
       await Promise.allSettled(open.map((broker) => broker.close()));
       await options.removeQueues?.(queues);
+      await options.removeTopics?.(topics);
     });
+    const context: ConformanceContext = { kind, url, connect, queueName, topicName };
+    channelConformance(context);
 
     test('a message published before anyone consumes waits, and arrives with its body, headers and properties', async () => {
       const broker = await connect();

@@ -28,3 +28,35 @@ test('openBroker refuses an unknown scheme and a malformed URL with a TypeError 
   await assert.rejects(openBroker('not a url'), TypeError);
   await assert.rejects(openBroker('memory://x?redeliverAfter=-1'), RangeError);
 });
+
+test('a payload at an inbox that is not a weft body goes to onError, never to the handler, and the inbox goes on', async () => {
+  const broker = await openBroker('memory://malformed-inbox');
+  const raw = new MemoryTransport('malformed-inbox');
+  const errors: Error[] = [];
+  const bodies: unknown[] = [];
+  const inbox = await broker.openInbox((body) => void bodies.push(body), { onError: (error) => errors.push(error) });
+  await raw.reply(inbox.address, new Uint8Array([0x92, 1]), undefined);
+  await broker.send(inbox.address, 'fine');
+  while (bodies.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(bodies, ['fine']);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof ProtocolError);
+  await broker.close();
+  await raw.close();
+});
+
+test('a broadcast payload that is not a weft body goes to onError, never to the handler', async () => {
+  const broker = await openBroker('memory://malformed-topic');
+  const raw = new MemoryTransport('malformed-topic');
+  const errors: Error[] = [];
+  const bodies: unknown[] = [];
+  await broker.subscribe('news', (body) => void bodies.push(body), { onError: (error) => errors.push(error) });
+  await raw.broadcast('news', new Uint8Array([0x92, 1]));
+  await broker.broadcast('news', 'fine');
+  while (bodies.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(bodies, ['fine']);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof ProtocolError);
+  await broker.close();
+  await raw.close();
+});

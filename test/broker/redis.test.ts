@@ -5,7 +5,7 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { openRedisTransport } from '../../src/broker/redis.js';
+import { openRedisTransport } from '../../src/broker/redis/transport.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
 import { bytes, DeliveryInbox, sleep, TcpRelay, text } from './transport-helpers.js';

@@ -9,10 +9,11 @@ import { defaultResultBackend, openResultStore } from '../../results/open.js';
 import type { ResultStore } from '../../results/store.js';
 import type { DurableSettings } from './options.js';
 import {
-  ASK_STATUS, CONTROL_TOPIC, MESSAGE_VERSION, PROGRESS, RESULT, RETRYING, REVOKE, STATUS, YIELD,
+  CONTROL_TOPIC, MESSAGE_VERSION, PROGRESS, RESULT, RETRYING, REVOKE, YIELD,
   type BrokerWorkerInfo, type StoredResult, type TaskMessage,
 } from './messages.js';
 import { ResultWatch } from './result-watch.js';
+import { askWorkers } from './status.js';
 
 /**
  * The submitter's side of the broker-backed cluster: jobs the executor starts become task
@@ -38,8 +39,6 @@ export interface EngineHost {
   emit(event: string, payload: unknown): void;
 }
 
-/** How long inspect() collects the workers' answers to a status request. */
-const STATUS_TIMEOUT_MS = 1000;
 const FIRST_RECONNECT_MS = 100;
 const MAX_RECONNECT_MS = 5000;
 
@@ -58,7 +57,6 @@ export class BrokerEngine {
   #connected: Promise<void> | undefined;
   #closed = false;
   #fleet: BrokerWorkerInfo[] = [];
-  #statusWaiters = new Set<(info: BrokerWorkerInfo) => void>();
 
   constructor(host: EngineHost, settings: DurableSettings) {
     this.#host = host;
@@ -159,19 +157,10 @@ export class BrokerEngine {
     return future;
   }
 
-  /** Asks every worker for its figures; resolves with those that answered within the time. */
-  async inspect(timeout = STATUS_TIMEOUT_MS): Promise<BrokerWorkerInfo[]> {
+  /** Asks every worker for its figures; resolves with those that answered within `wait` ms. */
+  async inspect(wait?: number): Promise<BrokerWorkerInfo[]> {
     await this.#connected;
-    const seen = new Map<string, BrokerWorkerInfo>();
-    const collect = (info: BrokerWorkerInfo) => seen.set(`${info.host}:${info.pid}:${info.name}`, info);
-    this.#statusWaiters.add(collect);
-    try {
-      await this.#broker!.broadcast(CONTROL_TOPIC, [ASK_STATUS, this.#inbox!.address]);
-      await new Promise((resolve) => setTimeout(resolve, timeout));
-    } finally {
-      this.#statusWaiters.delete(collect);
-    }
-    this.#fleet = [...seen.values()];
+    this.#fleet = await askWorkers(this.#broker!, wait);
     return this.workers;
   }
 
@@ -262,11 +251,6 @@ export class BrokerEngine {
   #onReply(body: unknown): void {
     if (!Array.isArray(body)) return;
     const op = body[0];
-    if (op === STATUS) {
-      const info = body[1] as BrokerWorkerInfo;
-      if (typeof info === 'object' && info !== null) for (const waiter of this.#statusWaiters) waiter(info);
-      return;
-    }
     const job = typeof body[1] === 'string' ? this.#jobs.get(body[1]) : undefined;
     if (!job) return; // settled already (cancelled, or an earlier copy's outcome)
     if (op === RESULT) {

@@ -1,0 +1,61 @@
+/**
+ * How a weft message is kept in a Redis stream entry, and the script that settles one.
+ * Fields: `p` payload, `r` replyTo, `c` correlationId, `h` headers as JSON, and `d` = 1 on a
+ * copy put back by nack(true) or close(), so that its next delivery says redelivered.
+ */
+import { createHash } from 'node:crypto';
+import type { TransportProperties } from '../transport.js';
+
+/** The consumer group every weft consumer of a queue reads through. */
+export const GROUP = 'weft';
+
+export const streamKey = (queue: string): string => `weft:q:${queue}`;
+
+/**
+ * KEYS[1] the stream, ARGV[1] the group, ARGV[2] the entry id, ARGV[3..] the fields of a copy
+ * to add (requeue) or none (ack, drop). Adds the copy only if this call removed the entry from
+ * the pending list: a message settled twice, or by two consumers, is requeued at most once.
+ */
+export const SETTLE_SCRIPT = `
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if acked == 1 and #ARGV > 2 then redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3)) end
+return acked`;
+export const SETTLE_SHA = createHash('sha1').update(SETTLE_SCRIPT).digest('hex');
+
+/** One entry as XREADGROUP / XAUTOCLAIM return it; fields are null for a deleted entry. */
+export type RawEntry = [id: Buffer, fields: Buffer[] | null];
+
+export function entryFields(payload: Uint8Array, properties: TransportProperties): Array<string | Buffer> {
+  const fields: Array<string | Buffer> = ['p', Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)];
+  if (properties.replyTo !== undefined) fields.push('r', properties.replyTo);
+  if (properties.correlationId !== undefined) fields.push('c', properties.correlationId);
+  if (properties.headers && Object.keys(properties.headers).length > 0) fields.push('h', JSON.stringify(properties.headers));
+  return fields;
+}
+
+export function parseFields(fields: Buffer[]): TransportProperties & { payload: Uint8Array; headers: Record<string, string>; redelivered: boolean } {
+  const message = { payload: new Uint8Array(0), headers: {} as Record<string, string>, redelivered: false } as
+    TransportProperties & { payload: Uint8Array; headers: Record<string, string>; redelivered: boolean };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1]!;
+    switch (fields[i]!.toString()) {
+      case 'p': message.payload = new Uint8Array(value); break;
+      case 'r': message.replyTo = value.toString(); break;
+      case 'c': message.correlationId = value.toString(); break;
+      case 'h': message.headers = JSON.parse(value.toString()) as Record<string, string>; break;
+      case 'd': message.redelivered = true; break;
+    }
+  }
+  return message;
+}
+
+/** The fields of an entry, marked so that its next delivery says redelivered. */
+export function redeliveredCopy(fields: Buffer[]): Buffer[] {
+  const copy: Buffer[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i]!.toString() !== 'd') copy.push(fields[i]!, fields[i + 1]!);
+  }
+  copy.push(Buffer.from('d'), Buffer.from('1'));
+  return copy;
+}
