@@ -55,9 +55,28 @@ export function redisConnection(url: string): Record<string, unknown> {
   };
 }
 
+/** A server that does not answer within this long makes a skipped row (BullMQ itself would wait for it). */
+const PROBE_TIMEOUT_MS = 3000;
+
+async function probe(connection: Record<string, unknown>): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis({ ...connection, connectTimeout: PROBE_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  let cause: Error | undefined;
+  redis.on('error', (error: Error) => { cause ??= error; });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new Error(`could not reach Redis at ${String(connection.host)}:${String(connection.port)}: ${(cause ?? error as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 export async function openBullmqPeer(options: BullmqPeerOptions): Promise<ClusterContender> {
-  const { Queue, QueueEvents } = await import('bullmq');
   const connection = redisConnection(options.url);
+  await probe(connection);
+  const { Queue, QueueEvents } = await import('bullmq');
   const name = options.name;
   const queue: Queue = new Queue(options.queue, {
     connection: { ...connection, connectTimeout: 3000 },

@@ -68,6 +68,8 @@ export interface ClusterBenchRow {
   /** The broker URL of a broker-backed or BullMQ row, password hidden. */
   broker?: string;
   kind: 'pool' | 'embedded' | 'broker' | 'bullmq';
+  /** The queue a broker-backed or BullMQ row used. */
+  queue?: string;
   tasksPerSecond?: number;
   rttMedianUs?: number;
   rttP90Us?: number;
@@ -142,19 +144,19 @@ async function openRows(options: ClusterBenchOptions, entries: Entry[], startWef
     try {
       if (given === BROKER_URLS.weft) url = (await startWeft()).url;
       const queue = options.queue ?? `weft-bench.${runId}.${entries.length}`;
-      add({ executor: name, kind: 'broker', broker: label }, await openBrokerClusterRow({
+      add({ executor: name, kind: 'broker', broker: label, queue }, await openBrokerClusterRow({
         name, url, queue, ownQueue: options.queue === undefined, workers: options.brokerWorkers, concurrency, resultTtl: options.resultTtl,
       }));
     } catch (error) {
       add({ executor: name, kind: 'broker', broker: label, skipped: (error as Error).message });
       progress(`${name} skipped: ${(error as Error).message}`);
-      continue;
     }
-    if (!options.peers || !/^rediss?:$/.test(new URL(url).protocol)) continue;
+    if (!options.peers || !/^rediss?:$/.test(new URL(given).protocol)) continue;
     const peerName = `bullmq (${label})`;
+    const queue = `weft-bench-bullmq-${runId}-${entries.length}`;
     try {
-      add({ executor: peerName, kind: 'bullmq', broker: label }, await openBullmqPeer({
-        name: peerName, url, queue: `weft-bench-bullmq-${runId}-${entries.length}`, workers: options.brokerWorkers || workers, concurrency,
+      add({ executor: peerName, kind: 'bullmq', broker: label, queue }, await openBullmqPeer({
+        name: peerName, url: given, queue, workers: options.brokerWorkers || workers, concurrency,
       }));
     } catch (error) {
       add({ executor: peerName, kind: 'bullmq', broker: label, skipped: (error as Error).message });
