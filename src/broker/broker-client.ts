@@ -41,7 +41,11 @@ export class BrokerClient implements Broker {
   #closed: Error | undefined;
   #closing: Promise<void> | undefined;
 
+  readonly closed: Promise<Error>;
+  #resolveClosed!: (error: Error) => void;
+
   constructor(transport: BrokerTransport, maxMessageSize: number) {
+    this.closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     this.kind = transport.kind;
     this.#transport = transport;
     this.#maxMessageSize = Math.min(maxMessageSize, transport.maxPayload ?? Infinity);
@@ -256,6 +260,7 @@ export class BrokerClient implements Broker {
   #fail(error: Error): void {
     if (this.#closed) return;
     this.#closed = error;
+    this.#resolveClosed(error);
     const requests = [...this.#requests.values()];
     this.#requests.clear();
     for (const request of requests) request.reject(error);

@@ -119,5 +119,11 @@ export interface Broker {
   subscribe<T = unknown>(topic: string, handler: (body: T) => void, options?: SubscribeOptions): Promise<Subscription>;
   /** Cancels the consumers, rejects pending requests with ConnectionClosedError, closes the connection. */
   close(): Promise<void>;
+  /**
+   * Resolves (never rejects) with the reason once this client can no longer be used: its
+   * connection was lost for good, or close() was called. Programs that must stay connected
+   * (a cluster worker) open a new client then.
+   */
+  readonly closed: Promise<Error>;
   [Symbol.asyncDispose](): Promise<void>;
 }

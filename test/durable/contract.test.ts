@@ -29,6 +29,6 @@ for (const [kind, url] of brokers) {
       await worker.ready;
     });
     after(() => worker.stop());
-    executorContract(`ClusterExecutor({ broker: ${kind} })`, (concurrency) => new ClusterExecutor({ broker: url, queue, concurrency }));
+    executorContract(`ClusterExecutor({ broker: ${kind} })`, (concurrency) => new ClusterExecutor({ broker: url, queue, concurrency }), { dropsUnstarted: true });
   });
 }

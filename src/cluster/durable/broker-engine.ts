@@ -54,6 +54,7 @@ export class BrokerEngine {
   #inbox: Inbox | undefined;
   #store: ResultStore | undefined;
   #watch: ResultWatch | undefined;
+  #starting: Promise<void> | undefined;
   #connected: Promise<void> | undefined;
   #closed = false;
   #fleet: BrokerWorkerInfo[] = [];
@@ -80,13 +81,22 @@ export class BrokerEngine {
     return `${this.#prefix}-${(++this.#nextId).toString(36)}`;
   }
 
-  /** Connects (once; again after a loss); resolves when tasks can be published. */
-  async start(): Promise<void> {
-    if (this.#settings.resultBackend !== undefined && !this.#store) {
-      this.#store = await openResultStore(this.#settings.resultBackend, { ttl: this.#settings.resultTtl });
-      this.#watch = new ResultWatch(this.#store);
-    }
-    await this.#connect();
+  /** Opens the result store and connects, once; resolves when tasks can be published. */
+  start(): Promise<void> {
+    this.#starting ??= (async () => {
+      if (this.#settings.resultBackend !== undefined) {
+        this.#store = await openResultStore(this.#settings.resultBackend, { ttl: this.#settings.resultTtl });
+        this.#watch = new ResultWatch(this.#store);
+      }
+      await this.#connect();
+    })();
+    return this.#starting;
+  }
+
+  /** Resolves once connected (after start, and again after a reconnection). */
+  async #ready(): Promise<void> {
+    await this.start();
+    while (!this.#broker && !this.#closed) await (this.#connected ?? this.#connect());
   }
 
   dispatch(job: Job): void {
@@ -127,7 +137,7 @@ export class BrokerEngine {
   revoke(ids: string[], reason: unknown): void {
     const error = reason instanceof Error ? reason : new CancelledError('the task was revoked');
     const work = (async () => {
-      await this.#connected;
+      await this.#ready();
       await this.#broker?.broadcast(CONTROL_TOPIC, [REVOKE, ids, error.name, error.message]);
       if (this.#store) {
         const record: StoredResult = [false, new CancelledError(error.message), 0, 'submitter', Date.now()];
@@ -159,7 +169,7 @@ export class BrokerEngine {
 
   /** Asks every worker for its figures; resolves with those that answered within `wait` ms. */
   async inspect(wait?: number): Promise<BrokerWorkerInfo[]> {
-    await this.#connected;
+    await this.#ready();
     this.#fleet = await askWorkers(this.#broker!, wait);
     return this.workers;
   }
@@ -183,7 +193,7 @@ export class BrokerEngine {
   }
 
   async #publish(job: Job, message: TaskMessage): Promise<void> {
-    await this.#connected;
+    await this.#ready();
     if (this.#jobs.get(job.id) !== job) return; // cancelled meanwhile
     await this.#broker!.publish(job.slot as string, message, { replyTo: this.#inbox!.address, headers: { 'weft-task': message.task } });
   }

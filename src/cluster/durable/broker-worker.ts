@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import { openBroker } from '../../broker/open.js';
-import type { Broker, Consumer, Message, RefusedMessage, Subscription } from '../../broker/types.js';
+import type { Broker, Consumer, Message, Subscription } from '../../broker/types.js';
+import type { FullConsumeOptions, RefusedMessage } from './broker-pending.js';
 import { checkPositiveInteger, expected } from '../../core/validate.js';
 import { PoolBase } from '../../pools/pool-base.js';
 import { defaultResultBackend, openResultStore } from '../../results/open.js';
@@ -231,9 +232,9 @@ export class BrokerWorker {
         this.#consumers.push(await broker.consume<unknown>(queue, (message) => this.#onMessage(queue, message), {
           prefetch: this.#options.prefetch,
           autoAck: false,
-          onRefused: (error, message) => this.#settler.refused(queue, error, message as RefusedMessage),
+          onRefused: (error: Error, message: RefusedMessage) => this.#settler.refused(queue, error, message),
           onError: (error) => this.#log(`${queue}: ${error.message}`),
-        }));
+        } as FullConsumeOptions));
       }
       this.#log(`consuming ${this.#options.queues.join(', ')} on ${redact(this.#options.broker)} as ${this.#options.name} (${this.#options.pool} x ${this.#options.concurrency}; tasks: ${this.#table.names.join(', ')})`);
       this.#ready.resolve();

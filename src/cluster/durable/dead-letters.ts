@@ -1,5 +1,6 @@
 import { openBroker } from '../../broker/open.js';
 import type { Broker, Message } from '../../broker/types.js';
+import { queueStats, type FullConsumeOptions } from './broker-pending.js';
 import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './messages.js';
 
 /**
@@ -68,7 +69,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
   const broker = await openBroker(url);
   try {
     const dead = deadLetterQueue(queue);
-    const expected = Math.min(limit, (await broker.queueStats(dead)).waiting);
+    const expected = Math.min(limit, (await queueStats(broker, dead)).waiting);
     const letters: Letter[] = [];
     if (expected > 0) {
       await new Promise<void>((resolve) => {
@@ -80,7 +81,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
           clearTimeout(quiet);
           if (letters.length >= expected || (stopAt !== undefined && letters.at(-1)!.record.id === stopAt)) return resolve();
           quiet = setTimeout(resolve, QUIET_MS);
-        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} }).catch(() => resolve());
+        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} } as FullConsumeOptions).catch(() => resolve());
       });
     }
     return await use(letters, broker);

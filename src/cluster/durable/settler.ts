@@ -1,4 +1,5 @@
-import type { Broker, Message, RefusedMessage } from '../../broker/types.js';
+import type { Broker, Message } from '../../broker/types.js';
+import type { RefusedMessage } from './broker-pending.js';
 import { CancelledError } from '../../core/errors.js';
 import { Codec } from '../../remote/codec.js';
 import type { ResultStore } from '../../results/store.js';
