@@ -225,6 +225,6 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
         : [r.executor, r.tasksPerSecond, r.rttMedianUs, r.rttP90Us, r.piSeconds, `${r.piSpeedup!.toFixed(2)}x`]),
     ],
     notes,
-    data: { benchmark: 'cluster', options, loopSeconds: loop.median, rows, goals },
+    data: { benchmark: 'cluster', options: { ...options, brokers: options.brokers.map((b) => (b.includes('://') ? withoutPassword(b) : b)) }, loopSeconds: loop.median, rows, goals },
   };
 }
