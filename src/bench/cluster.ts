@@ -55,7 +55,7 @@ export const CLUSTER_DEFAULTS: ClusterBenchOptions = {
 };
 
 /** With broker rows the default sizes shrink, so one broker takes about 30–60 s in all. */
-export const CLUSTER_BROKER_SIZES = { trivial: 20_000, calls: 2000 };
+export const CLUSTER_BROKER_SIZES = { trivial: 10_000, calls: 1000 };
 
 /** The brokers `bench all` tries (one that does not answer is a skipped row). */
 export const CLUSTER_ALL_BROKERS = ['redis', 'amqp', 'nats'];
@@ -173,9 +173,10 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
   try {
     await openRows(options, entries, async () => (weftBroker ??= await startBrokerProcess()));
     const live = entries.filter((e) => e.contender);
-    for (const { contender } of live) {
-      // Warm the JIT on both sides, and the workers' pi loop.
-      await throughput(contender!, Math.min(5000, options.trivial));
+    for (const { contender, row } of live) {
+      // Warm the JIT on both sides, and the workers' pi loop (fewer through a server: slower).
+      const viaServer = row.kind === 'broker' || row.kind === 'bullmq';
+      await throughput(contender!, Math.min(viaServer ? 2000 : 5000, options.trivial));
       await roundTrips(contender!, Math.min(500, options.calls));
       await piGroup(contender!, Math.min(300, tasks), samples);
     }
