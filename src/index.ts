@@ -43,5 +43,5 @@ export { sig, group, chain, chord, Workflow, Signature, Group, Chain, Chord, typ
 export { Thread, Process } from './pools/thread.js';
 export { openBroker, type OpenBrokerOptions } from './broker/open.js';
 export { serveBroker, type BrokerServerOptions } from './broker/weft-server.js';
-export type { Broker, Message, MessageHandler, Consumer, PublishOptions, ConsumeOptions, RequestOptions, Inbox, InboxOptions, SendOptions, Subscription, SubscribeOptions } from './broker/types.js';
+export type { Broker, Message, MessageHandler, Consumer, PublishOptions, ConsumeOptions, RequestOptions, Inbox, InboxOptions, SendOptions, Subscription, SubscribeOptions, QueueStats, RefusedMessage } from './broker/types.js';
 export * from './sync/index.js';

@@ -1,8 +1,10 @@
 import { ProtocolError } from '../core/errors.js';
+import { CONTENT_TYPE } from './transport.js';
 
 /**
  * Hands bodies that arrive outside queues (an inbox's, a topic's) to a user's handler. Nothing
- * here is settled, so nothing is retried: a payload that does not decode, a handler that throws
+ * here is settled, so nothing is retried: a payload not marked as weft's (another program's),
+ * one that does not decode, a handler that throws
  * or whose promise rejects, is reported to `onError` (else a process warning) and never thrown
  * into the transport's callback, which must go on serving the connection.
  */
@@ -26,8 +28,12 @@ export class BodyListener<Extra extends unknown[]> {
   }
 
   /** For the transport's callback: never throws. */
-  receive = (payload: Uint8Array, ...extra: Extra): void => {
+  receive = (payload: Uint8Array, contentType: string | undefined, ...extra: Extra): void => {
     if (!this.#active) return;
+    if (contentType !== CONTENT_TYPE) {
+      this.report(new ProtocolError(`a body sent to ${this.#where} is not a weft message (content type: ${contentType ?? 'none'}); it was dropped`));
+      return;
+    }
     let body: unknown;
     try {
       body = this.#decode(payload);

@@ -5,10 +5,10 @@ import { checkMilliseconds, checkPositiveInteger, checkSignal, expected } from '
 import { Codec, reviveError } from '../remote/codec.js';
 import { BodyListener } from './body-listener.js';
 import { QueueConsumer } from './queue-consumer.js';
-import type { BrokerTransport, TransportProperties } from './transport.js';
+import { CONTENT_TYPE, type BrokerTransport, type TransportProperties } from './transport.js';
 import type {
   Broker, Consumer, ConsumeOptions, Inbox, InboxOptions, MessageHandler, PublishOptions, RequestOptions, SendOptions,
-  SubscribeOptions, Subscription,
+  QueueStats, SubscribeOptions, Subscription,
 } from './types.js';
 
 const DEFAULT_PREFETCH = 16;
@@ -67,11 +67,13 @@ export class BrokerClient implements Broker {
     const prefetch = options.prefetch === undefined ? DEFAULT_PREFETCH : checkPositiveInteger('prefetch', options.prefetch);
     if (options.autoAck !== undefined && typeof options.autoAck !== 'boolean') throw new TypeError(expected('autoAck', 'a boolean', options.autoAck));
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError(expected('onError', 'a function', options.onError));
+    if (options.onRefused !== undefined && typeof options.onRefused !== 'function') throw new TypeError(expected('onRefused', 'a function', options.onRefused));
     const consumer = new QueueConsumer({
       queue,
       handler: handler as MessageHandler,
       autoAck: options.autoAck ?? true,
       onError: options.onError,
+      onRefused: options.onRefused,
       decode: (payload) => this.#decode(payload),
       sendReply: (replyTo, correlationId, value) => this.#sendReply(replyTo, correlationId, value),
     });
@@ -123,7 +125,7 @@ export class BrokerClient implements Broker {
     if (typeof handler !== 'function') throw new TypeError(expected('handler', 'a function that takes a body and a correlationId', handler));
     const onError = checkListenerOptions(options);
     const listener = new BodyListener<[string | undefined]>('an inbox', (payload) => this.#decode(payload), handler as (body: unknown, id: string | undefined) => void, onError);
-    const address = await this.#call(this.#transport.openInbox(listener.receive));
+    const address = await this.#call(this.#transport.openInbox((payload, contentType, id) => listener.receive(payload, contentType, id)));
     this.#listeners.add(listener);
     let closing: Promise<void> | undefined;
     return {
@@ -146,6 +148,12 @@ export class BrokerClient implements Broker {
     const { correlationId } = options;
     if (correlationId !== undefined && typeof correlationId !== 'string') throw new TypeError(expected('correlationId', 'a string', correlationId));
     await this.#call(this.#transport.reply(address, this.#encode(body, `the body sent to ${address}`), correlationId));
+  }
+
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#checkOpen();
+    checkQueue(queue);
+    return await this.#call(this.#transport.queueStats(queue));
   }
 
   async broadcast(topic: string, body: unknown): Promise<void> {
@@ -194,7 +202,7 @@ export class BrokerClient implements Broker {
 
   /** This client's reply address, opened on the first request (again if that failed). */
   #openInbox(): Promise<string> {
-    this.#inbox ??= this.#transport.openInbox((answer, id) => this.#onAnswer(answer, id));
+    this.#inbox ??= this.#transport.openInbox((answer, contentType, id) => this.#onAnswer(answer, contentType, id));
     this.#inbox.catch(() => (this.#inbox = undefined));
     return this.#inbox;
   }
@@ -241,9 +249,12 @@ export class BrokerClient implements Broker {
     return this.#call(this.#transport.reply(replyTo, payload, correlationId));
   }
 
-  #onAnswer(payload: Uint8Array, correlationId: string | undefined): void {
+  #onAnswer(payload: Uint8Array, contentType: string | undefined, correlationId: string | undefined): void {
     const pending = correlationId === undefined ? undefined : this.#requests.get(correlationId);
     if (!pending) return; // timed out, cancelled, or not ours
+    if (contentType !== CONTENT_TYPE) {
+      return pending.reject(new ProtocolError(`the answer is not a weft message (content type: ${contentType ?? 'none'})`));
+    }
     let answer: unknown;
     try {
       answer = this.#decode(payload);

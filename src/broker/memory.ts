@@ -1,5 +1,8 @@
 import { ConnectionClosedError } from '../core/errors.js';
-import type { BrokerTransport, Delivery, TransportConsumer, TransportProperties, TransportSubscription } from './transport.js';
+import {
+  CONTENT_TYPE, type BrokerTransport, type Delivery, type PayloadListener, type TransportConsumer, type TransportProperties, type TransportSubscription,
+} from './transport.js';
+import type { QueueStats } from './types.js';
 
 /**
  * A broker inside this process (`memory://NAME`): every client opened with the same NAME shares
@@ -23,6 +26,8 @@ interface MemoryConsumer {
 class MemoryQueue {
   messages: Stored[] = [];
   consumers: MemoryConsumer[] = [];
+  /** Delivered and not settled, at every consumer (also cancelled ones) together. */
+  unacked = 0;
   #next = 0;
   #scheduled = false;
 
@@ -54,9 +59,9 @@ class MemoryQueue {
 
 class MemoryBroker {
   queues = new Map<string, MemoryQueue>();
-  inboxes = new Map<string, (payload: Uint8Array, correlationId: string | undefined) => void>();
+  inboxes = new Map<string, PayloadListener<[correlationId: string | undefined]>>();
   /** Each topic's subscriptions now: a broadcast reaches those, later ones never see it. */
-  topics = new Map<string, Set<(payload: Uint8Array) => void>>();
+  topics = new Map<string, Set<PayloadListener>>();
   nextInbox = 0;
 
   queue(name: string): MemoryQueue {
@@ -90,7 +95,12 @@ export class MemoryTransport implements BrokerTransport {
     this.#checkOpen();
     const target = this.#broker.queue(queue);
     // A copy: the caller may reuse its buffer, as it could with a network broker.
-    target.messages.push({ ...properties, payload: Uint8Array.prototype.slice.call(payload), redelivered: false });
+    target.messages.push({
+      ...properties,
+      contentType: properties.contentType ?? CONTENT_TYPE,
+      payload: Uint8Array.prototype.slice.call(payload),
+      redelivered: false,
+    });
     target.pump();
   }
 
@@ -113,6 +123,7 @@ export class MemoryTransport implements BrokerTransport {
 
   deliver(queue: MemoryQueue, consumer: MemoryConsumer, message: Stored): void {
     consumer.unsettled++;
+    queue.unacked++;
     let settled = false;
     const record = {
       queue,
@@ -121,6 +132,7 @@ export class MemoryTransport implements BrokerTransport {
         if (settled) return false;
         settled = true;
         consumer.unsettled--;
+        queue.unacked--;
         this.#unsettled.delete(record);
         queue.pump();
         return true;
@@ -132,6 +144,7 @@ export class MemoryTransport implements BrokerTransport {
       headers: { ...message.headers },
       replyTo: message.replyTo,
       correlationId: message.correlationId,
+      contentType: message.contentType,
       redelivered: message.redelivered,
       ack: async () => {
         this.#checkOpen();
@@ -144,7 +157,7 @@ export class MemoryTransport implements BrokerTransport {
     });
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#checkOpen();
     const address = `${INBOX_PREFIX}${++this.#broker.nextInbox}`;
     this.#broker.inboxes.set(address, onReply);
@@ -164,7 +177,14 @@ export class MemoryTransport implements BrokerTransport {
     const copy = Uint8Array.prototype.slice.call(payload);
     // Dropped when the inbox is gone, also if it closes before this turn comes. setImmediate
     // keeps the order of one sender's payloads.
-    if (inbox) setImmediate(() => this.#broker.inboxes.get(replyTo) === inbox && inbox(copy, correlationId));
+    if (inbox) setImmediate(() => this.#broker.inboxes.get(replyTo) === inbox && inbox(copy, CONTENT_TYPE, correlationId));
+  }
+
+  async queueStats(name: string): Promise<QueueStats> {
+    this.#checkOpen();
+    const queue = this.#broker.queues.get(name);
+    if (!queue) return { waiting: 0, unacked: 0, consumers: 0 };
+    return { waiting: queue.messages.length, unacked: queue.unacked, consumers: queue.consumers.filter((c) => c.active).length };
   }
 
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
@@ -174,16 +194,16 @@ export class MemoryTransport implements BrokerTransport {
     const copy = Uint8Array.prototype.slice.call(payload);
     for (const subscriber of subscribers) {
       // In a later turn, as from a server; one that cancels meanwhile does not get it.
-      setImmediate(() => subscribers.has(subscriber) && subscriber(copy));
+      setImmediate(() => subscribers.has(subscriber) && subscriber(copy, CONTENT_TYPE));
     }
   }
 
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#checkOpen();
     let subscribers = this.#broker.topics.get(topic);
     if (!subscribers) this.#broker.topics.set(topic, (subscribers = new Set()));
     // A wrapper per subscription: the same callback may subscribe twice and is then called twice.
-    const subscriber = (payload: Uint8Array): void => onPayload(payload);
+    const subscriber: PayloadListener = (payload, contentType) => onPayload(payload, contentType);
     subscribers.add(subscriber);
     const cancel = (): void => {
       subscribers.delete(subscriber);

@@ -29,9 +29,9 @@ type OpenTransport = (url: URL, options: TransportOptions) => Promise<BrokerTran
 const adapters: Record<string, [module: string, factory: string] | OpenTransport> = {
   'redis:': ['./redis/transport.js', 'openRedisTransport'],
   'rediss:': ['./redis/transport.js', 'openRedisTransport'],
-  'amqp:': ['./amqp.js', 'openAmqpTransport'],
-  'amqps:': ['./amqp.js', 'openAmqpTransport'],
-  'nats:': ['./nats.js', 'openNatsTransport'],
+  'amqp:': ['./amqp/transport.js', 'openAmqpTransport'],
+  'amqps:': ['./amqp/transport.js', 'openAmqpTransport'],
+  'nats:': ['./nats/transport.js', 'openNatsTransport'],
   'weft:': ['./weft.js', 'openWeftTransport'],
   'memory:': async (url) => new MemoryTransport(url.host || url.pathname || 'default'),
 };

@@ -1,13 +1,14 @@
 import { ProtocolError } from '../core/errors.js';
-import type { Delivery, TransportConsumer } from './transport.js';
-import type { Consumer, Message, MessageHandler } from './types.js';
-import { ReceivedMessage, type ReplySender } from './received-message.js';
+import { CONTENT_TYPE, type Delivery, type TransportConsumer } from './transport.js';
+import type { Consumer, ConsumeOptions, Message, MessageHandler } from './types.js';
+import { ReceivedMessage, RefusedDelivery, type ReplySender } from './received-message.js';
 
 export interface QueueConsumerSettings {
   queue: string;
   handler: MessageHandler;
   autoAck: boolean;
   onError: ((error: Error, message: Message) => void) | undefined;
+  onRefused: ConsumeOptions['onRefused'];
   decode: (payload: Uint8Array) => unknown;
   sendReply: ReplySender;
 }
@@ -16,9 +17,12 @@ export interface QueueConsumerSettings {
  * Runs a consumer's handler for each delivery. With autoAck, the handler's outcome settles the
  * message: a value is sent to replyTo (if any) and the message acked; a throw is sent to
  * replyTo as the error and the message nacked without requeue (a handler that fails the same
- * way every time must not loop forever; the server dead-letters it where one is set up). A
- * payload that is not weft's MessagePack is dropped the same way and reported, without
- * calling the handler.
+ * way every time must not loop forever; the server dead-letters it where one is set up).
+ *
+ * A delivery not marked with weft's content type (another program put it on the queue: the
+ * 1-byte text `A` would decode as the number 65), or whose body does not decode, is refused:
+ * never handed to the handler. onRefused gets it unsettled when given; else it is nacked
+ * without requeue and reported.
  */
 export class QueueConsumer implements Consumer {
   readonly queue: string;
@@ -41,17 +45,45 @@ export class QueueConsumer implements Consumer {
 
   deliver = (delivery: Delivery): void => {
     const { queue, decode, sendReply } = this.#settings;
+    if (delivery.contentType !== CONTENT_TYPE) {
+      void this.#refuse(delivery, `a message on ${queue} is not a weft message (content type: ${delivery.contentType ?? 'none'}): another program put it there`);
+      return;
+    }
     let body: unknown;
     try {
       body = decode(delivery.payload);
     } catch (error) {
-      const message = new ReceivedMessage(queue, undefined, delivery, sendReply);
-      void message.nack(false).catch(() => {});
-      this.#report(new ProtocolError(`a message on ${queue} is not a weft message body; it was dropped: ${(error as Error).message}`, { cause: error }), message);
+      void this.#refuse(delivery, `a message on ${queue} is not a weft message body: ${(error as Error).message}`, error);
       return;
     }
     void this.#run(new ReceivedMessage(queue, body, delivery, sendReply));
   };
+
+  /** Hands a refused delivery to onRefused, or nacks it without requeue and reports it. */
+  async #refuse(delivery: Delivery, reason: string, cause?: unknown): Promise<void> {
+    const { queue, sendReply, onRefused } = this.#settings;
+    const message = new ReceivedMessage(queue, undefined, delivery, sendReply);
+    // Counted as running: cancel() waits until the refused message is settled too.
+    this.#running++;
+    try {
+      if (!onRefused) {
+        const error = new ProtocolError(`${reason}; it was refused (nacked without requeue: dropped, or dead-lettered where the server is set up to)`, { cause });
+        this.#report(error, message, true);
+        await message.nack(false);
+        return;
+      }
+      try {
+        await onRefused(new ProtocolError(`${reason}; it was refused`, { cause }), new RefusedDelivery(message, delivery.payload));
+      } catch (error) {
+        this.#report(error instanceof Error ? error : new Error(`onRefused threw a non-Error: ${String(error)}`), message, true);
+        if (!message.settled) await message.nack(false);
+      }
+    } catch (failure) {
+      this.#report(failure as Error, message, true);
+    } finally {
+      this.#finished();
+    }
+  }
 
   /** Stops deliveries without waiting for the handlers running now. */
   stop(): Promise<void> {
@@ -87,11 +119,16 @@ export class QueueConsumer implements Consumer {
         await (failure ? message.nack(false) : message.ack()).catch((error: Error) => this.#report(error, message));
       }
     } finally {
-      if (--this.#running === 0) for (const wake of this.#idle.splice(0)) wake();
+      this.#finished();
     }
   }
 
-  #report(error: Error, message: Message): void {
+  #finished(): void {
+    if (--this.#running === 0) for (const wake of this.#idle.splice(0)) wake();
+  }
+
+  /** `alwaysWarn`: no replyTo tells the asker of a refused message, so warn even if it has one. */
+  #report(error: Error, message: Message, alwaysWarn = false): void {
     const onError = this.#settings.onError;
     if (onError) {
       try {
@@ -99,7 +136,7 @@ export class QueueConsumer implements Consumer {
       } catch {
         // A failing error listener must not take the consumer down.
       }
-    } else if (message.replyTo === undefined) {
+    } else if (message.replyTo === undefined || alwaysWarn) {
       // Nobody hears about it otherwise; with a replyTo the asker gets the error.
       process.emitWarning(`weft broker: a message from ${message.queue} failed: ${error.message}`, { code: 'WEFT_BROKER_HANDLER' });
     }

@@ -1,5 +1,5 @@
 import { InvalidStateError } from '../core/errors.js';
-import type { Message } from './types.js';
+import type { Message, RefusedMessage } from './types.js';
 import type { Delivery } from './transport.js';
 
 /** How a message sends its answer; the client encodes it and hands it to the transport. */
@@ -61,5 +61,34 @@ export class ReceivedMessage<T> implements Message<T> {
     if (this.#settled) return Promise.reject(new InvalidStateError(`cannot ${how} a message from ${this.queue}: it was settled already`));
     this.#settled = true;
     return undefined;
+  }
+}
+
+/**
+ * A delivery the consumer refused (not a weft body), as onRefused sees it: its raw bytes, and
+ * the settle operations of the same once-only guard as a message's.
+ */
+export class RefusedDelivery implements RefusedMessage {
+  readonly queue: string;
+  readonly payload: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly redelivered: boolean;
+  #message: ReceivedMessage<unknown>;
+
+  constructor(message: ReceivedMessage<unknown>, payload: Uint8Array) {
+    this.queue = message.queue;
+    // A copy: the handler may keep it past this turn, and some clients reuse their read buffers.
+    this.payload = Uint8Array.prototype.slice.call(payload);
+    this.headers = message.headers;
+    this.redelivered = message.redelivered;
+    this.#message = message;
+  }
+
+  ack(): Promise<void> {
+    return this.#message.ack();
+  }
+
+  nack(requeue = false): Promise<void> {
+    return this.#message.nack(requeue);
   }
 }

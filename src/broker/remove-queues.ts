@@ -34,7 +34,7 @@ export async function removeQueues(url: string | URL, names: string[]): Promise<
       return;
     }
     case 'nats:': {
-      const [{ connect }, { natsStreamName }] = await Promise.all([import('nats'), import('./nats.js')]);
+      const [{ connect }, { natsStreamName }] = await Promise.all([import('nats'), import('./nats/names.js')]);
       const nc = await connect({ servers: parsed.host });
       try {
         const jsm = await nc.jetstreamManager();

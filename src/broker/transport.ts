@@ -13,6 +13,12 @@
  * - A consumer that goes away (cancel, close, a dead process, a lost connection) with
  *   messages unsettled has them delivered again, with `redelivered` true: at once where the
  *   server notices (AMQP), else once `redeliverAfter` ms passed without a settle.
+ * - A live one keeps them: while its process runs and its transport is open, the messages it
+ *   holds unsettled stay its own however long it takes (never a second delivery meanwhile).
+ *   Where the server would redeliver after a time (Redis claims, NATS ack_wait), the transport
+ *   renews its hold on every unsettled message at least every `redeliverAfter / 3` ms. That
+ *   renewal runs on timers: a process stopped (SIGSTOP) or whose event loop is blocked for
+ *   `redeliverAfter` looks dead, and its messages are delivered again.
  * - At most `prefetch` messages are unsettled at one consumer at once.
  * - `replyTo` and `correlationId` travel with a message; `reply()` sends a payload to a
  *   `replyTo` address, which is either a queue name or an address made by openInbox().
@@ -23,11 +29,29 @@
  *   of that topic that exists when the server takes it, on any connection, once each; a
  *   subscription made later never sees it. Payloads from one connection to one subscription
  *   arrive in the order sent.
+ * - Every payload a transport sends (publish, reply, broadcast) carries weft's content type,
+ *   CONTENT_TYPE, marked the server's native way (AMQP's content_type, a NATS header, a field
+ *   of a Redis stream entry, a 2-byte prefix on Redis pub/sub); everything received reports
+ *   the mark it found, or undefined, so that BrokerClient refuses what other programs put
+ *   there instead of decoding it as a value.
  * - Connection loss is reported once through `onLost`; after it every call rejects.
  */
 
+import type { QueueStats } from './types.js';
+
+/** weft's bodies: one MessagePack value, written by weft's codec. */
+export const CONTENT_TYPE = 'application/x-msgpack';
+
+/** Received outside queues: an inbox's or a topic's payload, with the content type it was marked with. */
+export type PayloadListener<Extra extends unknown[] = []> = (payload: Uint8Array, contentType: string | undefined, ...extra: Extra) => void;
+
 /** The properties that travel with a payload. */
 export interface TransportProperties {
+  /**
+   * What the payload is. Publishing: CONTENT_TYPE when omitted (weft's clients never set it;
+   * tests do, to play another program). Delivered: the mark found, undefined when none.
+   */
+  contentType?: string;
   replyTo?: string;
   correlationId?: string;
   /** Application headers: names and values are strings. */
@@ -71,15 +95,17 @@ export interface BrokerTransport {
    * `onReply`. May be called many times; each call makes a new address. Not durable: a payload
    * sent to an inbox that is closed, or whose connection is gone, is dropped.
    */
-  openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string>;
+  openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string>;
   /** Closes an inbox this connection opened: nothing more reaches its `onReply`. An unknown address is ignored. */
   closeInbox(address: string): Promise<void>;
   /** Sends `payload` to a `replyTo` address: an inbox, or otherwise a queue name. */
   reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void>;
+  /** The queue's figures, read from the server; zeros for a queue that does not exist, which this does not create. */
+  queueStats(queue: string): Promise<QueueStats>;
   /** Sends `payload` to every subscription of `topic` there is now; resolves once the server has taken it. */
   broadcast(topic: string, payload: Uint8Array): Promise<void>;
   /** Resolves once the server has the subscription: every broadcast it takes afterwards reaches `onPayload`. */
-  subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription>;
+  subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription>;
   /** Called once if the connection to the server is lost for good (not after close()). */
   onLost(listener: (error: Error) => void): void;
   /** Closes the connection; unsettled deliveries go back to their queues. */

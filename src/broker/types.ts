@@ -4,6 +4,8 @@
  * server is behind the URL: Redis streams, RabbitMQ (AMQP 0-9-1), NATS JetStream, or memory.
  */
 
+import type { ProtocolError } from '../core/errors.js';
+
 export interface PublishOptions {
   /** Where the consumer's answer goes: a queue name (or a request()'s private inbox). */
   replyTo?: string;
@@ -22,8 +24,29 @@ export interface ConsumeOptions {
    * handler calls `message.ack()` / `message.nack()` / `message.reply()` itself. @default true
    */
   autoAck?: boolean;
-  /** Hears about handler failures and acknowledgements that could not reach the server. */
+  /** Hears about handler failures, refused messages, and acknowledgements that could not reach the server. */
   onError?: (error: Error, message: Message) => void;
+  /**
+   * Takes the messages this consumer refuses instead of handing them to the handler: those not
+   * marked as weft's (another program put them on the queue: `error` says their content type)
+   * and those whose body does not decode. They come unsettled, and this decides: ack(), or
+   * nack(false) to drop them or have the server dead-letter them, or republish them elsewhere
+   * first. Should it throw or reject with the message still unsettled, the message is
+   * nacked without requeue and the error goes to onError. Without it: each refused message is
+   * nacked without requeue (dropped, or dead-lettered by the server) and reported to onError.
+   */
+  onRefused?: (error: ProtocolError, message: RefusedMessage) => void | Promise<void>;
+}
+
+/** A message a consumer refused (not a weft body): its raw bytes, to settle once. */
+export interface RefusedMessage {
+  readonly queue: string;
+  readonly payload: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly redelivered: boolean;
+  ack(): Promise<void>;
+  /** requeue defaults to false: a refused message would only be refused again. */
+  nack(requeue?: boolean): Promise<void>;
 }
 
 export interface RequestOptions {
@@ -89,6 +112,16 @@ export interface Subscription {
   cancel(): Promise<void>;
 }
 
+/** A queue's figures as its server reports them now. */
+export interface QueueStats {
+  /** Messages waiting for a consumer (not delivered, or given back). */
+  waiting: number;
+  /** Messages delivered and not yet settled; undefined where the server does not say (RabbitMQ without its management API). */
+  unacked: number | undefined;
+  /** Consumers reading the queue now; undefined where the server does not say (NATS: all share one durable). */
+  consumers: number | undefined;
+}
+
 export interface Broker {
   /** `redis`, `amqp`, `nats` or `memory`. */
   readonly kind: string;
@@ -117,6 +150,8 @@ export interface Broker {
   broadcast(topic: string, body: unknown): Promise<void>;
   /** Hears the broadcasts to `topic` from now on, until cancelled. A client may subscribe many times. */
   subscribe<T = unknown>(topic: string, handler: (body: T) => void, options?: SubscribeOptions): Promise<Subscription>;
+  /** The queue's figures from its server; a queue that does not exist (yet) reports zeros and is not created. */
+  queueStats(queue: string): Promise<QueueStats>;
   /** Cancels the consumers, rejects pending requests with ConnectionClosedError, closes the connection. */
   close(): Promise<void>;
   /**

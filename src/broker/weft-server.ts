@@ -5,6 +5,7 @@ import { byRef, serve, type RpcServer } from '../remote/rpc.js';
 import type { ListenOptions } from '../remote/listener.js';
 import { MemoryTransport } from './memory.js';
 import type { Delivery, TransportConsumer, TransportProperties, TransportSubscription } from './transport.js';
+import type { QueueStats } from './types.js';
 
 /**
  * weft's own broker (`weft broker`, `weft://` URLs): the memory broker's queues, served to
@@ -23,12 +24,12 @@ export interface DeliverySink {
 
 /** What a client lends the server to receive its inbox's answers. */
 export interface ReplySink {
-  answer(payload: Uint8Array, correlationId: string | undefined): void;
+  answer(payload: Uint8Array, correlationId: string | undefined, contentType: string | undefined): void;
 }
 
 /** What a client lends the server to receive a topic's broadcasts. */
 export interface TopicSink {
-  receive(payload: Uint8Array): void;
+  receive(payload: Uint8Array, contentType: string | undefined): void;
 }
 
 export class BrokerSession {
@@ -55,10 +56,10 @@ export class BrokerSession {
     const consumer = await this.#transport.consume(queue, prefetch, (delivery) => {
       const id = ++this.#nextId;
       this.#deliveries.set(id, delivery);
-      const { payload, replyTo, correlationId, headers, redelivered } = delivery;
+      const { payload, replyTo, correlationId, contentType, headers, redelivered } = delivery;
       // Not awaited: the client answers with settle(). A sink that cannot be reached means the
       // connection is going, and closing the session puts the message back.
-      (sink.deliver(id, payload, { replyTo, correlationId, headers, redelivered }) as unknown as PromiseLike<void>).then(undefined, () => {});
+      (sink.deliver(id, payload, { replyTo, correlationId, contentType, headers, redelivered }) as unknown as PromiseLike<void>).then(undefined, () => {});
     });
     this.#consumers.set(consumerId, consumer);
     return consumerId;
@@ -79,8 +80,8 @@ export class BrokerSession {
   }
 
   async openInbox(sink: ReplySink): Promise<string> {
-    return this.#transport.openInbox((payload, correlationId) => {
-      (sink.answer(payload, correlationId) as unknown as PromiseLike<void>).then(undefined, () => {});
+    return this.#transport.openInbox((payload, contentType, correlationId) => {
+      (sink.answer(payload, correlationId, contentType) as unknown as PromiseLike<void>).then(undefined, () => {});
     });
   }
 
@@ -95,6 +96,11 @@ export class BrokerSession {
     await this.#transport.reply(replyTo, payload, correlationId);
   }
 
+  async queueStats(queue: string): Promise<QueueStats> {
+    checkQueue(queue);
+    return this.#transport.queueStats(queue);
+  }
+
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     checkQueue(topic, 'topic');
     checkPayload(payload);
@@ -104,8 +110,8 @@ export class BrokerSession {
   async subscribe(topic: string, sink: TopicSink): Promise<number> {
     checkQueue(topic, 'topic');
     const id = ++this.#nextId;
-    const subscription = await this.#transport.subscribe(topic, (payload) => {
-      (sink.receive(payload) as unknown as PromiseLike<void>).then(undefined, () => {});
+    const subscription = await this.#transport.subscribe(topic, (payload, contentType) => {
+      (sink.receive(payload, contentType) as unknown as PromiseLike<void>).then(undefined, () => {});
     });
     this.#subscriptions.set(id, subscription);
     return id;
@@ -141,9 +147,10 @@ function checkPayload(payload: unknown): void {
 
 function checkProperties(value: unknown): TransportProperties {
   if (typeof value !== 'object' || value === null) throw new TypeError(expected('properties', 'an object', value));
-  const { replyTo, correlationId, headers } = value as TransportProperties;
+  const { replyTo, correlationId, contentType, headers } = value as TransportProperties;
   if (replyTo !== undefined && typeof replyTo !== 'string') throw new TypeError(expected('replyTo', 'a string', replyTo));
   if (correlationId !== undefined && typeof correlationId !== 'string') throw new TypeError(expected('correlationId', 'a string', correlationId));
+  if (contentType !== undefined && typeof contentType !== 'string') throw new TypeError(expected('contentType', 'a string', contentType));
   if (headers !== undefined && (typeof headers !== 'object' || headers === null)) throw new TypeError(expected('headers', 'an object', headers));
-  return { replyTo, correlationId, headers };
+  return { replyTo, correlationId, contentType, headers };
 }

@@ -1,7 +1,10 @@
 import { ConnectionClosedError } from '../core/errors.js';
 import { byRef, connect } from '../remote/rpc.js';
 import type { Remote, RemoteRoot } from '../remote/rpc/proxy.js';
-import type { BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription } from './transport.js';
+import type {
+  BrokerTransport, Delivery, PayloadListener, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+} from './transport.js';
+import type { QueueStats } from './types.js';
 import type { BrokerSession, DeliverySink, ReplySink, TopicSink } from './weft-server.js';
 
 /**
@@ -66,8 +69,8 @@ class WeftTransport implements BrokerTransport {
     return { cancel: () => this.#call(() => session.cancel(consumerId)) };
   }
 
-  openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
-    const sink: ReplySink = { answer: (payload, correlationId) => onReply(payload, correlationId) };
+  openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
+    const sink: ReplySink = { answer: (payload, correlationId, contentType) => onReply(payload, contentType ?? undefined, correlationId ?? undefined) };
     return this.#call(() => this.#session.openInbox(byRef(sink) as unknown as ReplySink));
   }
 
@@ -79,12 +82,16 @@ class WeftTransport implements BrokerTransport {
     return this.#call(() => this.#session.reply(replyTo, payload, correlationId));
   }
 
+  queueStats(queue: string): Promise<QueueStats> {
+    return this.#call(() => this.#session.queueStats(queue));
+  }
+
   broadcast(topic: string, payload: Uint8Array): Promise<void> {
     return this.#call(() => this.#session.broadcast(topic, payload));
   }
 
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
-    const sink: TopicSink = { receive: (payload) => onPayload(payload) };
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
+    const sink: TopicSink = { receive: (payload, contentType) => onPayload(payload, contentType ?? undefined) };
     const id = await this.#call(() => this.#session.subscribe(topic, byRef(sink) as unknown as TopicSink));
     let cancelled: Promise<void> | undefined;
     return { cancel: () => cancelled ??= this.#closed || this.#lost ? Promise.resolve() : this.#call(() => this.#session.unsubscribe(id)) };

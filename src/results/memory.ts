@@ -39,6 +39,11 @@ export class MemoryResultStore implements ResultStore {
     return ids.map((id) => this.#live(id)?.record);
   }
 
+  async forget(id: string): Promise<void> {
+    this.#checkOpen();
+    this.#table.delete(id);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
   }

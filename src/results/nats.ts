@@ -68,6 +68,11 @@ class NatsResultStore implements ResultStore {
     return Promise.all(ids.map((id) => this.get(id)));
   }
 
+  async forget(id: string): Promise<void> {
+    // A delete marker: create() succeeds over it, get() reads it as no value.
+    await this.#kv.delete(keyOf(id));
+  }
+
   async close(): Promise<void> {
     await this.#nc.close().catch(() => undefined);
   }

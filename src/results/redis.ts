@@ -61,6 +61,10 @@ class RedisResultStore implements ResultStore {
     return values.map((value) => value ?? undefined);
   }
 
+  async forget(id: string): Promise<void> {
+    await this.#redis.del(KEY_PREFIX + id);
+  }
+
   async close(): Promise<void> {
     if (this.#redis.status === 'end') return;
     try {

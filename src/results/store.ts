@@ -21,6 +21,8 @@ export interface ResultStore {
   settle(id: string, record: Uint8Array, ttl: number): Promise<boolean>;
   /** The record stored for `id`, or undefined. */
   get(id: string): Promise<Uint8Array | undefined>;
+  /** Removes the record of `id` (a dead letter run again may then store a new one). */
+  forget(id: string): Promise<void>;
   /** The records of several ids at once (one round trip where the server allows), in order. */
   getMany(ids: readonly string[]): Promise<(Uint8Array | undefined)[]>;
   close(): Promise<void>;

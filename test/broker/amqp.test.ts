@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
-import { openAmqpTransport } from '../../src/broker/amqp.js';
+import { openAmqpTransport } from '../../src/broker/amqp/transport.js';
 import type { BrokerTransport, Delivery } from '../../src/broker/transport.js';
 import { AuthenticationError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../../src/core/errors.js';
 import { until } from '../helpers.js';
@@ -235,7 +235,10 @@ describe('the AMQP transport', () => {
     const server = await transport();
     const queue = queueName('rpc');
     const replies: Array<[string, string | undefined]> = [];
-    const inboxName = await asker.openInbox((payload, correlationId) => replies.push([text(payload), correlationId]));
+    const inboxName = await asker.openInbox((payload, contentType, correlationId) => {
+      assert.equal(contentType, 'application/x-msgpack', 'replies carry weft\'s content type');
+      replies.push([text(payload), correlationId]);
+    });
     assert.ok(inboxName.length > 0);
     await server.consume(queue, 1, (delivery) => {
       void server.reply(delivery.replyTo!, bytes(`echo ${text(delivery.payload)}`), delivery.correlationId).then(() => delivery.ack());

@@ -19,6 +19,7 @@ import type { Broker, Message } from '../../src/broker/types.js';
 import { TcpRelay } from './transport-helpers.js';
 import { Collector, type ConformanceContext } from './conformance-helpers.js';
 import { channelConformance } from './conformance-channels.js';
+import { queueConformance } from './conformance-queues.js';
 
 /** Collects messages and lets a test wait for a count. */
 class Inbox<T = unknown> extends Collector<Message<T>> {
@@ -69,6 +70,7 @@ export function brokerConformance(kind: string, url: string, options: Conformanc
     });
     const context: ConformanceContext = { kind, url, connect, queueName, topicName };
     channelConformance(context);
+    queueConformance(context);
 
     test('a message published before anyone consumes waits, and arrives with its body, headers and properties', async () => {
       const broker = await connect();

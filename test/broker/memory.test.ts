@@ -60,3 +60,33 @@ test('a broadcast payload that is not a weft body goes to onError, never to the 
   await broker.close();
   await raw.close();
 });
+
+test('a message marked with another content type is refused: onError hears it, the handler never sees it; an onRefused that throws has it dropped', async () => {
+  const broker = await openBroker('memory://foreign-type');
+  const raw = new MemoryTransport('foreign-type');
+  const errors: Error[] = [];
+  const bodies: unknown[] = [];
+  await broker.consume('plain', (message) => void bodies.push(message.body), { onError: (error) => errors.push(error) });
+  await raw.publish('plain', new TextEncoder().encode('A'), { contentType: 'text/plain' });
+  await broker.publish('plain', 'weft');
+  while (bodies.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(bodies, ['weft']);
+  assert.equal(errors.length, 1);
+  assert.ok(errors[0] instanceof ProtocolError);
+  assert.match(errors[0]!.message, /^a message on plain is not a weft message \(content type: text\/plain\)/);
+
+  const failures: Error[] = [];
+  const consumer = await broker.consume('strict', () => assert.fail('the handler was called'), {
+    onRefused: () => {
+      throw new Error('onRefused failed');
+    },
+    onError: (error) => failures.push(error),
+  });
+  await raw.publish('strict', new Uint8Array([0x41]), { contentType: 'text/plain' });
+  while (failures.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  await consumer.cancel();
+  assert.match(failures[0]!.message, /onRefused failed/);
+  assert.deepEqual(await broker.queueStats('strict'), { waiting: 0, unacked: 0, consumers: 0 }, 'dropped, not requeued');
+  await broker.close();
+  await raw.close();
+});

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { connect, headers, type JetStreamManager, type NatsConnection } from 'nats';
-import { natsStreamName, openNatsTransport } from '../../src/broker/nats.js';
+import { openNatsTransport } from '../../src/broker/nats/transport.js';
+import { natsStreamName } from '../../src/broker/nats/names.js';
 import { removeQueues } from '../../src/broker/remove-queues.js';
 import type { BrokerTransport, Delivery, TransportOptions } from '../../src/broker/transport.js';
 import { ConnectionClosedError } from '../../src/core/errors.js';
@@ -284,7 +285,8 @@ describe('NATS JetStream transport', () => {
     const replies: { payload: string; correlationId: string | undefined }[] = [];
     let gotReply!: () => void;
     const replied = new Promise<void>((resolve) => (gotReply = resolve));
-    const inbox = await asker.openInbox((payload, correlationId) => {
+    const inbox = await asker.openInbox((payload, contentType, correlationId) => {
+      assert.equal(contentType, 'application/x-msgpack', 'replies carry weft\'s content type');
       replies.push({ payload: text(payload), correlationId });
       gotReply();
     });

@@ -266,7 +266,10 @@ describe('redis transport', () => {
   it('routes replies to an inbox with their correlationId', async () => {
     const transport = await open();
     const replies: Array<[string, string | undefined]> = [];
-    const address = await transport.openInbox((payload, correlationId) => replies.push([text(payload), correlationId]));
+    const address = await transport.openInbox((payload, contentType, correlationId) => {
+      assert.equal(contentType, 'application/x-msgpack', 'replies carry weft\'s content type');
+      replies.push([text(payload), correlationId]);
+    });
     assert.ok(address.startsWith('weft:inbox:'));
     const responder = await open();
     await responder.reply(address, bytes('answer ✓'), 'corr-7');

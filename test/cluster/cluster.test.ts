@@ -273,7 +273,9 @@ describe('ClusterExecutor options', () => {
     assert.throws(() => new ClusterExecutor({ listen: {}, authkey: '' }), /authkey/);
     assert.throws(() => new ClusterExecutor({ listen: {}, authkey: KEY, localPool: 'fibers' as never }), /localPool/);
     assert.throws(() => new ClusterExecutor({ listen: {}, authkey: KEY, heartbeatInterval: 500, leaseTimeout: 400 }), /leaseTimeout/);
-    assert.throws(() => new ClusterExecutor({ broker: 'redis://x' } as never), /not available yet/);
+    // { broker } is the durable cluster (test/durable/); its options are checked the same way.
+    assert.throws(() => new ClusterExecutor({ broker: 'redis://x', concurrency: 0 }), /Expected `concurrency` to be a positive integer or Infinity, got 0/);
+    assert.throws(() => new ClusterExecutor({ broker: 'redis://x', routes: { a: '' } }), /Expected `routes.a` to be a queue name/);
   });
 
   test('a port in use makes start() reject and the executor refuses work', async () => {

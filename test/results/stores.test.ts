@@ -74,3 +74,20 @@ for (const [kind, url] of stores) {
     }
   });
 }
+
+for (const [kind, url] of stores) {
+  test(`result store: ${kind}: forget removes a record, and the id can be settled again`, async () => {
+    const store = await openResultStore(url, { ttl: 60_000 });
+    try {
+      const key = `forget-${randomBytes(6).toString('hex')}`;
+      await store.settle(key, Uint8Array.of(1), 60_000);
+      await store.forget(key);
+      assert.equal(await store.get(key), undefined);
+      assert.equal(await store.settle(key, Uint8Array.of(2), 60_000), true);
+      assert.deepEqual([...(await store.get(key))!], [2]);
+      await store.forget(`never-${key}`);
+    } finally {
+      await store.close();
+    }
+  });
+}

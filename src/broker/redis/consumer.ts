@@ -27,7 +27,8 @@ export interface ConsumerHost {
   settle(queue: string, id: string, copy: Buffer[] | undefined): Promise<void>;
   refresh(queue: string, consumer: string, ids: string[]): Promise<void>;
   unblock(clientId: number): Promise<void>;
-  forget(consumer: RedisConsumer): void;
+  /** Drops a stopped consumer that holds nothing (from the heartbeat, and from the group). */
+  forget(consumer: RedisConsumer): Promise<void>;
 }
 
 export class RedisConsumer implements TransportConsumer {
@@ -64,13 +65,22 @@ export class RedisConsumer implements TransportConsumer {
     this.#loop = this.#run();
   }
 
+  get queue(): string {
+    return this.#queue;
+  }
+
+  /** This consumer's name in the queue's group. */
+  get name(): string {
+    return this.#name;
+  }
+
   get stopping(): boolean {
     return this.#stopping;
   }
 
   async cancel(): Promise<void> {
     await this.stop();
-    if (this.#held.size === 0) this.#transport.forget(this);
+    if (this.#held.size === 0) await this.#transport.forget(this);
   }
 
   /** Ends the read loop and closes this consumer's connection; held deliveries stay held. */
@@ -190,7 +200,7 @@ export class RedisConsumer implements TransportConsumer {
       entry.settled = true;
       this.#held.delete(id);
       this.#wake?.();
-      if (this.#stopping && this.#held.size === 0) this.#transport.forget(this);
+      if (this.#stopping && this.#held.size === 0) void this.#transport.forget(this);
       return this.#transport.settle(this.#queue, id, copy);
     };
     const delivery: Delivery = {
@@ -198,6 +208,7 @@ export class RedisConsumer implements TransportConsumer {
       headers: message.headers,
       ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
       ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
+      ...(message.contentType === undefined ? {} : { contentType: message.contentType }),
       redelivered: claimed || message.redelivered,
       ack: () => settle(undefined),
       nack: (requeue: boolean) => settle(requeue ? redeliveredCopy(fields) : undefined),

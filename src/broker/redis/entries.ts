@@ -1,10 +1,11 @@
 /**
  * How a weft message is kept in a Redis stream entry, and the script that settles one.
- * Fields: `p` payload, `r` replyTo, `c` correlationId, `h` headers as JSON, and `d` = 1 on a
- * copy put back by nack(true) or close(), so that its next delivery says redelivered.
+ * Fields: `t` the content type (weft's: application/x-msgpack), `p` payload, `r` replyTo, `c`
+ * correlationId, `h` headers as JSON, and `d` = 1 on a copy put back by nack(true) or close(),
+ * so that its next delivery says redelivered.
  */
 import { createHash } from 'node:crypto';
-import type { TransportProperties } from '../transport.js';
+import { CONTENT_TYPE, type TransportProperties } from '../transport.js';
 
 /** The consumer group every weft consumer of a queue reads through. */
 export const GROUP = 'weft';
@@ -23,31 +24,59 @@ if acked == 1 and #ARGV > 2 then redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3
 return acked`;
 export const SETTLE_SHA = createHash('sha1').update(SETTLE_SCRIPT).digest('hex');
 
+/** KEYS[1] the stream, ARGV[1] the group, ARGV[2] a consumer: removed from the group if it has no pending entry. */
+export const DELETE_IDLE_CONSUMER_SCRIPT = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return -1 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`;
+
 /** One entry as XREADGROUP / XAUTOCLAIM return it; fields are null for a deleted entry. */
 export type RawEntry = [id: Buffer, fields: Buffer[] | null];
 
 export function entryFields(payload: Uint8Array, properties: TransportProperties): Array<string | Buffer> {
-  const fields: Array<string | Buffer> = ['p', Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)];
+  const fields: Array<string | Buffer> = ['t', properties.contentType ?? CONTENT_TYPE, 'p', Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)];
   if (properties.replyTo !== undefined) fields.push('r', properties.replyTo);
   if (properties.correlationId !== undefined) fields.push('c', properties.correlationId);
   if (properties.headers && Object.keys(properties.headers).length > 0) fields.push('h', JSON.stringify(properties.headers));
   return fields;
 }
 
-export function parseFields(fields: Buffer[]): TransportProperties & { payload: Uint8Array; headers: Record<string, string>; redelivered: boolean } {
-  const message = { payload: new Uint8Array(0), headers: {} as Record<string, string>, redelivered: false } as
-    TransportProperties & { payload: Uint8Array; headers: Record<string, string>; redelivered: boolean };
+type ParsedEntry = TransportProperties & { payload: Uint8Array; headers: Record<string, string>; redelivered: boolean };
+
+/**
+ * An entry as a delivery sees it. Another program's entry may have any fields: those weft does
+ * not use become headers (so that a refused entry still shows what it held), and `h` that is
+ * not a JSON object of strings is kept as the header `h`. Never throws.
+ */
+export function parseFields(fields: Buffer[]): ParsedEntry {
+  const message: ParsedEntry = { payload: new Uint8Array(0), headers: {}, redelivered: false };
+  const other: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!.toString();
     const value = fields[i + 1]!;
-    switch (fields[i]!.toString()) {
+    switch (name) {
+      case 't': message.contentType = value.toString(); break;
       case 'p': message.payload = new Uint8Array(value); break;
       case 'r': message.replyTo = value.toString(); break;
       case 'c': message.correlationId = value.toString(); break;
-      case 'h': message.headers = JSON.parse(value.toString()) as Record<string, string>; break;
+      case 'h': message.headers = parseHeaders(value.toString()); break;
       case 'd': message.redelivered = true; break;
+      default: other[name] = value.toString();
     }
   }
+  if (Object.keys(other).length > 0) message.headers = { ...other, ...message.headers };
   return message;
+}
+
+function parseHeaders(text: string): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.values(parsed).every((v) => typeof v === 'string')) {
+      return parsed as Record<string, string>;
+    }
+  } catch {
+    // Not JSON: another program's field.
+  }
+  return { h: text };
 }
 
 /** The fields of an entry, marked so that its next delivery says redelivered. */

@@ -23,12 +23,16 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { ConnectionClosedError } from '../../core/errors.js';
 import type {
-  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+  BrokerTransport, Delivery, PayloadListener, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
 } from '../transport.js';
+import type { QueueStats } from '../types.js';
 import { connectOrThrow, createConnection, quit, serverAddress } from './connection.js';
-import { RedisConsumer } from './consumer.js';
-import { GROUP, SETTLE_SCRIPT, SETTLE_SHA, entryFields, streamKey } from './entries.js';
-import { INBOX_PREFIX, PubSub, decodeReply, encodeReply, topicChannel } from './pubsub.js';
+import { MAX_BLOCK_MS, RedisConsumer } from './consumer.js';
+import { DELETE_IDLE_CONSUMER_SCRIPT, GROUP, SETTLE_SCRIPT, SETTLE_SHA, entryFields, streamKey } from './entries.js';
+import { readQueueStats } from './stats.js';
+import {
+  INBOX_PREFIX, PubSub, decodeReply, decodeTopicPayload, encodeReply, encodeTopicPayload, topicChannel,
+} from './pubsub.js';
 
 export async function openRedisTransport(url: URL, options: TransportOptions): Promise<BrokerTransport> {
   const address = serverAddress(url);
@@ -108,12 +112,12 @@ export class RedisTransport implements BrokerTransport {
     }
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#assertOpen();
     const channel = `${INBOX_PREFIX}${randomUUID()}`;
     const listener = (message: Buffer): void => {
       const reply = decodeReply(message);
-      if (reply) onReply(reply.payload, reply.correlationId);
+      onReply(reply.payload, reply.contentType, reply.correlationId);
     };
     this.#inboxes.set(channel, listener);
     try {
@@ -142,16 +146,25 @@ export class RedisTransport implements BrokerTransport {
     }
   }
 
+  /** Consumers count as reading the queue if seen within a few read blocks, or a heartbeat's reach. */
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#assertOpen();
+    return readQueueStats(this.#main, queue, Math.max(3 * MAX_BLOCK_MS, this.#options.redeliverAfter));
+  }
+
   /** Resolves with PUBLISH's reply: the server has handed it to the subscribers it has now. */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#assertOpen();
-    await this.#main.callBuffer('PUBLISH', topicChannel(topic), Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    await this.#main.callBuffer('PUBLISH', topicChannel(topic), encodeTopicPayload(payload));
   }
 
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#assertOpen();
     const channel = topicChannel(topic);
-    const listener = (message: Buffer): void => onPayload(new Uint8Array(message.buffer, message.byteOffset, message.byteLength));
+    const listener = (message: Buffer): void => {
+      const { payload, contentType } = decodeTopicPayload(message);
+      onPayload(payload, contentType);
+    };
     await this.#pubsub.listen(channel, listener);
     let cancelled: Promise<void> | undefined;
     return {
@@ -173,6 +186,7 @@ export class RedisTransport implements BrokerTransport {
     await Promise.all([...this.#consumers].map((consumer) => consumer.stop()));
     // Unsettled deliveries go back at once, so another consumer need not wait redeliverAfter.
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.requeueHeld()));
+    await Promise.allSettled([...this.#consumers].map((consumer) => this.#removeName(consumer)));
     this.#consumers.clear();
     clearInterval(this.#heartbeat);
     const subscriber = await this.#pubsub.connection();
@@ -218,8 +232,19 @@ export class RedisTransport implements BrokerTransport {
     await this.#main.call('CLIENT', 'UNBLOCK', clientId);
   }
 
-  forget(consumer: RedisConsumer): void {
-    if (this.#state === 'open') this.#consumers.delete(consumer);
+  async forget(consumer: RedisConsumer): Promise<void> {
+    if (this.#state !== 'open') return;
+    this.#consumers.delete(consumer);
+    await this.#removeName(consumer);
+  }
+
+  /**
+   * A consumer that holds nothing leaves the group, so that queueStats no longer counts it. Only
+   * if its pending list is empty, checked in the same script: a read still in flight may have
+   * given it entries, and DELCONSUMER would strand them (delivered, pending nowhere).
+   */
+  async #removeName(consumer: RedisConsumer): Promise<void> {
+    await this.#main.call('EVAL', DELETE_IDLE_CONSUMER_SCRIPT, 1, streamKey(consumer.queue), GROUP, consumer.name).catch(() => undefined);
   }
 
   async #openSubscriber(): Promise<Redis> {

@@ -5,7 +5,7 @@ import { CancelledError, ConnectionClosedError } from '../../core/errors.js';
 import { Future, futureInternals } from '../../core/future.js';
 import type { Job } from '../../core/job.js';
 import { Codec } from '../../remote/codec.js';
-import { defaultResultBackend, openResultStore } from '../../results/open.js';
+import { openResultStore } from '../../results/open.js';
 import type { ResultStore } from '../../results/store.js';
 import type { DurableSettings } from './options.js';
 import {
@@ -57,15 +57,13 @@ export class BrokerEngine {
   #starting: Promise<void> | undefined;
   #connected: Promise<void> | undefined;
   #closed = false;
+  /** Revocations being sent: close() lets them reach the server first. */
+  #pendingRevokes: Promise<void> = Promise.resolve();
   #fleet: BrokerWorkerInfo[] = [];
 
   constructor(host: EngineHost, settings: DurableSettings) {
     this.#host = host;
     this.#settings = settings;
-  }
-
-  get hasResultStore(): boolean {
-    return this.#settings.resultBackend !== undefined;
   }
 
   /** Tasks the workers that answered the last status request run at once. */
@@ -145,24 +143,28 @@ export class BrokerEngine {
         await Promise.all(ids.map((id) => this.#store!.settle(id, bytes, this.#settings.resultTtl)));
       }
     })();
-    work.catch((failure: Error) => this.#host.emit('connection-error', failure));
+    const settled = work.catch((failure: Error) => { this.#host.emit('connection-error', failure); });
+    this.#pendingRevokes = Promise.all([this.#pendingRevokes, settled]).then(() => {});
   }
 
   /** A future for any task id: this submitter's own, or one read from the result store. */
   result(id: string): Future<unknown, unknown> {
     const own = this.#jobs.get(id);
     if (own) return own.future;
-    if (!this.#watch) {
+    if (this.#settings.resultBackend === undefined) {
       throw new TypeError(`cluster.result() needs a result backend: ${this.#settings.brokerKind} keeps no results; pass resultBackend: 'redis://…' (or nats://…)`);
     }
     const future = new Future<unknown, unknown>(id);
     futureInternals.setRunning(future);
-    futureInternals.setCancelListener(future, { onCancel: () => { this.#watch!.forget(id); this.revoke([id], new CancelledError(`future ${id} was cancelled`)); } });
-    this.#watch.add(id, (record) => {
+    const settle = (record: StoredResult) => {
       if (future.done()) return;
       if (record[0]) futureInternals.setResult(future, record[1]);
       else if (record[1] instanceof CancelledError) future.cancel();
       else futureInternals.setException(future, record[1]);
+    };
+    futureInternals.setCancelListener(future, { onCancel: () => { this.#watch?.forget(id); this.revoke([id], new CancelledError(`future ${id} was cancelled`)); } });
+    this.start().then(() => { if (!future.done()) this.#watch!.add(id, settle); }, (error: Error) => {
+      if (!future.done()) futureInternals.setException(future, error);
     });
     return future;
   }
@@ -176,6 +178,9 @@ export class BrokerEngine {
 
   async close(): Promise<void> {
     this.#closed = true;
+    // A start still under way would open connections after this: let it finish first.
+    await this.#starting?.catch(() => {});
+    await this.#pendingRevokes;
     this.#watch?.close();
     await this.#inbox?.close().catch(() => {});
     await this.#broker?.close().catch(() => {});

@@ -1,7 +1,6 @@
 import { availableParallelism, hostname } from 'node:os';
 import { openBroker } from '../../broker/open.js';
-import type { Broker, Consumer, Message, Subscription } from '../../broker/types.js';
-import type { FullConsumeOptions, RefusedMessage } from './broker-pending.js';
+import type { Broker, Consumer, Message, RefusedMessage } from '../../broker/types.js';
 import { checkPositiveInteger, expected } from '../../core/validate.js';
 import { PoolBase } from '../../pools/pool-base.js';
 import { defaultResultBackend, openResultStore } from '../../results/open.js';
@@ -79,7 +78,6 @@ export class BrokerWorker {
   #nextLease = 1;
   #broker: Broker | undefined;
   #consumers: Consumer[] = [];
-  #control: Subscription | undefined;
   #state: 'running' | 'draining' | 'closed' = 'running';
 
   /** A method, not a comparison, because the state changes across awaits. */
@@ -226,7 +224,7 @@ export class BrokerWorker {
     this.#broker = broker;
     try {
       if (this.#closed) return;
-      this.#control = await broker.subscribe(CONTROL_TOPIC, (body) => this.#onControl(body), { onError: () => {} });
+      await broker.subscribe(CONTROL_TOPIC, (body) => this.#onControl(body), { onError: () => {} });
       this.#consumers = [];
       for (const queue of this.#options.queues) {
         this.#consumers.push(await broker.consume<unknown>(queue, (message) => this.#onMessage(queue, message), {
@@ -234,7 +232,7 @@ export class BrokerWorker {
           autoAck: false,
           onRefused: (error: Error, message: RefusedMessage) => this.#settler.refused(queue, error, message),
           onError: (error) => this.#log(`${queue}: ${error.message}`),
-        } as FullConsumeOptions));
+        }));
       }
       this.#log(`consuming ${this.#options.queues.join(', ')} on ${redact(this.#options.broker)} as ${this.#options.name} (${this.#options.pool} x ${this.#options.concurrency}; tasks: ${this.#table.names.join(', ')})`);
       this.#ready.resolve();
@@ -243,7 +241,6 @@ export class BrokerWorker {
     } finally {
       this.#broker = undefined;
       this.#consumers = [];
-      this.#control = undefined;
       await broker.close().catch(() => {});
     }
   }

@@ -1,6 +1,7 @@
 import { openBroker } from '../../broker/open.js';
+import { defaultResultBackend, openResultStore } from '../../results/open.js';
+import { DEFAULT_RESULT_TTL_MS } from '../../results/store.js';
 import type { Broker, Message } from '../../broker/types.js';
-import { queueStats, type FullConsumeOptions } from './broker-pending.js';
 import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './messages.js';
 
 /**
@@ -34,17 +35,35 @@ export interface DeadLetterOptions {
   limit?: number;
 }
 
+export interface RetryOptions {
+  /** Where outcomes are stored (its record of the task is removed, so the new run's can be stored). @default the broker's own server where it keeps results */
+  resultBackend?: string | false;
+}
+
 export async function listDeadLetters(url: string, queue: string, options: DeadLetterOptions = {}): Promise<ServerDeadLetter[]> {
   return withLetters(url, queue, options.limit ?? 1000, async (letters) => letters.map(({ record }) => describe(record)));
 }
 
-/** Publishes the task of the letter `id` again (attempt 1) and removes the letter; false if there is none. */
-export async function retryDeadLetter(url: string, queue: string, id: string): Promise<boolean> {
+/**
+ * Publishes the task of the letter `id` again (attempt 1) and removes the letter; false if there
+ * is none. Its stored outcome is forgotten first: the first settle wins, and the new run's
+ * outcome must be the one kept.
+ */
+export async function retryDeadLetter(url: string, queue: string, id: string, options: RetryOptions = {}): Promise<boolean> {
   return withLetters(url, queue, 100_000, async (letters, broker) => {
     const letter = letters.find(({ record }) => record.id === id);
     if (!letter) return false;
     const task = letter.record.message;
     if (!task) throw new TypeError(`dead letter ${id} holds no task message to run again`);
+    const backend = options.resultBackend === false ? undefined : options.resultBackend ?? defaultResultBackend(new URL(url))?.href;
+    if (backend !== undefined) {
+      const store = await openResultStore(backend, { ttl: DEFAULT_RESULT_TTL_MS });
+      try {
+        await store.forget(id);
+      } finally {
+        await store.close();
+      }
+    }
     await broker.publish(letter.record.queue, { ...task, attempt: 1, notBefore: 0 });
     await letter.message.ack();
     return true;
@@ -69,7 +88,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
   const broker = await openBroker(url);
   try {
     const dead = deadLetterQueue(queue);
-    const expected = Math.min(limit, (await queueStats(broker, dead)).waiting);
+    const expected = Math.min(limit, (await broker.queueStats(dead)).waiting);
     const letters: Letter[] = [];
     if (expected > 0) {
       await new Promise<void>((resolve) => {
@@ -81,7 +100,7 @@ async function withLetters<T>(url: string, queue: string, limit: number, use: (l
           clearTimeout(quiet);
           if (letters.length >= expected || (stopAt !== undefined && letters.at(-1)!.record.id === stopAt)) return resolve();
           quiet = setTimeout(resolve, QUIET_MS);
-        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} } as FullConsumeOptions).catch(() => resolve());
+        }, { autoAck: false, prefetch: Math.max(1, Math.min(expected, 1000)), onRefused: () => {} }).catch(() => resolve());
       });
     }
     return await use(letters, broker);

@@ -130,6 +130,8 @@ export interface DeadLetterRecord {
   message: TaskMessage | null;
   /** A refused body's bytes, as they came. */
   raw: Uint8Array | null;
+  /** A body that decoded but was not a task message, as it decoded. */
+  body?: unknown;
 }
 
 export function isDeadLetterRecord(value: unknown): value is DeadLetterRecord {

@@ -1,5 +1,4 @@
-import type { Broker, Message } from '../../broker/types.js';
-import type { RefusedMessage } from './broker-pending.js';
+import type { Broker, Message, RefusedMessage } from '../../broker/types.js';
 import { CancelledError } from '../../core/errors.js';
 import { Codec } from '../../remote/codec.js';
 import type { ResultStore } from '../../results/store.js';
@@ -80,8 +79,8 @@ export class Settler {
   deadLetterBody(queue: string, message: Message<unknown>, reason: Error): void {
     this.#track(this.#deadLetter(queue, {
       v: MESSAGE_VERSION, id: null, task: null, queue, args: null, attempts: 0, error: reason,
-      failedAt: Date.now(), worker: this.#host.worker, message: null, raw: null,
-    }, { ...bodyOf(message) }).then(() => message.ack()).catch(() => {}));
+      failedAt: Date.now(), worker: this.#host.worker, message: null, raw: null, body: message.body,
+    }).then(() => message.ack()).catch(() => {}));
   }
 
   /** A body that is not weft's (foreign content type, undecodable): dead-lettered as raw bytes. */
@@ -165,10 +164,10 @@ export class Settler {
     }
   }
 
-  async #deadLetter(queue: string, record: DeadLetterRecord, extra: Record<string, unknown> = {}): Promise<void> {
+  async #deadLetter(queue: string, record: DeadLetterRecord): Promise<void> {
     const broker = this.#host.broker();
     if (!broker) throw new Error('no broker connection to dead-letter on');
-    await broker.publish(deadLetterQueue(queue), { ...record, ...extra });
+    await broker.publish(deadLetterQueue(queue), record);
   }
 
   #track(work: Promise<void>): void {
@@ -178,9 +177,4 @@ export class Settler {
       if (this.#pending.size === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     });
   }
-}
-
-/** What a refused task body looked like, kept beside the reason (bounded: it is someone else's). */
-function bodyOf(message: Message<unknown>): { body?: unknown } {
-  return { body: message.body };
 }

@@ -1,6 +1,5 @@
 import { openBroker } from '../../broker/open.js';
-import type { Broker } from '../../broker/types.js';
-import { queueStats, type QueueStats } from './broker-pending.js';
+import type { Broker, QueueStats } from '../../broker/types.js';
 import { ASK_STATUS, CONTROL_TOPIC, STATUS, deadLetterQueue, type BrokerWorkerInfo } from './messages.js';
 
 /**
@@ -40,7 +39,7 @@ export async function brokerStatus(url: string, options: { queues?: string[]; wa
     const names = options.queues ?? [...new Set(workers.flatMap((w) => w.queues))];
     if (names.length === 0) names.push('weft');
     const queues = await Promise.all(names.map(async (queue) => {
-      const [live, dead]: [QueueStats, QueueStats] = await Promise.all([queueStats(broker, queue), queueStats(broker, deadLetterQueue(queue))]);
+      const [live, dead]: [QueueStats, QueueStats] = await Promise.all([broker.queueStats(queue), broker.queueStats(deadLetterQueue(queue))]);
       return { queue, waiting: live.waiting, running: live.unacked, dead: dead.waiting, consumers: live.consumers };
     }));
     return { workers, queues };

@@ -2,9 +2,12 @@
  * The NATS JetStream adapter. Each weft queue is one work-queue stream (subject
  * `weft.q.<token>`) with one durable pull consumer `weft` that every weft consumer of the queue
  * shares; JetStream then hands each message to one puller and redelivers what stays unacked
- * for ack_wait (= redeliverAfter). Replies to an inbox travel over core NATS, not JetStream.
+ * for ack_wait (= redeliverAfter). Inboxes and topics are core NATS subjects, not JetStream.
+ *
+ * Files: transport.ts (this: the connection, streams, publishing, settling), puller.ts (pull
+ * requests within prefetch), headers.ts (properties in NATS headers), names.ts (stream names
+ * and subjects).
  */
-import { createHash } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -13,43 +16,30 @@ import {
   StorageType,
   connect,
   createInbox,
-  headers as natsHeaders,
   nanos,
   type JetStreamClient,
   type JetStreamManager,
   type Msg,
-  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from 'nats';
-import { ConnectionClosedError } from '../core/errors.js';
+import { ConnectionClosedError } from '../../core/errors.js';
 import type {
-  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
-} from './transport.js';
+  BrokerTransport, Delivery, PayloadListener, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+} from '../transport.js';
+import type { QueueStats } from '../types.js';
+import { CORRELATION_ID, contentTypeHeaders, contentTypeOf, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
+import { DURABLE, natsStreamName, queueToken, topicSubject } from './names.js';
+import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
 
-const DURABLE = 'weft';
-const REPLY_TO = 'Weft-Reply-To';
-const CORRELATION_ID = 'Weft-Correlation-Id';
-/** A user header whose name or value NATS cannot carry travels as `Weft-H-<hex name>: <URI-encoded value>`. */
-const ESCAPED = 'Weft-H-';
 const INBOX_PREFIX = '_INBOX.';
-/** How long one pull request waits on an empty queue before it is renewed (the server's minimum is 1 s). */
-const PULL_EXPIRES = 10_000;
-/** Pull requests one consumer keeps open at once: freed credit is asked for without waiting on a slow pull. */
-const MAX_PULLS = 4;
-/** Past a request's expiry, how long to wait for the server's 408 before counting the request as over. */
-const PULL_GRACE = 1000;
-/** After a failed pull (no connection, stream deleted) wait this long before asking again, not in a hot loop. */
-const PULL_RETRY_DELAY = 500;
-// What an ack subject takes: done, deliver again now, never deliver again.
-const ACK = new TextEncoder().encode('+ACK');
-const NAK = new TextEncoder().encode('-NAK');
-const TERM = new TextEncoder().encode('+TERM');
 /** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
 const HEADER_ROOM = 4096;
 // JetStream API error codes.
 const STREAM_NAME_IN_USE = 10058;
 const CONSUMER_EXISTS = [10013, 10148];
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
 
 /**
  * How hard the client tries to get a lost connection back before onLost. Bounded, so that a
@@ -91,7 +81,7 @@ interface QueueRoute {
   subject: string;
 }
 
-class NatsTransport implements BrokerTransport {
+export class NatsTransport implements BrokerTransport {
   readonly kind = 'nats';
   /** The server's max_payload, less room for weft's and the user's headers (they count too). */
   readonly maxPayload: number | undefined;
@@ -114,6 +104,11 @@ class NatsTransport implements BrokerTransport {
   #lost: Error | undefined;
   /** False while the client is reconnecting. */
   #connected = true;
+  /**
+   * Keeps held deliveries owned while this process lives: every third of ack_wait each
+   * unsettled message gets a +WPI (in progress), which restarts its ack_wait on the server.
+   */
+  readonly #heartbeat: NodeJS.Timeout;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, server: string, options: TransportOptions) {
     this.#nc = nc;
@@ -123,6 +118,8 @@ class NatsTransport implements BrokerTransport {
     this.#options = options;
     const serverLimit = nc.info?.max_payload;
     this.maxPayload = serverLimit === undefined ? undefined : Math.max(serverLimit - HEADER_ROOM, 0);
+    this.#heartbeat = setInterval(() => this.#beat(), Math.max(10, Math.floor(options.redeliverAfter / 3)));
+    this.#heartbeat.unref();
     void nc.closed().then((error) => this.#connectionEnded(error));
     void this.#followStatus();
   }
@@ -150,7 +147,7 @@ class NatsTransport implements BrokerTransport {
     };
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#ensureOpen();
     const inbox = createInbox();
     const subscription = this.#nc.subscribe(inbox, {
@@ -158,7 +155,7 @@ class NatsTransport implements BrokerTransport {
         if (error) return;
         const correlationId = msg.headers?.get(CORRELATION_ID);
         try {
-          onReply(msg.data, correlationId ? decodeText(correlationId) : undefined);
+          onReply(msg.data, contentTypeOf(msg.headers), correlationId ? decodeText(correlationId) : undefined);
         } catch {
           // The listener owns its failures; the subscription goes on.
         }
@@ -182,26 +179,52 @@ class NatsTransport implements BrokerTransport {
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#ensureOpen();
     if (!replyTo.startsWith(INBOX_PREFIX)) return this.publish(replyTo, payload, { correlationId });
-    const headers = natsHeaders();
+    const headers = contentTypeHeaders();
     if (correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(correlationId));
     this.#nc.publish(replyTo, payload, { headers });
     await this.#nc.flush();
   }
 
+  /**
+   * From the shared durable: num_pending (not delivered yet) and num_ack_pending (delivered,
+   * unsettled). Every weft consumer of a queue pulls through that one durable, so the server
+   * cannot tell how many there are: `consumers` is undefined.
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#ensureOpen();
+    const stream = natsStreamName(queue);
+    try {
+      const info = await this.#jsm.consumers.info(stream, DURABLE);
+      return { waiting: info.num_pending, unacked: info.num_ack_pending, consumers: undefined };
+    } catch (error) {
+      const code = apiErrorCode(error);
+      if (code === STREAM_NOT_FOUND) return { waiting: 0, unacked: 0, consumers: undefined };
+      if (code !== CONSUMER_NOT_FOUND) throw error;
+    }
+    // Published to, never consumed: everything in the work-queue stream waits.
+    try {
+      const info = await this.#jsm.streams.info(stream);
+      return { waiting: info.state.messages, unacked: 0, consumers: undefined };
+    } catch (error) {
+      if (apiErrorCode(error) === STREAM_NOT_FOUND) return { waiting: 0, unacked: 0, consumers: undefined };
+      throw error;
+    }
+  }
+
   /** Core NATS, not JetStream: nothing is kept. Resolves after a flush (the server has it). */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#ensureOpen();
-    this.#nc.publish(topicSubject(topic), payload);
+    this.#nc.publish(topicSubject(topic), payload, { headers: contentTypeHeaders() });
     await this.#nc.flush();
   }
 
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#ensureOpen();
     const subscription = this.#nc.subscribe(topicSubject(topic), {
       callback: (error, msg) => {
         if (error) return;
         try {
-          onPayload(msg.data);
+          onPayload(msg.data, contentTypeOf(msg.headers));
         } catch {
           // The listener owns its failures; the subscription goes on.
         }
@@ -228,6 +251,7 @@ class NatsTransport implements BrokerTransport {
   async close(): Promise<void> {
     if (this.#ended) return;
     this.#ended = new ConnectionClosedError(`the NATS transport to ${this.#server} is closed`);
+    clearInterval(this.#heartbeat);
     this.#stopPulling();
     // Unsettled messages go back at once instead of after ack_wait; drain flushes the naks.
     // While reconnecting there is nobody to tell (and drain would wait for the reconnect):
@@ -244,11 +268,18 @@ class NatsTransport implements BrokerTransport {
     if (!this.#nc.isClosed()) await this.#nc.close().catch(() => undefined);
   }
 
+  #beat(): void {
+    // While reconnecting the server cannot hear it; what outlives ack_wait meanwhile goes back.
+    if (this.#ended || !this.#connected) return;
+    for (const msg of this.#unsettled) msg.respond(WPI);
+  }
+
   #ensureOpen(): void {
     if (this.#ended) throw this.#ended;
   }
 
   #connectionEnded(error: void | Error): void {
+    clearInterval(this.#heartbeat);
     this.#stopPulling();
     this.#unsettled.clear();
     if (this.#ended) return;
@@ -385,199 +416,6 @@ class NatsTransport implements BrokerTransport {
   }
 }
 
-/**
- * Asks the durable for messages while this consumer has fewer than `prefetch` unsettled or
- * asked for: `unsettled + requested <= prefetch` holds at all times, so the server never hands
- * it more than prefetch at once. Each pull request has its own inbox, so what it brought and
- * when it ended (filled, expired, failed) are known exactly and the rest is asked for again.
- * Stopping drains the inboxes: a message already on its way is given back, not lost.
- */
-class Puller {
-  readonly #nc: NatsConnection;
-  /** The JetStream API subject that takes a pull request for the durable. */
-  readonly #nextSubject: string;
-  readonly #prefetch: number;
-  readonly #onMessage: (msg: Msg) => void;
-  readonly #pulls = new Set<Subscription>();
-  #unsettled = 0;
-  #requested = 0;
-  #stopped = false;
-  #suspended = false;
-  #retryTimer: NodeJS.Timeout | undefined;
-
-  constructor(nc: NatsConnection, stream: string, prefetch: number, onMessage: (msg: Msg) => void) {
-    this.#nc = nc;
-    this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${stream}.${DURABLE}`;
-    this.#prefetch = prefetch;
-    this.#onMessage = onMessage;
-  }
-
-  start(): void {
-    this.#pull();
-  }
-
-  /** Asks for nothing more; messages still on their way go back to the queue. */
-  stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#retryTimer);
-    for (const pull of this.#pulls) pull.drain().catch(() => undefined);
-  }
-
-  /** The connection dropped: the server forgot our requests. Ask nothing until resume(). */
-  suspend(): void {
-    this.#suspended = true;
-    for (const pull of [...this.#pulls]) pull.unsubscribe();
-  }
-
-  resume(): void {
-    this.#suspended = false;
-    this.#pull();
-  }
-
-  settled(): void {
-    this.#unsettled--;
-    this.#pull();
-  }
-
-  #pull(): void {
-    while (!this.#stopped && !this.#suspended && this.#retryTimer === undefined && this.#pulls.size < MAX_PULLS) {
-      const batch = this.#prefetch - this.#unsettled - this.#requested;
-      if (batch <= 0) return;
-      this.#request(batch);
-    }
-  }
-
-  #request(batch: number): void {
-    const inbox = createInbox();
-    let left = batch;
-    let ended = false;
-    const end = (failed: boolean): void => {
-      if (ended) return;
-      ended = true;
-      clearTimeout(timer);
-      this.#pulls.delete(sub);
-      this.#requested -= left;
-      if (!sub.isClosed() && !sub.isDraining()) sub.unsubscribe();
-      if (failed && !this.#stopped) this.#retryLater();
-      this.#pull();
-    };
-    const sub = this.#nc.subscribe(inbox, {
-      callback: (error, msg) => {
-        if (error) return end(true);
-        if (msg.subject === inbox) {
-          // A status on the request itself ends it: 408 expired, else an error (no stream,
-          // no consumer, too many waiting requests). 100 would be a heartbeat (not asked for).
-          const code = msg.headers?.code ?? 0;
-          if (code !== 100) end(code !== 408);
-          return;
-        }
-        if (this.#stopped || this.#suspended || left === 0) {
-          msg.respond(NAK); // arrived while stopping: back to the queue at once
-          return;
-        }
-        left--;
-        this.#requested--;
-        this.#unsettled++;
-        this.#onMessage(msg);
-        if (left === 0) end(false);
-      },
-    });
-    void sub.closed.then(() => end(false));
-    // The server ends an expired request with a 408; should that be lost, this does.
-    const timer = setTimeout(() => end(false), PULL_EXPIRES + PULL_GRACE);
-    timer.unref();
-    this.#pulls.add(sub);
-    this.#requested += batch;
-    this.#nc.publish(this.#nextSubject, jsonBytes({ batch, expires: nanos(PULL_EXPIRES) }), { reply: inbox });
-  }
-
-  /** After a failed request (stream or consumer gone, server busy) ask again later, not in a hot loop. */
-  #retryLater(): void {
-    if (this.#retryTimer !== undefined) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      this.#pull();
-    }, PULL_RETRY_DELAY);
-    this.#retryTimer.unref();
-  }
-}
-
-/** How often the message was delivered, from its ack subject (`$JS.ACK.<stream>.<consumer>.<count>...`, or with domain and account hash first). */
-function ackSubject(msg: Msg): string {
-  if (!msg.reply) throw new Error('a JetStream message without an ack subject');
-  return msg.reply;
-}
-
-function deliveryCount(reply: string | undefined): number {
-  const tokens = reply?.split('.') ?? [];
-  if (tokens[0] !== '$JS' || tokens[1] !== 'ACK') return 1;
-  return Number(tokens[tokens.length === 9 ? 4 : 6]) || 1;
-}
-
-function jsonBytes(value: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(value));
-}
-
-/** The JetStream stream that holds `queue`'s messages (for tools and tests that look at it). */
-export function natsStreamName(queue: string): string {
-  return `weft_${queueToken(queue)}`;
-}
-
-/** The core NATS subject of a topic. */
-function topicSubject(topic: string): string {
-  return `weft.topic.${queueToken(topic)}`;
-}
-
-/** A stream-name- and subject-safe token for any queue name: hex of its UTF-8, or a hash when long. */
-function queueToken(queue: string): string {
-  const bytes = Buffer.from(queue, 'utf8');
-  return bytes.length <= 64 ? `q${bytes.toString('hex')}` : `h${createHash('sha256').update(bytes).digest('hex')}`;
-}
-
-/** Printable ASCII without ':', as NATS header names must be; ours and the server's names are reserved. */
-function isPlainHeaderName(name: string): boolean {
-  return /^[\x21-\x39\x3b-\x7e]+$/.test(name) && !/^(weft|nats)-/i.test(name);
-}
-
-/** NATS trims values and cannot carry line breaks. */
-function isPlainHeaderValue(value: string): boolean {
-  return !/[\r\n]/.test(value) && value.trim() === value;
-}
-
-function encodeHeaders(properties: TransportProperties): MsgHdrs {
-  const headers = natsHeaders();
-  if (properties.replyTo !== undefined) headers.set(REPLY_TO, encodeURIComponent(properties.replyTo));
-  if (properties.correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(properties.correlationId));
-  for (const [name, value] of Object.entries(properties.headers ?? {})) {
-    if (isPlainHeaderName(name) && isPlainHeaderValue(value)) headers.set(name, value);
-    else headers.set(ESCAPED + Buffer.from(name, 'utf8').toString('hex'), encodeURIComponent(value));
-  }
-  return headers;
-}
-
-function decodeHeaders(received: MsgHdrs | undefined): { properties: TransportProperties; headers: Record<string, string> } {
-  const properties: TransportProperties = {};
-  const headers: Record<string, string> = {};
-  if (!received) return { properties, headers };
-  for (const name of received.keys()) {
-    const value = received.get(name);
-    if (name === REPLY_TO) properties.replyTo = decodeText(value);
-    else if (name === CORRELATION_ID) properties.correlationId = decodeText(value);
-    else if (name.startsWith(ESCAPED)) headers[Buffer.from(name.slice(ESCAPED.length), 'hex').toString('utf8')] = decodeText(value);
-    else if (!/^nats-/i.test(name)) headers[name] = value;
-  }
-  return { properties, headers };
-}
-
-/** Undoes encodeURIComponent; a value some other publisher wrote by hand is taken as it is. */
-function decodeText(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
-  }
-}
-
 function apiErrorCode(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null || !('api_error' in error)) return undefined;
   const apiError: unknown = error.api_error;
@@ -588,3 +426,4 @@ function apiErrorCode(error: unknown): number | undefined {
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+

@@ -10,16 +10,21 @@
  * in-flight confirms), and each consumer and inbox has its own channel (prefetch is per channel).
  * A channel the server closes is opened again on next use; the failing call rejects with the
  * server's reason.
+ *
+ * Files: transport.ts (this: publishing, inboxes, topics), consumer.ts (one consumer's
+ * channel), channels.ts (watched and reopening channels), connect.ts (connecting).
  */
-import { connect, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
-import { AuthenticationError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../core/errors.js';
-import type {
-  BrokerTransport, Delivery, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
-} from './transport.js';
+import type { Channel, ChannelModel, ConfirmChannel, Options } from 'amqplib';
+import { ConnectionClosedError } from '../../core/errors.js';
+import {
+  CONTENT_TYPE, type BrokerTransport, type Delivery, type PayloadListener, type TransportConsumer, type TransportOptions,
+  type TransportProperties, type TransportSubscription,
+} from '../transport.js';
+import type { QueueStats } from '../types.js';
+import { ReopeningChannel, TrackedChannel } from './channels.js';
+import { connectWithin, describeUrl, reasonOf } from './connect.js';
+import { AmqpConsumer, deliverSafely, toBytes } from './consumer.js';
 
-/** Query parameters openBroker() reads itself; amqplib must not see them. */
-const WEFT_QUERY_PARAMS = ['redeliverAfter', 'connectTimeout', 'prefetch'];
-const CONTENT_TYPE = 'application/x-msgpack';
 /** Server-named queues (our inboxes, anyone's) start with this; RabbitMQ refuses to declare such names. */
 const RESERVED_QUEUE_PREFIX = 'amq.';
 
@@ -28,125 +33,14 @@ export async function openAmqpTransport(url: URL, options: TransportOptions): Pr
   return new AmqpTransport(model, describeUrl(url));
 }
 
-/** Connects, or rejects with a weft error within `timeoutMs` whatever the server does. */
-async function connectWithin(url: URL, timeoutMs: number): Promise<ChannelModel> {
-  const where = describeUrl(url);
-  const attempt = connect(amqplibUrl(url), { timeout: timeoutMs });
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`could not connect to RabbitMQ at ${where} within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([attempt, deadline]);
-  } catch (error) {
-    // A connection that opens after we gave up must not linger.
-    attempt.then((late) => late.close().catch(() => {}), () => {});
-    if (error instanceof TimeoutError) throw error;
-    throw connectError(error, where);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function connectError(error: unknown, where: string): Error {
-  const reason = error instanceof Error ? error.message : String(error);
-  if (/ACCESS.REFUSED/.test(reason)) {
-    return new AuthenticationError(`RabbitMQ at ${where} refused the login: ${reason}`, { cause: error });
-  }
-  if (/ETIMEDOUT/.test(reason)) {
-    return new TimeoutError(`could not connect to RabbitMQ at ${where}: ${reason}`, { cause: error });
-  }
-  return new ConnectionClosedError(`could not connect to RabbitMQ at ${where}: ${reason}`, { cause: error });
-}
-
-/** The URL amqplib gets: without weft's own query parameters. */
-function amqplibUrl(url: URL): string {
-  const stripped = new URL(url.href);
-  for (const name of WEFT_QUERY_PARAMS) stripped.searchParams.delete(name);
-  return stripped.href;
-}
-
-/** The URL for messages: no password, no query. */
-function describeUrl(url: URL): string {
-  const shown = new URL(url.href);
-  shown.password = '';
-  shown.search = '';
-  return shown.href.replace(/\/$/, '');
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Watches one channel: whether it is still open, and why the server closed it. */
-class TrackedChannel<C extends Channel> {
-  readonly channel: C;
-  #open = true;
-  #serverError: Error | undefined;
-
-  constructor(channel: C, onClose?: (serverError: Error | undefined) => void) {
-    this.channel = channel;
-    // Without an 'error' listener amqplib's emit throws inside its socket handler and takes the connection down.
-    channel.on('error', (error: Error) => {
-      this.#serverError = error;
-    });
-    channel.on('close', () => {
-      this.#open = false;
-      onClose?.(this.#serverError);
-    });
-  }
-
-  get open(): boolean {
-    return this.#open;
-  }
-
-  /** Why this channel is unusable, for errors. */
-  get closedReason(): string {
-    return this.#serverError ? `the server closed the channel: ${this.#serverError.message}` : 'the channel is closed';
-  }
-
-  async close(): Promise<void> {
-    if (!this.#open) return;
-    await this.channel.close().catch(() => {});
-  }
-}
-
-/** A channel opened on first use and opened again when the server has closed it. */
-class ReopeningChannel<C extends Channel> {
-  readonly #create: () => Promise<C>;
-  #current: Promise<TrackedChannel<C>> | undefined;
-
-  constructor(create: () => Promise<C>) {
-    this.#create = create;
-  }
-
-  async get(): Promise<TrackedChannel<C>> {
-    const current = this.#current;
-    if (current) {
-      const tracked = await current.catch(() => undefined);
-      if (tracked?.open) return tracked;
-      if (this.#current !== current) return this.get();
-    }
-    const next = this.#create().then((channel) => new TrackedChannel(channel));
-    this.#current = next;
-    next.catch(() => {
-      if (this.#current === next) this.#current = undefined;
-    });
-    return next;
-  }
-
-  async close(): Promise<void> {
-    const tracked = await this.#current?.catch(() => undefined);
-    await tracked?.close();
-  }
-}
-
-class AmqpTransport implements BrokerTransport {
+export class AmqpTransport implements BrokerTransport {
   readonly kind = 'amqp';
   readonly #model: ChannelModel;
   readonly #where: string;
   readonly #publisher: ReopeningChannel<ConfirmChannel>;
   readonly #declarer: ReopeningChannel<Channel>;
+  /** Asks for queues' figures: a passive declare of a missing queue closes its channel, so it has its own. */
+  readonly #inspector: ReopeningChannel<Channel>;
   /** Topics' fanout exchanges declared on this connection. */
   readonly #exchanges = new Map<string, Promise<void>>();
   /** Queues declared durable on this connection (promise: concurrent first uses declare once). */
@@ -163,6 +57,7 @@ class AmqpTransport implements BrokerTransport {
     this.#where = where;
     this.#publisher = new ReopeningChannel(() => model.createConfirmChannel());
     this.#declarer = new ReopeningChannel(() => model.createChannel());
+    this.#inspector = new ReopeningChannel(() => model.createChannel());
     // 'error' always precedes or accompanies 'close'; 'close' alone decides that the connection is gone.
     let lastError: Error | undefined;
     model.on('error', (error: Error) => {
@@ -178,7 +73,7 @@ class AmqpTransport implements BrokerTransport {
     await this.#declare(queue);
     await this.#send('', queue, payload, {
       persistent: true,
-      contentType: CONTENT_TYPE,
+      contentType: properties.contentType ?? CONTENT_TYPE,
       ...(properties.correlationId !== undefined && { correlationId: properties.correlationId }),
       ...(properties.replyTo !== undefined && { replyTo: properties.replyTo }),
       headers: { ...properties.headers },
@@ -195,14 +90,14 @@ class AmqpTransport implements BrokerTransport {
     return consumer;
   }
 
-  async openInbox(onReply: (payload: Uint8Array, correlationId: string | undefined) => void): Promise<string> {
+  async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#checkUsable();
     const tracked = await this.#openChannel(() => this.#model.createChannel());
     try {
       const { queue } = await this.#rpc(() => tracked.channel.assertQueue('', { exclusive: true, autoDelete: true, durable: false }), 'open an inbox');
       await this.#rpc(
         () => tracked.channel.consume(queue, (msg) => {
-          if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.correlationId ?? undefined));
+          if (msg) deliverSafely(() => onReply(toBytes(msg.content), msg.properties.contentType ?? undefined, msg.properties.correlationId ?? undefined));
         }, { noAck: true }),
         'consume the inbox',
       );
@@ -235,6 +130,26 @@ class AmqpTransport implements BrokerTransport {
     });
   }
 
+  /**
+   * A passive declare (checkQueue): ready messages and consumers. RabbitMQ tells the
+   * unacknowledged count only through its management API, so `unacked` is undefined.
+   */
+  async queueStats(queue: string): Promise<QueueStats> {
+    this.#checkUsable();
+    checkQueueName(queue);
+    const tracked = await this.#inspector.get().catch((error: unknown) => {
+      throw this.#failure(error, 'open a channel');
+    });
+    try {
+      const { messageCount, consumerCount } = await tracked.channel.checkQueue(queue);
+      return { waiting: messageCount, unacked: undefined, consumers: consumerCount };
+    } catch (error) {
+      // 404: no such queue (yet). The server closed the channel; the next call opens another.
+      if (/NOT_FOUND|404/.test(reasonOf(error)) && !this.#usable()) return { waiting: 0, unacked: undefined, consumers: 0 };
+      throw this.#failure(error, `read the figures of '${queue}'`, tracked);
+    }
+  }
+
   /** Resolves on the publisher confirm: the exchange has routed it to the subscriptions' queues there are. */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#checkUsable();
@@ -243,7 +158,7 @@ class AmqpTransport implements BrokerTransport {
   }
 
   /** A server-named exclusive, auto-delete queue bound to the topic's exchange, on its own channel. */
-  async subscribe(topic: string, onPayload: (payload: Uint8Array) => void): Promise<TransportSubscription> {
+  async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#checkUsable();
     const exchange = await this.#declareTopic(topic);
     const tracked = await this.#openChannel(() => this.#model.createChannel());
@@ -252,7 +167,7 @@ class AmqpTransport implements BrokerTransport {
       await this.#rpc(() => tracked.channel.bindQueue(queue, exchange, ''), `subscribe to '${topic}'`);
       await this.#rpc(
         () => tracked.channel.consume(queue, (msg) => {
-          if (msg) deliverSafely(() => onPayload(toBytes(msg.content)));
+          if (msg) deliverSafely(() => onPayload(toBytes(msg.content), msg.properties.contentType ?? undefined));
         }, { noAck: true }),
         `consume the subscription to '${topic}'`,
       );
@@ -376,146 +291,8 @@ class AmqpTransport implements BrokerTransport {
   }
 }
 
-/**
- * One consumer on its own channel (prefetch applies per channel). If the server closes the
- * channel while the transport is up, RabbitMQ has requeued the unsettled messages; the
- * consumer subscribes again on a fresh channel so the queue keeps being served.
- */
-class AmqpConsumer implements TransportConsumer {
-  readonly #model: ChannelModel;
-  readonly #queue: string;
-  readonly #prefetch: number;
-  readonly #onDelivery: (delivery: Delivery) => void;
-  readonly #transportError: () => ConnectionClosedError | undefined;
-  readonly #forget: (consumer: AmqpConsumer) => void;
-  #tracked: TrackedChannel<Channel> | undefined;
-  #consumerTag: string | undefined;
-  #cancelled = false;
-  #unsettled = 0;
-
-  constructor(
-    model: ChannelModel,
-    queue: string,
-    prefetch: number,
-    onDelivery: (delivery: Delivery) => void,
-    transportError: () => ConnectionClosedError | undefined,
-    forget: (consumer: AmqpConsumer) => void,
-  ) {
-    this.#model = model;
-    this.#queue = queue;
-    this.#prefetch = prefetch;
-    this.#onDelivery = onDelivery;
-    this.#transportError = transportError;
-    this.#forget = forget;
-  }
-
-  async start(): Promise<void> {
-    let tracked: TrackedChannel<Channel> | undefined;
-    try {
-      tracked = new TrackedChannel(await this.#model.createChannel(), (serverError) => this.#channelClosed(tracked!, serverError));
-      this.#tracked = tracked;
-      this.#unsettled = 0;
-      await tracked.channel.prefetch(this.#prefetch);
-      const { consumerTag } = await tracked.channel.consume(this.#queue, (msg) => this.#receive(tracked!, msg), { noAck: false });
-      this.#consumerTag = consumerTag;
-    } catch (error) {
-      await tracked?.close();
-      throw this.#transportError() ?? new ConnectionClosedError(`could not consume '${this.#queue}': ${tracked && !tracked.open ? tracked.closedReason : reasonOf(error)}`, { cause: error });
-    }
-  }
-
-  async cancel(): Promise<void> {
-    if (this.#cancelled) return;
-    this.#cancelled = true;
-    this.#forget(this);
-    const tracked = this.#tracked;
-    if (!tracked?.open || this.#consumerTag === undefined) return;
-    await tracked.channel.cancel(this.#consumerTag).catch(() => {});
-    this.#closeWhenSettled();
-  }
-
-  /** The connection is closing or gone: its channels go with it, nothing to resubscribe. */
-  transportClosed(): void {
-    this.#cancelled = true;
-  }
-
-  #receive(tracked: TrackedChannel<Channel>, msg: ConsumeMessage | null): void {
-    // null: the server cancelled this consumer (its queue was deleted).
-    if (!msg) return;
-    this.#unsettled++;
-    let settled = false;
-    const settle = async (how: string, apply: () => void): Promise<void> => {
-      if (settled) throw new InvalidStateError(`this message from '${this.#queue}' was already settled`);
-      const transportError = this.#transportError();
-      if (transportError) throw transportError;
-      if (!tracked.open) {
-        throw new ConnectionClosedError(`cannot ${how} a message from '${this.#queue}': ${tracked.closedReason}; the server requeued it`);
-      }
-      settled = true;
-      try {
-        apply();
-      } catch (error) {
-        throw new ConnectionClosedError(`cannot ${how} a message from '${this.#queue}': ${reasonOf(error)}`, { cause: error });
-      }
-      if (tracked === this.#tracked) {
-        this.#unsettled--;
-        this.#closeWhenSettled();
-      }
-    };
-    const delivery: Delivery = {
-      payload: toBytes(msg.content),
-      headers: stringHeaders(msg.properties.headers),
-      redelivered: msg.fields.redelivered,
-      ack: () => settle('ack', () => tracked.channel.ack(msg)),
-      nack: (requeue) => settle('nack', () => tracked.channel.nack(msg, false, requeue)),
-    };
-    if (msg.properties.replyTo != null) delivery.replyTo = msg.properties.replyTo;
-    if (msg.properties.correlationId != null) delivery.correlationId = msg.properties.correlationId;
-    deliverSafely(() => this.#onDelivery(delivery));
-  }
-
-  /** A cancelled consumer's channel is closed once nothing on it waits for a settle. */
-  #closeWhenSettled(): void {
-    if (this.#cancelled && this.#unsettled === 0 && !this.#transportError()) void this.#tracked?.close();
-  }
-
-  #channelClosed(tracked: TrackedChannel<Channel>, serverError: Error | undefined): void {
-    if (tracked !== this.#tracked || this.#cancelled || this.#transportError() || !serverError) return;
-    process.emitWarning(`weft: RabbitMQ closed the channel consuming '${this.#queue}' (${serverError.message}); subscribing again`);
-    this.start().catch((error: unknown) => {
-      process.emitWarning(`weft: could not consume '${this.#queue}' again: ${reasonOf(error)}`);
-    });
-  }
-}
-
 /** An empty name would make RabbitMQ invent a queue (declare) or drop the message (publish). */
 function checkQueueName(queue: string): void {
   if (typeof queue !== 'string' || queue.length === 0) throw new TypeError('a queue name must be a non-empty string');
 }
 
-/** A plain Uint8Array view of amqplib's Buffer (no copy). */
-function toBytes(content: Buffer): Uint8Array {
-  return new Uint8Array(content.buffer, content.byteOffset, content.byteLength);
-}
-
-/** Headers as the contract has them: strings. Other publishers (or RabbitMQ's x-death) may send other types. */
-function stringHeaders(headers: Record<string, unknown> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined || value === null) continue;
-    if (typeof value === 'string') out[name] = value;
-    else if (Buffer.isBuffer(value)) out[name] = value.toString('utf8');
-    else if (typeof value === 'object') out[name] = JSON.stringify(value);
-    else out[name] = String(value);
-  }
-  return out;
-}
-
-/** A throwing callback must not unwind into amqplib's frame handling (that would close the connection). */
-function deliverSafely(callback: () => void): void {
-  try {
-    callback();
-  } catch (error) {
-    process.emitWarning(`weft: a broker delivery callback threw: ${reasonOf(error)}`);
-  }
-}
