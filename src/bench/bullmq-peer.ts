@@ -16,6 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Queue, QueueEvents } from 'bullmq';
 import { checkNoop, WrongResultError, type ClusterContender } from './cluster-contender.js';
+import { openRedisCpu } from './cpu-meter.js';
 
 export interface BullmqPeerOptions {
   /** The row's name, as printed. */
@@ -103,7 +104,9 @@ export async function openBullmqPeer(options: BullmqPeerOptions): Promise<Cluste
   queue.on('error', () => {});
   events.on('error', () => {});
 
+  const serverCpu = await openRedisCpu(connection);
   const close = async () => {
+    serverCpu.close();
     await Promise.all(children.map(stopChild));
     await queue.obliterate({ force: true }).catch(() => {});
     await events.close().catch(() => {});
@@ -158,6 +161,10 @@ export async function openBullmqPeer(options: BullmqPeerOptions): Promise<Cluste
 
   return {
     name,
+    cpu: {
+      pids: () => children.map((child) => child.pid ?? NaN),
+      server: () => serverCpu.seconds(),
+    },
     async trivial(n) {
       const values = await runJobs(Array.from({ length: n }, (_, i) => ({ name: 'noop', data: i })));
       for (let i = 0; i < n; i++) checkNoop(name, i, values[i]);

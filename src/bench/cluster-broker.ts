@@ -12,11 +12,14 @@
  * measures workers started by hand (`weft worker --broker URL --queues Q --tasks …/bench/tasks.js`)
  * on the queue named with `--queue`, which is then left in place.
  */
-import { openBroker } from '../broker/open.js';
+import { hostname } from 'node:os';
+import { openBroker, withoutSettings } from '../broker/open.js';
 import { removeQueues } from '../broker/remove-queues.js';
 import { BrokerWorker } from '../cluster/durable/broker-worker.js';
 import { ClusterExecutor } from '../cluster/cluster-executor.js';
+import type { BrokerWorkerInfo } from '../cluster/durable/messages.js';
 import { executorContender, type ClusterContender } from './cluster-contender.js';
+import { openRedisCpu, type CpuMeter } from './cpu-meter.js';
 import { progress } from './harness.js';
 
 export interface BrokerClusterRowOptions {
@@ -46,6 +49,8 @@ export async function openBrokerClusterRow(o: BrokerClusterRowOptions): Promise<
   const scheme = new URL(o.url).protocol;
   const dropBucket = scheme === 'nats:' && !(await natsStreamExists(o.url, NATS_RESULT_STREAM));
   const inProcess: BrokerWorker[] = [];
+  const server = /^rediss?:$/.test(scheme) ? await openRedisCpu(withoutSettings(new URL(o.url)).href) : undefined;
+  let fleet: BrokerWorkerInfo[] = [];
   const cluster = new ClusterExecutor({
     broker: o.url,
     queue: o.queue,
@@ -60,6 +65,7 @@ export async function openBrokerClusterRow(o: BrokerClusterRowOptions): Promise<
     if (o.ownQueue) {
       await removeQueues(o.url, [o.queue, `${o.queue}.dead`]).catch((error: Error) => progress(`${o.name}: could not remove the queues: ${error.message}`));
     }
+    server?.close();
     if (dropBucket) await dropNatsStream(o.url, NATS_RESULT_STREAM).catch((error: Error) => progress(`${o.name}: could not remove the result bucket: ${error.message}`));
   };
   try {
@@ -73,18 +79,27 @@ export async function openBrokerClusterRow(o: BrokerClusterRowOptions): Promise<
       await Promise.all(inProcess.map((worker) => worker.ready()));
     }
     await cluster.start();
-    if (o.workers === 0) {
-      const fleet = (await cluster.inspect(INSPECT_MS)).filter((w) => w.queues.includes(o.queue));
+    if (scheme !== 'memory:') {
+      // Who consumes the queue: the local workers (their pids, for the CPU figures), or yours.
+      fleet = (await cluster.inspect(INSPECT_MS)).filter((w) => w.queues.includes(o.queue));
       if (fleet.length === 0) {
         throw new Error(`no weft worker consumes the queue ${JSON.stringify(o.queue)} (start one with \`weft worker --broker URL --queues ${o.queue} --tasks <weft>/dist/bench/tasks.js\`)`);
       }
-      progress(`${o.name}: ${fleet.length} worker(s) on ${o.queue}: ${fleet.map((w) => `${w.name} (${w.pool} x ${w.capacity})`).join(', ')}`);
+      if (o.workers === 0) progress(`${o.name}: ${fleet.length} worker(s) on ${o.queue}: ${fleet.map((w) => `${w.name} (${w.pool} x ${w.capacity})`).join(', ')}`);
     }
   } catch (error) {
     await close();
     throw error;
   }
-  return executorContender(o.name, cluster, close);
+  const here = hostname();
+  const cpu: CpuMeter = {
+    // A worker on another host has no /proc here: NaN makes the row's CPU figure unknown.
+    // memory://: the workers run in this process. Fewer local workers than started answered:
+    // their CPU is unknown, and so is the row's.
+    pids: () => scheme === 'memory:' ? [] : [...fleet.map((w) => (w.host === here ? w.pid : NaN)), ...(fleet.length < o.workers ? [NaN] : [])],
+    ...(server ? { server: server.seconds } : {}),
+  };
+  return executorContender(o.name, cluster, cpu, close);
 }
 
 async function natsStreamExists(url: string, stream: string): Promise<boolean> {

@@ -5,6 +5,7 @@
  */
 import type { Executor } from '../core/executor.js';
 import { group, sig } from '../core/workflows.js';
+import type { CpuMeter } from './cpu-meter.js';
 import benchTasks from './tasks.js';
 
 export interface ClusterContender {
@@ -15,6 +16,8 @@ export interface ClusterContender {
   call(i: number): Promise<void>;
   /** The pi group: `tasks` tasks of `samples` points; resolves with each task's hits. */
   piGroup(tasks: number, samples: number): Promise<number[]>;
+  /** Where the row's CPU time is read (its worker processes, its server). */
+  cpu: CpuMeter;
   close(): Promise<void>;
 }
 
@@ -49,9 +52,10 @@ export function checkPi(row: string, hits: readonly unknown[], tasks: number, sa
 }
 
 /** A weft Executor as a row: submit, await, group() as their users call them. */
-export function executorContender(name: string, executor: Executor, close: () => Promise<void> = () => executor.shutdown()): ClusterContender {
+export function executorContender(name: string, executor: Executor, cpu: CpuMeter, close: () => Promise<void> = () => executor.shutdown()): ClusterContender {
   return {
     name,
+    cpu,
     async trivial(n) {
       const futures = new Array<PromiseLike<number>>(n);
       for (let i = 0; i < n; i++) futures[i] = executor.submit(benchTasks.noop, i);

@@ -5,7 +5,11 @@
  *     >= 1.6x the plain loop;
  *   issue 10, the broker-backed cluster (stated for Redis, printed for every broker): >= 3x
  *     BullMQ's jobs/s on the same server, median round trip <= 1 ms, pi group >= 1.5x the loop.
+ * And what a trivial task costs in CPU on every process involved: on a machine shared with
+ * other work that, not tasks/s, is the comparison that holds from run to run, and cores / cost
+ * is the most the row could do here.
  */
+import { availableParallelism } from 'node:os';
 import type { ClusterBenchRow } from './cluster.js';
 
 export interface ClusterGoal {
@@ -19,6 +23,8 @@ export interface ClusterGoal {
 type Measured = ClusterBenchRow & Required<Pick<ClusterBenchRow, 'tasksPerSecond' | 'rttMedianUs' | 'piSpeedup'>>;
 
 const ratio = (x: number) => `${x.toFixed(2)}x`;
+/** Every process's CPU per task, the server's included, when both were read. */
+const totalCpu = (r: ClusterBenchRow) => (r.cpuUsPerTask === undefined ? undefined : r.cpuUsPerTask + (r.serverCpuUsPerTask ?? 0));
 const verdict = (g: ClusterGoal) => `${g.goal} (${g.value}: ${g.met ? 'met' : 'NOT met'})`;
 
 export function clusterNotes(rows: ClusterBenchRow[]): { notes: string[]; goals: ClusterGoal[] } {
@@ -56,7 +62,14 @@ export function clusterNotes(rows: ClusterBenchRow[]): { notes: string[]; goals:
     goals.push(...mine);
     notes.push(`goals (issue 10) for ${broker.executor}: ${mine.map(verdict).join(', ')}`);
     if (peer) notes.push(`${peer.executor}: round trip ${ratio(peer.rttMedianUs / broker.rttMedianUs)} ${broker.executor}'s, pi group ${ratio(peer.piSpeedup)} the loop`);
+    const cost = totalCpu(broker);
+    if (cost !== undefined) {
+      const cores = availableParallelism();
+      const peerCost = peer && totalCpu(peer);
+      notes.push(`${broker.executor}: ${Math.round(cost)} µs of CPU per trivial task on all its processes (this one and the workers ${Math.round(broker.cpuUsPerTask!)}${broker.serverCpuUsPerTask === undefined ? '' : `, the server ${Math.round(broker.serverCpuUsPerTask)}`}): at most ~${Math.round((cores * 1e6) / cost).toLocaleString('en-US')} tasks/s on ${cores} cores${peerCost ? `; ${peer!.executor} ${Math.round(peerCost)} µs (${ratio(peerCost / cost)} as much)` : ''}`);
+    }
   }
+  if (measured.some((r) => r.serverCpuUsPerTask !== undefined)) notes.push('a Redis server\'s CPU (INFO cpu) counts every client it serves: other programs using it add to the rows\' figures');
   for (const r of rows) if (r.skipped !== undefined) notes.push(`${r.executor} skipped: ${r.skipped}`);
   return { notes, goals };
 }

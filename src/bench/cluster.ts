@@ -22,6 +22,7 @@ import { openBullmqPeer } from './bullmq-peer.js';
 import { openBrokerClusterRow } from './cluster-broker.js';
 import { checkPi, executorContender, type ClusterContender } from './cluster-contender.js';
 import { clusterNotes } from './cluster-goals.js';
+import { perTask, sampleCpu, type CpuSample } from './cpu-meter.js';
 import { progress, summarize, type BenchReport, type Cell } from './harness.js';
 import { monteCarloLoop } from './tasks.js';
 
@@ -75,6 +76,10 @@ export interface ClusterBenchRow {
   rttP90Us?: number;
   piSeconds?: number;
   piSpeedup?: number;
+  /** CPU µs per trivial task of this process and the row's worker processes (median of the runs). */
+  cpuUsPerTask?: number;
+  /** The server's CPU µs per trivial task, where it tells (Redis: counts every client of the server). */
+  serverCpuUsPerTask?: number;
 }
 
 interface Entry {
@@ -83,6 +88,7 @@ interface Entry {
   tput: number[];
   rtt: number[];
   pi: number[];
+  cpu: CpuSample[];
 }
 
 /** A URL as a row's name: the password stays off the screen and out of --json. */
@@ -129,13 +135,13 @@ function brokerTargets(brokers: string[]): [string, string][] {
 /** Starts every row into `entries` (the caller closes them, also when this throws). */
 async function openRows(options: ClusterBenchOptions, entries: Entry[], startWeft: () => Promise<BrokerProcess>): Promise<void> {
   const { workers, concurrency } = options;
-  const add = (row: ClusterBenchRow, contender?: ClusterContender) => entries.push({ row, contender, tput: [], rtt: [], pi: [] });
+  const add = (row: ClusterBenchRow, contender?: ClusterContender) => entries.push({ row, contender, tput: [], rtt: [], pi: [], cpu: [] });
   const pool = new ThreadPool({ workers });
-  add({ executor: `ThreadPool(${workers})`, kind: 'pool' }, executorContender(`ThreadPool(${workers})`, pool));
+  add({ executor: `ThreadPool(${workers})`, kind: 'pool' }, executorContender(`ThreadPool(${workers})`, pool, { pids: () => [] }));
   await pool.start();
   const embedded = new ClusterExecutor({ listen: { host: '127.0.0.1', port: 0 }, authkey: randomBytes(16), localWorkers: workers, localConcurrency: concurrency });
   const embeddedName = `cluster (${workers} local workers)`;
-  add({ executor: embeddedName, kind: 'embedded' }, executorContender(embeddedName, embedded));
+  add({ executor: embeddedName, kind: 'embedded' }, executorContender(embeddedName, embedded, { pids: () => embedded.workers().map((w) => w.pid) }));
   await embedded.start();
   const runId = randomBytes(4).toString('hex');
   for (const [label, given] of brokerTargets(options.brokers)) {
@@ -165,6 +171,13 @@ async function openRows(options: ClusterBenchOptions, entries: Entry[], startWef
   }
 }
 
+/** This process and the workers, `+ server` where the server tells. */
+function cpuCell(r: ClusterBenchRow): string | undefined {
+  if (r.cpuUsPerTask === undefined) return undefined;
+  const own = r.cpuUsPerTask.toFixed(0);
+  return r.serverCpuUsPerTask === undefined ? own : `${own} + ${r.serverCpuUsPerTask.toFixed(0)}`;
+}
+
 export async function benchCluster(options: ClusterBenchOptions): Promise<BenchReport> {
   const { workers, tasks, samples } = options;
   let weftBroker: BrokerProcess | undefined;
@@ -190,7 +203,10 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
       loopSeconds.push(plainLoop()); // in the same turn as the rows, so they share the machine's mood
       for (const entry of live) {
         const contender = entry.contender!;
+        const before = await sampleCpu(contender.cpu);
         entry.tput.push(await throughput(contender, options.trivial));
+        const cost = perTask(before, await sampleCpu(contender.cpu), options.trivial);
+        if (cost) entry.cpu.push(cost);
         await roundTrips(contender, options.calls, entry.rtt);
         entry.pi.push(await piGroup(contender, tasks, samples));
         progress(`${contender.name} run ${r + 1}: ${Math.round(entry.tput.at(-1)!)} tasks/s, pi group ${entry.pi.at(-1)!.toFixed(3)} s`);
@@ -201,10 +217,11 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
     await weftBroker?.stop();
   }
   const loop = summarize(loopSeconds);
-  const rows: ClusterBenchRow[] = entries.map(({ row, tput, rtt, pi }) => {
+  const rows: ClusterBenchRow[] = entries.map(({ row, tput, rtt, pi, cpu }) => {
     if (row.skipped !== undefined) return row;
     rtt.sort((a, b) => a - b);
     const piMedian = summarize(pi).median;
+    const servers = cpu.map((c) => c.server).filter((s): s is number => s !== undefined);
     return {
       ...row,
       tasksPerSecond: summarize(tput).median,
@@ -212,18 +229,21 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
       rttP90Us: rtt[Math.floor(rtt.length * 0.9)]!,
       piSeconds: piMedian,
       piSpeedup: loop.median / piMedian,
+      // Only when every run could be read: a partial median would flatter the row.
+      ...(cpu.length === tput.length ? { cpuUsPerTask: summarize(cpu.map((c) => c.clients)).median } : {}),
+      ...(servers.length === tput.length ? { serverCpuUsPerTask: summarize(servers).median } : {}),
     };
   });
   const { notes, goals } = clusterNotes(rows);
   const brokers = entries.filter((e) => e.row.kind === 'broker').length;
   return {
     title: `weft bench cluster: ${workers} workers${brokers ? ` (${options.brokerWorkers} per broker)` : ''}, concurrency ${options.concurrency}; ${options.trivial} trivial tasks, ${options.calls} awaited calls, pi group of ${tasks} x ${samples}; median of ${options.repeats}`,
-    header: ['executor', 'tasks/s', 'rtt median µs', 'rtt p90 µs', 'pi group s', 'pi speedup'],
+    header: ['executor', 'tasks/s', 'CPU µs/task', 'rtt median µs', 'rtt p90 µs', 'pi group s', 'pi speedup'],
     rows: [
-      ['plain loop (pi)', undefined, undefined, undefined, loop.median, '1.00x'],
+      ['plain loop (pi)', undefined, undefined, undefined, undefined, loop.median, '1.00x'],
       ...rows.map((r): Cell[] => r.skipped !== undefined
-        ? [`${r.executor} (skipped)`, undefined, undefined, undefined, undefined, undefined]
-        : [r.executor, r.tasksPerSecond, r.rttMedianUs, r.rttP90Us, r.piSeconds, `${r.piSpeedup!.toFixed(2)}x`]),
+        ? [`${r.executor} (skipped)`, undefined, undefined, undefined, undefined, undefined, undefined]
+        : [r.executor, r.tasksPerSecond, cpuCell(r), r.rttMedianUs, r.rttP90Us, r.piSeconds, `${r.piSpeedup!.toFixed(2)}x`]),
     ],
     notes,
     data: { benchmark: 'cluster', options: { ...options, brokers: options.brokers.map((b) => (b.includes('://') ? withoutPassword(b) : b)) }, loopSeconds: loop.median, rows, goals },
