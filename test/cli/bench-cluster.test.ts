@@ -32,6 +32,8 @@ test('bench cluster --broker --peers --json: every row measured, BullMQ beside R
     assert.equal(row.skipped, undefined, `${row.executor} skipped: ${row.skipped}`);
     assert.ok(row.tasksPerSecond! > 0 && row.piSeconds! > 0 && row.piSpeedup! > 0, row.executor);
     assert.ok(row.rttMedianUs! > 0 && row.rttP90Us! >= row.rttMedianUs!, `${row.executor}: median ${row.rttMedianUs}, p90 ${row.rttP90Us}`);
+    assert.ok(row.cpuUsPerTask! > 0, `${row.executor}: CPU per task ${row.cpuUsPerTask}`);
+    assert.equal(row.serverCpuUsPerTask !== undefined, row.broker === 'redis', `${row.executor}: the server's CPU is read on Redis only`);
   }
   assert.deepEqual(data.goals.filter((g) => g.row === 'cluster (redis)').map((g) => g.goal), [
     ">= 3x bullmq (redis)'s jobs/s", 'median round trip <= 1 ms', 'pi group >= 1.5x the loop',
@@ -56,7 +58,9 @@ test('bench cluster --broker --peers --json: every row measured, BullMQ beside R
 test('bench cluster: a table with the broker row and the verdicts of issue 10', () => {
   const run = spawnSync(process.execPath, [CLI, 'bench', 'cluster', '--broker', 'memory', ...TINY], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /^cluster \(memory\)\s+[\d,]+\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+\d+\.\d\dx$/m);
+  assert.match(run.stdout, /executor\s+tasks\/s\s+CPU µs\/task\s+rtt median µs\s+rtt p90 µs\s+pi group s\s+pi speedup/);
+  assert.match(run.stdout, /^cluster \(memory\)\s+[\d,]+\s+\d+\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+\d+\.\d\dx$/m);
+  assert.match(run.stdout, /^cluster \(memory\): \d+ µs of CPU per trivial task on all its processes \(this one and the workers \d+\): at most ~[\d,]+ tasks\/s on \d+ cores$/m);
   assert.match(run.stdout, /^goals \(issue 10\) for cluster \(memory\): median round trip <= 1 ms \(\d+ µs: (met|NOT met)\), pi group >= 1\.5x the loop \(\d+\.\d\dx: (met|NOT met)\)$/m);
   assert.match(run.stdout, /^cluster \(memory\) \/ cluster \(2 local workers\): throughput \d+\.\d\dx/m);
 });
