@@ -17,7 +17,7 @@ export function queueConformance({ connect, queueName }: ConformanceContext): vo
     const held = new Collector<Message>();
     let release!: () => void;
     const holdEnded = new Promise<void>((resolve) => (release = resolve));
-    await holder.consume(queue, async (message) => {
+    const holding = await holder.consume(queue, async (message) => {
       held.push(message);
       await holdEnded;
     }, { prefetch: 1 });
@@ -30,9 +30,9 @@ export function queueConformance({ connect, queueName }: ConformanceContext): vo
     await holdEnded;
     assert.equal(elsewhere.items.length, 0, `no second delivery while the holder worked for ${HOLD_MS} ms`);
     assert.equal(held.items.length, 1, 'nor to the holder itself');
-    // The holder acks as its handler returns; a marker after it reaches the other consumer,
-    // and nothing of the held message comes before it.
-    await holder.close();
+    // The holder acks as its handler returns (cancel waits for that); a marker after it reaches
+    // the other consumer, and nothing of the held message comes before it.
+    await holding.cancel();
     await publisher.publish(queue, 'marker');
     const [first] = await elsewhere.waitFor(1, 5000, 'the marker at the other consumer');
     assert.equal(first!.body, 'marker');

@@ -224,12 +224,20 @@ export function brokerConformance(kind: string, url: string, options: Conformanc
       const broker = await connect();
       const queue = queueName('crash');
       const child = fork(new URL('../fixtures/broker-crash-consumer.js', import.meta.url), [url, queue], { stdio: 'ignore' });
-      const [ready] = await once(child, 'message');
+      // Listened for from the start: the child exits right after its last message, and its
+      // 'exit' may even come before that message is read ('close' comes after its IPC closed).
+      const exited = once(child, 'close');
+      const messages = new Collector<unknown>();
+      child.on('message', messages.push);
+      const failed = exited.then(([code]) => {
+        if (messages.items.length < 2) throw new Error(`the crash consumer exited with code ${code} after ${messages.items.length} of 2 messages`);
+      });
+      const [ready] = await Promise.race([messages.waitFor(1, 10_000, 'the crash consumer ready'), failed.then(() => [])]);
       assert.deepEqual(ready, { ready: true });
       await broker.publish(queue, 'held by the dead');
-      const [got] = await once(child, 'message');
-      assert.deepEqual(got, { got: 'held by the dead' });
-      await once(child, 'exit');
+      await Promise.race([messages.waitFor(2, 10_000, 'the crash consumer\'s message'), failed]);
+      assert.deepEqual(messages.items[1], { got: 'held by the dead' });
+      await exited;
       const again = new Inbox<string>();
       await broker.consume(queue, again.push);
       const [message] = await again.waitFor(1, options.crashRedeliveryMs);

@@ -4,19 +4,15 @@
  * shares; JetStream then hands each message to one puller and redelivers what stays unacked
  * for ack_wait (= redeliverAfter). Inboxes and topics are core NATS subjects, not JetStream.
  *
- * Files: transport.ts (this: the connection, streams, publishing, settling), puller.ts (pull
- * requests within prefetch), headers.ts (properties in NATS headers), names.ts (stream names
- * and subjects).
+ * Files: transport.ts (this: the connection, publishing, settling, inboxes, topics),
+ * streams.ts (the streams and the durable, their figures), puller.ts (pull requests within
+ * prefetch), headers.ts (properties and the content type in NATS headers), names.ts (stream
+ * names and subjects).
  */
 import {
-  AckPolicy,
-  DeliverPolicy,
   Events,
-  RetentionPolicy,
-  StorageType,
   connect,
   createInbox,
-  nanos,
   type JetStreamClient,
   type JetStreamManager,
   type Msg,
@@ -29,17 +25,13 @@ import type {
 } from '../transport.js';
 import type { QueueStats } from '../types.js';
 import { CORRELATION_ID, contentTypeHeaders, contentTypeOf, decodeHeaders, decodeText, encodeHeaders } from './headers.js';
-import { DURABLE, natsStreamName, queueToken, topicSubject } from './names.js';
+import { topicSubject } from './names.js';
+import { Streams } from './streams.js';
 import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
 
 const INBOX_PREFIX = '_INBOX.';
 /** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
 const HEADER_ROOM = 4096;
-// JetStream API error codes.
-const STREAM_NAME_IN_USE = 10058;
-const CONSUMER_EXISTS = [10013, 10148];
-const STREAM_NOT_FOUND = 10059;
-const CONSUMER_NOT_FOUND = 10014;
 
 /**
  * How hard the client tries to get a lost connection back before onLost. Bounded, so that a
@@ -76,24 +68,15 @@ export async function openNatsTransport(url: URL, options: TransportOptions, rec
   }
 }
 
-interface QueueRoute {
-  stream: string;
-  subject: string;
-}
-
 export class NatsTransport implements BrokerTransport {
   readonly kind = 'nats';
   /** The server's max_payload, less room for weft's and the user's headers (they count too). */
   readonly maxPayload: number | undefined;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
-  readonly #jsm: JetStreamManager;
   readonly #server: string;
   readonly #options: TransportOptions;
-  /** Streams known to exist, by queue name. */
-  readonly #routes = new Map<string, Promise<QueueRoute>>();
-  /** The durable consumer of each stream, by stream name. */
-  readonly #durables = new Map<string, Promise<void>>();
+  readonly #streams: Streams;
   readonly #pullers = new Set<Puller>();
   readonly #inboxes = new Map<string, Subscription>();
   /** Deliveries not yet settled, so that close() can give them back. */
@@ -112,7 +95,7 @@ export class NatsTransport implements BrokerTransport {
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, server: string, options: TransportOptions) {
     this.#nc = nc;
-    this.#jsm = jsm;
+    this.#streams = new Streams(jsm, options.redeliverAfter);
     this.#js = nc.jetstream({ timeout: Math.max(options.connectTimeout, 1000) });
     this.#server = server;
     this.#options = options;
@@ -126,15 +109,15 @@ export class NatsTransport implements BrokerTransport {
 
   async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
     this.#ensureOpen();
-    const route = await this.#route(queue);
+    const route = await this.#streams.route(queue);
     await this.#js.publish(route.subject, payload, { headers: encodeHeaders(properties) });
   }
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
     this.#ensureOpen();
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be a positive integer, got ${prefetch}`);
-    const route = await this.#route(queue);
-    await this.#durable(route);
+    const route = await this.#streams.route(queue);
+    await this.#streams.durable(route);
     this.#ensureOpen();
     const puller: Puller = new Puller(this.#nc, route.stream, prefetch, (msg) => this.#deliver(msg, puller, onDelivery));
     this.#pullers.add(puller);
@@ -185,30 +168,9 @@ export class NatsTransport implements BrokerTransport {
     await this.#nc.flush();
   }
 
-  /**
-   * From the shared durable: num_pending (not delivered yet) and num_ack_pending (delivered,
-   * unsettled). Every weft consumer of a queue pulls through that one durable, so the server
-   * cannot tell how many there are: `consumers` is undefined.
-   */
-  async queueStats(queue: string): Promise<QueueStats> {
+  queueStats(queue: string): Promise<QueueStats> {
     this.#ensureOpen();
-    const stream = natsStreamName(queue);
-    try {
-      const info = await this.#jsm.consumers.info(stream, DURABLE);
-      return { waiting: info.num_pending, unacked: info.num_ack_pending, consumers: undefined };
-    } catch (error) {
-      const code = apiErrorCode(error);
-      if (code === STREAM_NOT_FOUND) return { waiting: 0, unacked: 0, consumers: undefined };
-      if (code !== CONSUMER_NOT_FOUND) throw error;
-    }
-    // Published to, never consumed: everything in the work-queue stream waits.
-    try {
-      const info = await this.#jsm.streams.info(stream);
-      return { waiting: info.state.messages, unacked: 0, consumers: undefined };
-    } catch (error) {
-      if (apiErrorCode(error) === STREAM_NOT_FOUND) return { waiting: 0, unacked: 0, consumers: undefined };
-      throw error;
-    }
+    return this.#streams.stats(queue);
   }
 
   /** Core NATS, not JetStream: nothing is kept. Resolves after a flush (the server has it). */
@@ -320,63 +282,6 @@ export class NatsTransport implements BrokerTransport {
     this.#pullers.clear();
   }
 
-  #route(queue: string): Promise<QueueRoute> {
-    let route = this.#routes.get(queue);
-    if (!route) {
-      route = this.#createStream(queue);
-      this.#routes.set(queue, route);
-      route.catch(() => this.#routes.delete(queue));
-    }
-    return route;
-  }
-
-  async #createStream(queue: string): Promise<QueueRoute> {
-    const token = queueToken(queue);
-    const route = { stream: natsStreamName(queue), subject: `weft.q.${token}` };
-    try {
-      await this.#jsm.streams.add({
-        name: route.stream,
-        subjects: [route.subject],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
-      });
-    } catch (error) {
-      // Adding an identical stream again succeeds; one made with other settings (by hand, or
-      // by another weft version) is used as it is, since its subject is the one we publish to.
-      if (apiErrorCode(error) !== STREAM_NAME_IN_USE) throw error;
-    }
-    return route;
-  }
-
-  #durable(route: QueueRoute): Promise<void> {
-    let durable = this.#durables.get(route.stream);
-    if (!durable) {
-      durable = this.#createDurable(route.stream);
-      this.#durables.set(route.stream, durable);
-      durable.catch(() => this.#durables.delete(route.stream));
-    }
-    return durable;
-  }
-
-  async #createDurable(stream: string): Promise<void> {
-    const config = {
-      durable_name: DURABLE,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(this.#options.redeliverAfter),
-      // Every weft consumer limits itself (prefetch); the server must not limit them all together.
-      max_ack_pending: -1,
-    };
-    try {
-      await this.#jsm.consumers.add(stream, config);
-    } catch (error) {
-      // Servers that refuse to create over a different config: the newest opener's ack_wait wins.
-      const code = apiErrorCode(error);
-      if (code === undefined || !CONSUMER_EXISTS.includes(code)) throw error;
-      await this.#jsm.consumers.update(stream, DURABLE, { ack_wait: config.ack_wait });
-    }
-  }
-
   #deliver(msg: Msg, puller: Puller, onDelivery: (delivery: Delivery) => void): void {
     this.#unsettled.add(msg);
     let settled = false;
@@ -414,13 +319,6 @@ export class NatsTransport implements BrokerTransport {
       // The callback owns its failures; the message stays owned until settled or closed.
     }
   }
-}
-
-function apiErrorCode(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null || !('api_error' in error)) return undefined;
-  const apiError: unknown = error.api_error;
-  if (typeof apiError !== 'object' || apiError === null || !('err_code' in apiError)) return undefined;
-  return typeof apiError.err_code === 'number' ? apiError.err_code : undefined;
 }
 
 function messageOf(error: unknown): string {
