@@ -157,7 +157,7 @@ async function openRows(options: ClusterBenchOptions, entries: Entry[], startWef
       add({ executor: name, kind: 'broker', broker: label, skipped: (error as Error).message });
       progress(`${name} skipped: ${(error as Error).message}`);
     }
-    if (!options.peers || !/^rediss?:$/.test(new URL(given).protocol)) continue;
+    if (!options.peers || !/^rediss?:\/\//.test(given)) continue; // BullMQ runs on Redis only
     const peerName = `bullmq (${label})`;
     const queue = `weft-bench-bullmq-${runId}-${entries.length}`;
     try {

@@ -55,9 +55,11 @@ test('bench cluster --broker --peers --json: every row measured, BullMQ beside R
   }
 });
 
-test('bench cluster: a table with the broker row and the verdicts of issue 10', () => {
-  const run = spawnSync(process.execPath, [CLI, 'bench', 'cluster', '--broker', 'memory', ...TINY], { encoding: 'utf8', timeout: 120_000 });
+test('bench cluster: a table with the broker rows and the verdicts of issue 10; --peers adds BullMQ beside Redis only', () => {
+  const run = spawnSync(process.execPath, [CLI, 'bench', 'cluster', '--broker', 'memory,weft', '--peers', ...TINY], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^cluster \(weft\)\s+[\d,]+\s/m);
+  assert.doesNotMatch(run.stdout, /^bullmq/m);
   assert.match(run.stdout, /executor\s+tasks\/s\s+CPU µs\/task\s+rtt median µs\s+rtt p90 µs\s+pi group s\s+pi speedup/);
   assert.match(run.stdout, /^cluster \(memory\)\s+[\d,]+\s+\d+\s+[\d.,]+\s+[\d.,]+\s+[\d.]+\s+\d+\.\d\dx$/m);
   assert.match(run.stdout, /^cluster \(memory\): \d+ µs of CPU per trivial task on all its processes \(this one and the workers \d+\): at most ~[\d,]+ tasks\/s on \d+ cores$/m);
