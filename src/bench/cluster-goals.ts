@@ -66,7 +66,8 @@ export function clusterNotes(rows: ClusterBenchRow[]): { notes: string[]; goals:
     if (cost !== undefined) {
       const cores = availableParallelism();
       const peerCost = peer && totalCpu(peer);
-      notes.push(`${broker.executor}: ${Math.round(cost)} µs of CPU per trivial task on all its processes (this one and the workers ${Math.round(broker.cpuUsPerTask!)}${broker.serverCpuUsPerTask === undefined ? '' : `, the server ${Math.round(broker.serverCpuUsPerTask)}`}): at most ~${Math.round((cores * 1e6) / cost).toLocaleString('en-US')} tasks/s on ${cores} cores${peerCost ? `; ${peer!.executor} ${Math.round(peerCost)} µs (${ratio(peerCost / cost)} as much)` : ''}`);
+      const server = broker.serverCpuUsPerTask === undefined ? ', the server not read' : `, the server ${Math.round(broker.serverCpuUsPerTask)}`;
+      notes.push(`${broker.executor}: ${Math.round(cost)} µs of CPU per trivial task (this process and the workers ${Math.round(broker.cpuUsPerTask!)}${server}): at most ~${Math.round((cores * 1e6) / cost).toLocaleString('en-US')} tasks/s on ${cores} cores${peerCost ? `; ${peer!.executor} ${Math.round(peerCost)} µs (${ratio(peerCost / cost)} as much)` : ''}`);
     }
   }
   if (measured.some((r) => r.serverCpuUsPerTask !== undefined)) notes.push('a Redis server\'s CPU (INFO cpu) counts every client it serves: other programs using it add to the rows\' figures');
