@@ -31,6 +31,8 @@ export { releaseProxy, isRemote, type Remote, type RemoteRoot, type RemoteMethod
 export type { CallOptions } from './remote/rpc/calls.js';
 export { registerRemoteClass, type ByRef } from './remote/codec.js';
 export type { Address } from './remote/dial.js';
+export type { ListenOptions, ListenerStats } from './remote/listener.js';
+export type { RefusalReason, RefusalReport } from './remote/refusals.js';
 export { Manager, ManagerClient, type ManagerOptions, type ManagerConnectOptions } from './remote/manager.js';
 export { Dict } from './remote/dict.js';
 export { ClusterExecutor, type DeadLetter, type ClusterEvents } from './cluster/cluster-executor.js';

@@ -23,7 +23,11 @@ export async function runBroker({ options }: ParsedArgs): Promise<number> {
     return 0;
   }
   const listen = readListenOptions(options);
-  const server = await serveBroker({ ...listen, onError: (error) => console.error(`weft broker: ${error.message}`) });
+  const server = await serveBroker({
+    ...listen,
+    onError: (error) => console.error(`weft broker: ${error.message}`),
+    onRefused: (report) => console.error(`weft broker: ${report.message}`), // at most one line per 10 s
+  });
   console.log(`weft broker: listening on ${server.url} (open it with weft://:AUTHKEY@${server.url.slice('tcp://'.length)})`);
   await closeOnSignal('weft broker', server);
   return 0;

@@ -4,6 +4,7 @@
  */
 import { listDeadLetters, purgeDeadLetters, retryDeadLetter, type ServerDeadLetter } from '../cluster/durable/dead-letters.js';
 import type { ParsedArgs } from './args.js';
+import { table } from './table.js';
 
 export function deadLettersHelp(): string {
   return [
@@ -53,8 +54,5 @@ function errorText(error: unknown): string {
 function formatLetters(queue: string, letters: ServerDeadLetter[]): string {
   if (letters.length === 0) return `${queue}.dead is empty`;
   const rows = letters.map((l) => [l.id ?? '(not a task)', l.task ?? '', String(l.attempts), l.failedAt.toISOString(), errorText(l.error).slice(0, 120)]);
-  const header = ['id', 'task', 'attempts', 'failed at', 'error'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return [`${letters.length} dead letter(s) in ${queue}.dead`, line(header), ...rows.map(line)].join('\n');
+  return [`${letters.length} dead letter(s) in ${queue}.dead`, ...table(['id', 'task', 'attempts', 'failed at', 'error'], rows)].join('\n');
 }

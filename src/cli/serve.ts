@@ -50,7 +50,12 @@ export async function runServe({ options }: ParsedArgs): Promise<number> {
   const listen = readListenOptions(options);
   const namespace = await import(pathToFileURL(resolve(modulePath)).href) as Record<string, unknown>;
   const expose = exposedObject(namespace);
-  const server = await serve({ ...listen, expose, onError: (error) => console.error(`weft serve: ${error.message}`) });
+  const server = await serve({
+    ...listen,
+    expose,
+    onError: (error) => console.error(`weft serve: ${error.message}`),
+    onRefused: (report) => console.error(`weft serve: ${report.message}`), // at most one line per 10 s
+  });
   console.log(`weft serve: serving ${modulePath} on ${server.url}`);
   await closeOnSignal('weft serve', server);
   return 0;

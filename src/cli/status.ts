@@ -1,9 +1,10 @@
 /** `weft status --connect tcp://HOST:PORT`: the workers of a cluster, as `cluster.workers()` sees them. */
-import { brokerStatus, formatBrokerStatus } from '../cluster/durable/status.js';
+import { brokerStatus, type BrokerStatus } from '../cluster/durable/status.js';
 import { clusterStatus } from '../cluster/status.js';
 import type { StatusReply } from '../cluster/protocol.js';
 import type { ParsedArgs } from './args.js';
 import { readAuthkey } from './serve.js';
+import { table } from './table.js';
 
 export function statusHelp(): string {
   return [
@@ -41,12 +42,23 @@ export function formatStatus(status: StatusReply, now = Date.now()): string {
     String(w.id), w.name, w.host, String(w.pid), w.pool, String(w.capacity), String(w.inFlight), String(w.completed),
     String(w.failed), w.state, `${((now - new Date(w.lastHeartbeat).getTime()) / 1000).toFixed(1)} s ago`, w.tasks.join(' '),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [
     `workers: ${status.workers.length}   queued: ${status.queued}   running: ${status.running}   completed: ${status.completed}   failed: ${status.failed}   dead letters: ${status.deadLetters}`,
     '',
-    line(header),
-    ...rows.map(line),
+    ...table(header, rows),
+  ].join('\n');
+}
+
+export function formatBrokerStatus(status: BrokerStatus, now = Date.now()): string {
+  const workers = status.workers.map((w) => [
+    w.name, w.host, String(w.pid), w.pool, String(w.capacity), String(w.inFlight), String(w.completed), String(w.failed),
+    w.state, `${((now - w.at) / 1000).toFixed(1)} s ago`, w.queues.join(' '),
+  ]);
+  const queues = status.queues.map((q) => [q.queue, String(q.waiting), q.running === undefined ? '?' : String(q.running), String(q.dead), q.consumers === undefined ? '?' : String(q.consumers)]);
+  return [
+    `workers: ${status.workers.length}`,
+    ...table(['name', 'host', 'pid', 'pool', 'capacity', 'in flight', 'completed', 'failed', 'state', 'heartbeat', 'queues'], workers),
+    '',
+    ...table(['queue', 'waiting', 'running', 'dead', 'consumers'], queues),
   ].join('\n');
 }

@@ -6,6 +6,7 @@ import type { Job } from '../core/job.js';
 import { isTaskRef, registeredTasks, type AnyTask } from '../core/task.js';
 import { functionSource } from '../pools/source.js';
 import { ConnectionServer } from '../remote/listener.js';
+import type { RefusalReport } from '../remote/refusals.js';
 import { LocalWorkers } from './local-workers.js';
 import { BrokerEngine } from './durable/broker-engine.js';
 import type { BrokerWorkerInfo } from './durable/messages.js';
@@ -53,6 +54,8 @@ export interface ClusterEvents {
   'result-dropped': [{ worker: number; lease: unknown }];
   'local-worker-exit': [{ pid: number | undefined; code: number | null; signal: string | null; joined: boolean }];
   'connection-error': [Error];
+  /** Sockets refused before authenticating, at most once per 10 s (see ListenOptions.onRefused). */
+  'connections-refused': [RefusalReport];
 }
 
 /** Local workers dying this many times in a row before joining make start() fail. */
@@ -305,6 +308,7 @@ export class ClusterExecutor extends ExecutorBase {
       // come back on the same connection; leases, not this, decide where tasks run.
       heartbeatTimeout: Math.max(3 * s.leaseTimeout, 30_000),
       onError: (error) => this.#events.emit('connection-error', error),
+      onRefused: (report) => this.#events.emit('connections-refused', report),
     }, (connection) => new WorkerSession(connection, this.#scheduler, {
       heartbeatInterval: s.heartbeatInterval,
       leaseTimeout: s.leaseTimeout,

@@ -58,6 +58,8 @@ export interface WorkerCrashInfo {
   exitCode?: number | null;
   signal?: string | null;
   reason?: string;
+  /** The worker reached its heap limit (see {@link WorkerCrashedError.outOfMemory}). */
+  outOfMemory?: boolean;
 }
 
 export class WorkerCrashedError extends WeftError {
@@ -66,6 +68,11 @@ export class WorkerCrashedError extends WeftError {
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly reason: string | undefined;
+  /**
+   * The worker ran out of memory (a thread past its `resourceLimits`, a child past its heap
+   * limit); `reason` then starts with "out of memory". False for every other way of dying.
+   */
+  readonly outOfMemory: boolean;
   constructor(info: WorkerCrashInfo, options?: ErrorOptions) {
     const how = info.signal ? `signal ${info.signal}` : `exit code ${info.exitCode ?? 'unknown'}`;
     super(`worker ${info.workerId} crashed (${how})${info.reason ? `: ${info.reason}` : ''}`, options);
@@ -73,6 +80,7 @@ export class WorkerCrashedError extends WeftError {
     this.exitCode = info.exitCode ?? null;
     this.signal = info.signal ?? null;
     this.reason = info.reason;
+    this.outOfMemory = info.outOfMemory ?? false;
   }
 }
 
@@ -97,7 +105,7 @@ export class RemoteError extends WeftError {
   readonly remoteCode: unknown;
 
   constructor(data: SerializedError) {
-    const cause = isSerializedError(data.cause) ? RemoteError.fromSerialized(data.cause) : data.cause;
+    const cause = reviveCause(data.cause);
     super(data.message, cause === undefined ? undefined : { cause });
     this.remoteName = data.name;
     this.remoteStack = data.stack;
@@ -115,6 +123,36 @@ export class RemoteError extends WeftError {
   }
 }
 
+/**
+ * A cause that is still plain data becomes a chain of RemoteErrors, built from the bottom up in
+ * one pass and cut after MAX_ERROR_NESTING levels. A cause that is already an Error is kept as
+ * it is: the codec revives nested errors innermost first, and rebuilding each level's chain
+ * again (with its stack text nested once more) made a chain of n errors cost n² or worse.
+ */
+function reviveCause(cause: unknown): unknown {
+  if (!isPlainSerializedError(cause)) return cause;
+  const chain: SerializedError[] = [];
+  let level: unknown = cause;
+  while (isPlainSerializedError(level) && chain.length < MAX_ERROR_NESTING) {
+    chain.push(level);
+    level = level.cause;
+  }
+  let below = isPlainSerializedError(level) ? undefined : level;
+  for (let i = chain.length - 1; i >= 0; i--) below = new RemoteError({ ...chain[i]!, cause: below });
+  return below;
+}
+
+/** serializeError writes causes down to this depth (the error itself is depth 0). */
+export const MAX_SERIALIZED_CAUSE_DEPTH = 8;
+
+/**
+ * Errors read from elsewhere may nest inside errors (as causes or properties) this deep; the
+ * codec refuses deeper bodies and RemoteError cuts plain cause chains there. weft writes at most
+ * MAX_SERIALIZED_CAUSE_DEPTH + 1 levels of cause, plus whatever errors sit in an error's own
+ * properties; 32 leaves room for those, and each level costs an Error (a stack capture) to read.
+ */
+export const MAX_ERROR_NESTING = 32;
+
 const RESERVED_PROPS = new Set(['name', 'message', 'stack', 'cause', 'code']);
 
 /** Turns any thrown value into plain data that survives structured clone or MessagePack. */
@@ -125,7 +163,7 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
   const out: SerializedError = { name: error.name, message: error.message, stack: error.stack };
   const record = error as unknown as Record<string, unknown>;
   if (record.code !== undefined) out.code = record.code;
-  if (error.cause !== undefined && depth < 8) out.cause = serializeError(error.cause, depth + 1);
+  if (error.cause !== undefined && depth < MAX_SERIALIZED_CAUSE_DEPTH) out.cause = serializeError(error.cause, depth + 1);
   const props: Record<string, unknown> = {};
   let any = false;
   for (const key of Object.keys(error)) {
@@ -142,6 +180,10 @@ export function serializeError(error: unknown, depth = 0): SerializedError {
 function isSerializedError(value: unknown): value is SerializedError {
   return typeof value === 'object' && value !== null && typeof (value as SerializedError).message === 'string'
     && typeof (value as SerializedError).name === 'string';
+}
+
+function isPlainSerializedError(value: unknown): value is SerializedError {
+  return isSerializedError(value) && !(value instanceof Error);
 }
 
 function describeThrown(value: unknown): string {

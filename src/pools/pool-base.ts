@@ -11,6 +11,7 @@ import { functionSource } from './source.js';
 import type { ExitInfo, Transport, TransportEvents } from './transports.js';
 import { ABORT, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
 import { WorkerSlot, type WorkerStats } from './worker-slot.js';
+import { fatesOf, Isolation } from './worker-loss.js';
 
 /**
  * The engine of ThreadPool and ProcessPool. How work flows:
@@ -38,10 +39,13 @@ import { WorkerSlot, type WorkerStats } from './worker-slot.js';
  * - Calls prefetched into a worker count as running for the futures: cancelling one that has not
  *   started yet makes it start with its signal already aborted, as any cancelled running task.
  *   The window bounds that work to about TARGET_BATCH_MS per worker.
- * - A worker runs its calls one at a time, so the head of its fifo is the running call. Only
- *   that call can be blamed when the worker dies (threads say which call they started through
- *   shared memory, processes in an exit report); calls behind it are queued again, untouched;
- *   answers it had not sent yet come in its exit handler (threads) or exit report (processes).
+ * - A worker runs its calls one at a time, so when it dies only the call it was running is
+ *   blamed (threads say which through shared memory, processes in an exit report); the others
+ *   run again (worker-loss.ts). Answers not sent yet come in its exit handler (threads) or
+ *   exit report (processes), unless it died unable to run JavaScript (out of memory, killed).
+ * - A child that died without a report holding several calls: they are suspects, run one at a
+ *   time by one worker (the isolator) that takes nothing else meanwhile; the call that kills it
+ *   alone is the one blamed.
  * - A cancelled or timed-out call still running after `cancelGraceMs` gets its worker
  *   terminated, only while it is still that worker's head (so a later task is never the victim).
  */
@@ -95,6 +99,8 @@ export abstract class PoolBase extends ExecutorBase {
   #dirty: WorkerSlot[] = [];
   /** Dispatched jobs waiting for a worker to finish starting. */
   #unbound = new Deque<Job>();
+  /** Calls of a worker that died without saying which one it was running: each runs alone. */
+  #suspects = new Isolation((w, job) => this.#bind(w, job), (job) => this.requeueAttempt(job, job.runningAttempt), (w) => this.#takeUnbound(w));
   #flushQueued = false;
   #taskMs = INITIAL_TASK_MS;
   /** Whether #taskMs comes from replies rather than the first guess. */
@@ -129,7 +135,8 @@ export abstract class PoolBase extends ExecutorBase {
     const cancelled = future.cancel();
     if (options.force) {
       for (const w of this.#workers) {
-        if (!w.exiting && w.fifo.peek()?.future === future) this.#kill(w, 'its task was cancelled with force');
+        const head = w.fifo.peek();
+        if (!w.exiting && head?.future === future) this.#kill(w, 'its task was cancelled with force', undefined, head);
       }
     }
     return cancelled;
@@ -196,9 +203,9 @@ export abstract class PoolBase extends ExecutorBase {
 
   /** A worker that just became ready or idle takes its fair share of the jobs waiting for one. */
   #takeUnbound(w: WorkerSlot): void {
-    if (this.#unbound.length === 0 || w.exiting) return;
+    if (this.#unbound.length === 0 || w.exiting || w === this.#suspects.worker) return;
     let starting = 1;
-    for (const other of this.#workers) if (other !== w && !other.ready && !other.exiting) starting++;
+    for (const other of this.#workers) if (other !== w && !other.ready && !other.exiting && other !== this.#suspects.worker) starting++;
     for (let n = Math.ceil(this.#unbound.length / starting); n > 0; n--) this.#bind(w, this.#unbound.shift()!);
   }
 
@@ -222,22 +229,24 @@ export abstract class PoolBase extends ExecutorBase {
 
   /**
    * An idle ready worker, else the least loaded ready one once the pool is at full strength.
-   * Undefined while workers are still starting (a new one is started if below `size`): the job
-   * waits unbound and goes to whichever worker is ready first, so a slow start delays no task
-   * more than it must.
+   * Undefined while a worker is still starting (a new one is started if below `size`): the job
+   * waits unbound and goes to whichever worker is ready or idle first, so a slow start delays
+   * no task more than it must (nor queues it behind a long one on a busy worker).
    */
   #pick(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
+    let starting = false;
     for (const w of this.#workers) {
-      if (w.exiting || !w.ready) continue;
-      if (w.fifo.length === 0) return w;
-      if (!best || w.fifo.length < best.fifo.length) best = w;
+      if (w.exiting || w === this.#suspects.worker) continue;
+      if (!w.ready) starting = true;
+      else if (w.fifo.length === 0) return w;
+      else if (!best || w.fifo.length < best.fifo.length) best = w;
     }
     if (this.#live < this.size) {
       this.#spawn();
       return undefined;
     }
-    return best;
+    return starting ? undefined : best;
   }
 
   #spawn(): WorkerSlot {
@@ -258,11 +267,12 @@ export abstract class PoolBase extends ExecutorBase {
     w.transport.stop();
   }
 
-  #kill(w: WorkerSlot, reason: string, signal?: NodeJS.Signals): void {
+  #kill(w: WorkerSlot, reason: string, signal?: NodeJS.Signals, target?: Job): void {
     if (w.exiting === 'kill') return;
     if (!w.exiting) this.#live--;
     w.exiting = 'kill';
     w.killReason = reason;
+    w.killTarget = target;
     w.transport.kill(signal);
   }
 
@@ -273,7 +283,7 @@ export abstract class PoolBase extends ExecutorBase {
       w.graceTimer = undefined;
       // Only while the cancelled call is still the one running (workerpool #548).
       if (w.settled + 1 === seq && w.fifo.length > 0) {
-        this.#kill(w, `a cancelled or timed-out task was still running ${this.cancelGraceMs} ms after its signal aborted`);
+        this.#kill(w, `a cancelled or timed-out task was still running ${this.cancelGraceMs} ms after its signal aborted`, undefined, w.fifo.peek());
       }
     }, this.cancelGraceMs);
   }
@@ -282,7 +292,7 @@ export abstract class PoolBase extends ExecutorBase {
     if (!w.ready) {
       w.ready = true;
       for (const wake of w.readyWaiters.splice(0)) wake();
-      this.#takeUnbound(w);
+      this.#refill(w);
       if (!w.busy) w.transport.setBusy(false);
     }
     let settledNow = 0;
@@ -295,6 +305,7 @@ export abstract class PoolBase extends ExecutorBase {
         w.settled++;
         settledNow++;
         job.slot = undefined;
+        if (w.streamed.size > 0) w.streamed.delete(job);
         if (w.graceTimer) w.graceTimer = void clearTimeout(w.graceTimer);
         if (op === OK) {
           w.completed++;
@@ -305,7 +316,10 @@ export abstract class PoolBase extends ExecutorBase {
         }
       } else if (seq === w.settled + 1 && w.fifo.length > 0) {
         const job = w.fifo.peek()!;
-        if (op === YIELD) this.pushValue(job, job.runningAttempt, batch[i + 2]);
+        if (op === YIELD) {
+          w.streamed.add(job);
+          this.pushValue(job, job.runningAttempt, batch[i + 2]);
+        }
         else if (op === PROGRESS) job.progress(batch[i + 2]);
       }
     }
@@ -321,7 +335,7 @@ export abstract class PoolBase extends ExecutorBase {
     this.#measured = true;
     this.#window = Math.max(1, Math.min(MAX_WINDOW, Math.round(TARGET_BATCH_MS / Math.max(this.#taskMs, 1e-6))));
     w.lastReplyAt = now;
-    if (w.fifo.length === 0) this.#takeUnbound(w);
+    if (w.fifo.length === 0) this.#refill(w);
     if (w.fifo.length === 0) {
       w.markBusy(false, now);
       if (this.idleTimeout !== Infinity && !w.exiting) {
@@ -341,6 +355,7 @@ export abstract class PoolBase extends ExecutorBase {
     w.exiting ||= 'kill'; // gone: nothing may be bound to it from here on
     if (w.graceTimer) clearTimeout(w.graceTimer);
     if (w.idleTimer) clearTimeout(w.idleTimer);
+    if (w === this.#suspects.worker) this.#suspects.worker = undefined;
     // Answers it wrote while dying (process.exit, an uncaught error) still count.
     if (info.pending) this.#onMessage(w, info.pending);
     w.markBusy(false, performance.now());
@@ -350,42 +365,44 @@ export abstract class PoolBase extends ExecutorBase {
     // Keep the pool at strength after a crash; idle stops are not replaced until there is work,
     // nor are workers that died starting (that would loop; the next task retries on demand).
     if (this.#open && !diedStarting && !stopped && this.#live < this.size) this.#spawn();
-    else if (this.#unbound.length > 0 && this.#live === 0) {
+    else if ((this.#unbound.length > 0 || this.#suspects.jobs.length > 0) && this.#live === 0) {
       // Jobs wait for a worker and none is left: start one, unless starting is what fails.
       if (this.#open && !diedStarting) this.#spawn();
       else this.#failUnbound(w, info);
     }
+    this.#suspects.isolate(this.#workers);
   }
 
   /** No worker could start: the jobs waiting for one fail rather than wait forever. */
   #failUnbound(w: WorkerSlot, info: ExitInfo): void {
     const reason = `the worker failed to start${info.reason ? `: ${info.reason}` : ''}`;
-    for (const job of this.#unbound.drain()) {
+    for (const job of [...this.#suspects.jobs.drain(), ...this.#unbound.drain()]) {
       this.rejectAttempt(job, job.runningAttempt, new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason }));
     }
   }
 
-  /**
-   * The worker died holding `jobs`. The call it had started is blamed; calls before it ran but
-   * their results died with the worker; calls after it never started and go back to the queue.
-   * A worker that died before it was ready started nothing, but requeueing would loop: all fail.
-   */
+  /** The worker died holding `jobs`: see worker-loss.ts for what becomes of each. */
   #failOrRequeue(w: WorkerSlot, info: ExitInfo, jobs: Job[]): void {
-    const started = w.ready ? info.started ?? w.settled + 1 : Infinity;
     const how = w.killReason ?? info.reason ?? (w.ready ? 'the worker exited' : 'the worker failed to start');
+    const fates = fatesOf(w, info.started, jobs);
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
-      const seq = w.settled + 1 + i;
+      const fate = fates[i];
       job.slot = undefined;
-      if (seq > started) {
-        this.requeueAttempt(job, job.runningAttempt);
-        continue;
-      }
-      const reason = seq < started && w.ready ? `${how} (this task had finished, but its result was lost with the worker)` : how;
-      const error = new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason });
+      if (fate === 'suspect') this.#suspects.jobs.push(job);
+      if (fate !== 'blamed' && fate !== 'streamed') continue;
+      const reason = fate === 'blamed' ? how : `${how} (this task had streamed values, so it is not run again)`;
       w.failed++;
-      this.rejectAttempt(job, job.runningAttempt, error);
+      this.rejectAttempt(job, job.runningAttempt, new WorkerCrashedError({ workerId: w.id, exitCode: info.exitCode, signal: info.signal, reason, outOfMemory: fate === 'blamed' && info.outOfMemory }));
     }
+    // Backwards: each goes to the front of the queue, so they keep their order.
+    for (let i = jobs.length - 1; i >= 0; i--) if (fates[i] === 'rerun') this.requeueAttempt(jobs[i]!, jobs[i]!.runningAttempt);
+  }
+
+  /** A worker that became ready or idle: the isolator takes the next suspect, others their share of unbound jobs. */
+  #refill(w: WorkerSlot): void {
+    if (w === this.#suspects.worker) this.#suspects.feed();
+    else this.#takeUnbound(w);
   }
 
   // ---- messages -----------------------------------------------------------------------------

@@ -6,7 +6,10 @@ import { ProcessTransport, type Transport, type TransportEvents } from './transp
 import { checkExecArgv } from './thread-pool.js';
 
 export interface ProcessPoolOptions extends PoolOptions {
-  /** Heap cap of each child in MiB (`--max-old-space-size`); a child that exceeds it is replaced. */
+  /**
+   * Heap cap of each child in MiB (`--max-old-space-size`); a child that exceeds it is replaced,
+   * and the task it was running fails with a WorkerCrashedError whose `outOfMemory` is true.
+   */
   maxMemoryMb?: number;
   /** Node.js flags of the children. @default the caller's `process.execArgv` (a loader such as tsx included; --inspect left out) */
   execArgv?: string[];

@@ -4,7 +4,10 @@ import { PoolBase, type PoolOptions } from './pool-base.js';
 import { ThreadTransport, type Transport, type TransportEvents } from './transports.js';
 
 export interface ThreadPoolOptions extends PoolOptions {
-  /** Heap and stack limits of each worker thread; a worker that exceeds them is replaced. */
+  /**
+   * Heap and stack limits of each worker thread; a worker that exceeds them is replaced, and the
+   * task it was running fails with a WorkerCrashedError whose `outOfMemory` is true.
+   */
   resourceLimits?: ResourceLimits;
   /**
    * Node.js flags of the worker threads. @default the caller's `process.execArgv`, so that a

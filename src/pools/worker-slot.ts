@@ -39,6 +39,10 @@ export class WorkerSlot {
   /** 'stop': idle shutdown or pool close; 'kill': terminated while holding work. */
   exiting: false | 'stop' | 'kill' = false;
   killReason: string | undefined;
+  /** The call it was killed for (cancelled with force, past its grace period), if any. */
+  killTarget: Job | undefined;
+  /** Calls that have streamed values (generators) and not settled: never run twice. */
+  readonly streamed = new Set<Job>();
   graceTimer: ReturnType<typeof setTimeout> | undefined;
   idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** When the last reply came while busy; the gap per settled call samples the task time. */

@@ -5,8 +5,10 @@ import {
 } from '../core/errors.js';
 import { BrokenBarrierError, ClosedError } from '../sync/errors.js';
 import { expected } from '../core/validate.js';
+import { checkBody } from './body-check.js';
 import { HEADER_SIZE, writeHeader } from './frame.js';
 import { DECLINED, fastPack } from './fast-pack.js';
+import { DECLINED as DECLINED_BODY, fastUnpack } from './fast-unpack.js';
 import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
 
 /**
@@ -22,6 +24,12 @@ import { boxMaps, MapBox, opaqueClasses } from './map-box.js';
  *   0x02  a proxy sent back to the side that owns its object: id
  * References need a connection to live in; the codec reaches it through a RefContext that is
  * current only while one pack or unpack call runs (both are synchronous).
+ *
+ * Reading, a body of the common shapes is read by hand (fast-unpack.ts, which keeps the limits by
+ * construction); any other is checked on its bytes before msgpackr reads it (body-check.ts):
+ * nesting is bounded, keys that could reach Object.prototype through a merge hold scalars only,
+ * forms weft never writes are refused; a body that fails is a ProtocolError and none of it is
+ * read. What msgpackr writes gets the same check, so the sender learns first.
  */
 
 /** What a connection does with objects that cross it by reference. */
@@ -152,6 +160,8 @@ const PACKR_OPTIONS = {
   mapsAsObjects: true,
   moreTypes: true,
   int64AsType: 'bigint' as const,
+  // weft neither writes nor reads msgpackr's structured-clone references (which can build cycles).
+  structuredClone: false,
   // Binary values are copied out of the bytes being read: those bytes are a scratch buffer that
   // the next frame overwrites (see Codec.decode), or a socket chunk that a view would pin.
   copyBuffers: true,
@@ -223,11 +233,16 @@ export class Codec {
     }
     const previous = current;
     current = this.#refs;
+    let frame: Buffer;
     try {
-      return writeHeader(this.#packr.pack(boxMaps(value), RESERVE_START_SPACE | HEADER_SIZE), type, id);
+      frame = this.#packr.pack(boxMaps(value), RESERVE_START_SPACE | HEADER_SIZE);
     } finally {
       current = previous;
     }
+    // What the receiver would refuse is refused here, where the caller can see why.
+    const problem = checkBody(frame, HEADER_SIZE, frame.length);
+    if (problem !== undefined) throw new TypeError(`this value cannot be sent: it ${problem}`);
+    return writeHeader(frame, type, id);
   }
 
   /** `value` alone as MessagePack, without a frame header (a view: valid as long as kept). */
@@ -235,9 +250,16 @@ export class Codec {
     return this.encodeFrame(0, 0, value).subarray(HEADER_SIZE);
   }
 
-  /** The value in a frame body; throws ProtocolError when it is not valid MessagePack. */
+  /**
+   * The value in a frame body; throws ProtocolError when it is not valid MessagePack or breaks a
+   * limit of body-check.ts (nesting, unsafe keys), in which case nothing of it was read.
+   */
   decode(body: Buffer): unknown {
     if (body.length === 0) return undefined;
+    const fast = fastUnpack(body);
+    if (fast !== DECLINED_BODY) return fast;
+    const problem = checkBody(body, 0, body.length);
+    if (problem !== undefined) throw new ProtocolError(`a frame body ${problem}`);
     const previous = current;
     current = this.#refs;
     try {

@@ -44,7 +44,8 @@ const COALESCE_LIMIT = 256 * 1024;
 /** Unsent bytes above which this side stops reading from its peer (see #backpressure). */
 const SEND_BUFFER_LIMIT = 4 * 1024 * 1024;
 
-interface Settings {
+/** Validated connection options (checkConnectionOptions). */
+export interface ConnectionSettings {
   key: Buffer;
   maxFrameSize: number;
   handshakeTimeout: number;
@@ -53,7 +54,7 @@ interface Settings {
   maxInFlight: number;
 }
 
-export function checkConnectionOptions(options: unknown): Settings {
+export function checkConnectionOptions(options: unknown): ConnectionSettings {
   if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object with an authkey', options));
   const o = options as ConnectionOptions;
   const heartbeatInterval = o.heartbeatInterval === undefined ? DEFAULT_HEARTBEAT_MS : checkMilliseconds('heartbeatInterval', o.heartbeatInterval);
@@ -80,7 +81,7 @@ type Phase = 'handshake' | 'open' | 'closed';
 
 export class Connection {
   readonly #socket: Socket;
-  readonly #settings: Settings;
+  readonly #settings: ConnectionSettings;
   readonly #decoder: FrameDecoder;
   #phase: Phase = 'handshake';
   #handler: FrameHandler;
@@ -107,7 +108,7 @@ export class Connection {
   /** What the peer announced in the handshake. */
   peerLimits: PeerLimits = { maxFrameSize: 0, maxInFlight: 0 };
 
-  private constructor(socket: Socket, settings: Settings) {
+  private constructor(socket: Socket, settings: ConnectionSettings) {
     this.#socket = socket;
     this.#settings = settings;
     this.#decoder = new FrameDecoder(HANDSHAKE_MAX_BODY);
@@ -122,9 +123,13 @@ export class Connection {
     return new Connection(socket, checkConnectionOptions(options)).#handshake('client', reader);
   }
 
-  /** Runs the server side of the handshake on an accepted socket; `reader` when it reads through one. */
-  static server(socket: Socket, options: ConnectionOptions, reader?: ChunkReader): Promise<Connection> {
-    return new Connection(socket, checkConnectionOptions(options)).#handshake('server', reader);
+  /**
+   * Runs the server side of the handshake on an accepted socket; `reader` when it reads through
+   * one. The listener owns the handshake's deadline (see handshake-budget.ts): this side sets no
+   * timer and the promise settles when the handshake ends or the socket closes.
+   */
+  static server(socket: Socket, settings: ConnectionSettings, reader?: ChunkReader): Promise<Connection> {
+    return new Connection(socket, settings).#handshake('server', reader);
   }
 
   get isOpen(): boolean {
@@ -208,8 +213,8 @@ export class Connection {
         reject(error);
         this.#finish(error, true);
       };
-      const timer = setTimeout(() => {
-        const error = new AuthenticationError(`the ${role === 'client' ? 'server' : 'client'} did not complete the handshake within ${s.handshakeTimeout} ms`);
+      const timer = role === 'server' ? undefined : setTimeout(() => {
+        const error = new AuthenticationError(`the server did not complete the handshake within ${s.handshakeTimeout} ms`);
         reject(error);
         this.#finish(error, false);
       }, s.handshakeTimeout);

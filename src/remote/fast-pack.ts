@@ -7,9 +7,10 @@
  * which together are most of a small frame's encode time.
  *
  * Anything else (undefined, bigint, Map, Set, Date, binary, errors, references, class instances,
- * a value deeper than MAX_DEPTH, more bytes than the scratch holds) makes it give up, and the
- * codec encodes the whole value with msgpackr instead: the fast path never changes what a value
- * means on the wire, it only declines.
+ * a value deeper than MAX_DEPTH, an object under a key `constructor`, `prototype` or `__proto__`,
+ * more bytes than the scratch holds) makes it give up, and the codec encodes the whole value
+ * with msgpackr instead: the fast path never changes what a value means on the wire, it only
+ * declines.
  */
 
 /** Nesting deeper than this goes to msgpackr (which also reports cycles and too-deep values). */
@@ -162,9 +163,12 @@ function writeObject(record: Record<string, unknown>, out: Buffer, pos: number, 
   if (count > 0xffff) return DECLINED;
   for (let i = 0; i < count; i++) {
     const key = keys[i]!;
+    const item = record[key];
+    // An object under these keys is refused (body-check.ts): msgpackr's path says why.
+    if (typeof item === 'object' && item !== null && (key === 'constructor' || key === 'prototype' || key === '__proto__')) return DECLINED;
     pos = writeString(key, out, pos);
     if (pos < 0) return DECLINED;
-    pos = write(record[key], out, pos, depth + 1);
+    pos = write(item, out, pos, depth + 1);
     if (pos < 0) return DECLINED;
   }
   out[start] = 0xde;

@@ -2,10 +2,9 @@ import { InvalidStateError } from '../core/errors.js';
 import { Barrier, Event, Lock, Queue, Semaphore, type QueueOptions } from '../sync/index.js';
 import { describe as describeValue, expected } from '../core/validate.js';
 import type { ByRef } from './codec.js';
-import { checkConnectionOptions } from './connection.js';
 import type { Address } from './dial.js';
 import { Dict } from './dict.js';
-import type { ListenOptions } from './listener.js';
+import { checkListenOptions, type ListenOptions } from './listener.js';
 import { byRef, connect, serve, type ConnectOptions, type RpcServer } from './rpc.js';
 import type { Remote, RemoteRoot } from './rpc/proxy.js';
 
@@ -89,7 +88,7 @@ export class Manager {
   #state: 'new' | 'started' | 'stopped' = 'new';
 
   constructor(options: ManagerOptions) {
-    checkConnectionOptions(options);
+    checkListenOptions(options);
     this.#options = options;
   }
 

@@ -1,3 +1,5 @@
+import { MAX_NESTING } from './body-check.js';
+
 /**
  * Plain objects travel as MessagePack maps (what every MessagePack library reads), so a `Map`
  * needs a mark of its own: before a value is packed, each Map inside it is swapped for a MapBox,
@@ -23,8 +25,8 @@ export class MapBox {
   }
 }
 
-/** Nesting deeper than this is left alone: MessagePack encoding of such a value fails anyway. */
-const MAX_DEPTH = 256;
+/** Nesting deeper than this is left alone: the codec refuses to send such a value anyway. */
+const MAX_DEPTH = MAX_NESTING;
 
 /** Classes whose instances the walk never enters; the codec adds its own (references). */
 export const opaqueClasses: Function[] = [Date, RegExp, Error, ArrayBuffer, MapBox];

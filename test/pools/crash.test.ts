@@ -106,7 +106,8 @@ describe('ThreadPool: resource limits', () => {
     await using pool = new ThreadPool({ workers: 1, resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } });
     const error = await pool.submit(crash.hog).then(() => undefined, (e: unknown) => e);
     assert.ok(error instanceof WorkerCrashedError, `expected WorkerCrashedError, got ${String(error)}`);
-    assert.match(String(error.reason), /memory/i);
+    assert.match(String(error.reason), /^out of memory/);
+    assert.equal(error.outOfMemory, true);
     assert.equal(await pool.submit(tasks.square, 5), 25);
   });
 });
@@ -116,6 +117,8 @@ describe('ProcessPool: memory cap', () => {
     await using pool = new ProcessPool({ workers: 1, maxMemoryMb: 32 });
     const error = await pool.submit(crash.hog).then(() => undefined, (e: unknown) => e);
     assert.ok(error instanceof WorkerCrashedError, `expected WorkerCrashedError, got ${String(error)}`);
+    assert.match(String(error.reason), /^out of memory/);
+    assert.equal(error.outOfMemory, true);
     assert.equal(await pool.submit(tasks.square, 5), 25);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+import { openFileLimit, SilentSockets } from './raw-peer.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const objects = fileURLToPath(new URL('../../examples/wordcount-objects.js', import.meta.url));
@@ -56,4 +57,42 @@ test('weft bench rpc --json measures the three transports side by side', () => {
   const data = JSON.parse(run.stdout) as { figures: Record<string, { awaited: number; pipelined: number }> };
   assert.deepEqual(Object.keys(data.figures), ['bare net socket', 'JSON over TCP', 'weft RPC']);
   for (const figures of Object.values(data.figures)) assert.ok(figures.awaited > 0 && figures.pipelined > 0);
+});
+
+test('weft serve facing 1,100 silent sockets logs the refusals in a line or two, not one per socket, and keeps serving', { skip: openFileLimit() < 2000 ? 'needs 2000 open files (ulimit -n)' : false }, async () => {
+  const server = spawn(process.execPath, [cli, 'serve', '--module', objects, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WEFT_AUTHKEY: 'cli-secret' },
+  });
+  let stderr = '';
+  server.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  let attack: SilentSockets | undefined;
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      server.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /on (tcp:\/\/[\d.]+:(\d+))/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      server.once('exit', (code) => reject(new Error(`weft serve exited with ${code} before listening`)));
+    });
+    attack = new SilentSockets(Number(url.split(':').at(-1)));
+    await attack.add(1100);
+    await attack.serverClosed(1100 - 256);
+    const remote = await connect<{ countWords(text: string): Map<string, number> }>(url, { authkey: 'cli-secret' });
+    assert.deepEqual(await remote.countWords('a b a'), new Map([['a', 2], ['b', 1]]));
+    await remote.close();
+    await attack.close();
+    const exited = new Promise<number | null>((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM'); // closing reports what is still pending
+    assert.equal(await exited, 0);
+    const lines = stderr.trim().split('\n');
+    assert.ok(lines.length >= 1 && lines.length <= 2, `weft serve wrote ${lines.length} lines:\n${stderr.slice(0, 2000)}`);
+    assert.match(lines[0]!, /^weft serve: refused [\d,]+ connections( in the last [\d.]+ m?s)?: [\d,]+ over the handshake budget(, [\d,]+ hung up before authenticating)?; from 127\.0\.0\.1 \([\d,]+\)$/);
+    const reported = lines.reduce((sum, line) => sum + Number(/refused ([\d,]+)/.exec(line)![1]!.replace(/,/g, '')), 0);
+    assert.ok(reported >= 1100 - 256 && reported <= 1100, `the lines count ${reported} refusals`);
+  } finally {
+    server.kill('SIGKILL');
+    await attack?.close();
+  }
 });

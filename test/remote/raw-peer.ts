@@ -1,5 +1,6 @@
 // A hand-driven peer for robustness tests: it speaks the wire protocol byte by byte, so tests
 // can send what a real client never would (garbage, truncated frames, wrong versions).
+import { spawnSync } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { encodeFrame, FrameDecoder, FrameType } from '../../src/remote/frame.js';
 import { authBody, authkeyBytes, nonce } from '../../src/remote/handshake.js';
@@ -51,9 +52,10 @@ export class FrameInbox {
   }
 }
 
-export async function rawConnect(port: number): Promise<FrameInbox> {
+/** A raw socket to 127.0.0.1:`port`, from `localAddress` (any of 127.0.0.0/8 on Linux). */
+export async function rawConnect(port: number, localAddress?: string): Promise<FrameInbox> {
   const socket = await new Promise<Socket>((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port }, () => resolve(s));
+    const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
     s.once('error', reject);
   });
   return new FrameInbox(socket);
@@ -86,4 +88,68 @@ export async function rawServer(onSocket: (inbox: FrameInbox) => void): Promise<
       server.close(() => resolve());
     }),
   };
+}
+
+/**
+ * Sockets that connect and never say anything, as a flooder holds them. The server may close
+ * some (they leave `open`); close() destroys the rest and resolves once every one is closed.
+ */
+export class SilentSockets {
+  readonly open = new Set<Socket>();
+  /** Sockets the server closed, in the order it closed them. */
+  readonly closedByServer: Socket[] = [];
+  #all: Promise<void>[] = [];
+  #closing = false;
+  #waiters: (() => void)[] = [];
+
+  constructor(readonly port: number, readonly localAddress = '127.0.0.1') {}
+
+  /** Opens `count` more, `batch` at a time (a burst beyond the listen backlog would wait for SYN retries). */
+  async add(count: number, batch = 100): Promise<void> {
+    for (let done = 0; done < count; done += batch) {
+      await Promise.all(Array.from({ length: Math.min(batch, count - done) }, () => this.#one()));
+    }
+  }
+
+  #one(): Promise<void> {
+    return new Promise<void>((connected) => {
+      const socket = connect({ host: '127.0.0.1', port: this.port, localAddress: this.localAddress }, () => connected());
+      this.open.add(socket);
+      socket.on('error', () => {});
+      socket.on('data', () => {}); // read HELLO (and GOODBYE) so the server's writes never block
+      this.#all.push(new Promise<void>((closed) => socket.once('close', () => {
+        this.open.delete(socket);
+        if (!this.#closing) this.closedByServer.push(socket);
+        for (const wake of this.#waiters.splice(0)) wake();
+        connected(); // a socket refused before its connect callback still counts as done
+        closed();
+      })));
+    });
+  }
+
+  /** Resolves once the server has closed `count` of them; fails after `timeoutMs` saying how many it did. */
+  async serverClosed(count: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.closedByServer.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`the server closed ${this.closedByServer.length} of the silent sockets within ${timeoutMs} ms, not ${count}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => { clearTimeout(timer); resolve(); });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const socket of this.open) socket.destroy();
+    await Promise.all(this.#all);
+  }
+}
+
+/** The soft limit on open files of this process (`ulimit -n`), or Infinity where it cannot be read. */
+export function openFileLimit(): number {
+  const run = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
+  const limit = run.stdout?.trim();
+  return limit === 'unlimited' || !limit ? Infinity : Number(limit);
 }

@@ -2,7 +2,7 @@
 import { test, describe, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { AuthenticationError, ProtocolError, RemoteError, connect, serve, type RpcServer } from '../../src/index.js';
+import { AuthenticationError, ProtocolError, RemoteError, connect, serve, type RefusalReason, type RefusalReport, type RpcServer } from '../../src/index.js';
 import { Codec } from '../../src/remote/codec.js';
 import { encodeFrame, FrameType, HEADER_SIZE, PROTOCOL_VERSION } from '../../src/remote/frame.js';
 import { rawClient, rawConnect, rawServer } from './raw-peer.js';
@@ -23,10 +23,34 @@ type Api = typeof api;
 describe('a server facing bad peers', () => {
   let server: RpcServer;
   const errors: Error[] = [];
+  const reports: RefusalReport[] = [];
+  let reportArrived = (): void => {};
   before(async () => {
-    server = await serve({ authkey, expose: api, handshakeTimeout: 300, heartbeatInterval: 50, heartbeatTimeout: 200, onError: (e) => errors.push(e) });
+    server = await serve({
+      authkey, expose: api, handshakeTimeout: 300, heartbeatInterval: 50, heartbeatTimeout: 200, refusalReportInterval: 20,
+      onError: (e) => errors.push(e),
+      onRefused: (report) => {
+        reports.push(report);
+        reportArrived();
+      },
+    });
   });
   after(() => server.close());
+
+  /** The next report to `onRefused` that counts `reason`. */
+  async function reported(reason: RefusalReason): Promise<RefusalReport> {
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const report = reports.find((r) => r.byReason[reason]);
+      if (report) return report;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no refusal report counting ${reason} within 3000 ms; reports: ${reports.map((r) => r.message).join(' | ')}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        reportArrived = () => { clearTimeout(timer); resolve(); };
+      });
+    }
+  }
 
   /** The server still answers a well-behaved client. */
   async function stillServing(): Promise<void> {
@@ -43,7 +67,10 @@ describe('a server facing bad peers', () => {
       return true;
     });
     assert.equal(server.stats.refused, refusedBefore + 1);
-    assert.ok(errors.some((e) => e instanceof AuthenticationError && /wrong authkey/.test(e.message)));
+    assert.equal(server.stats.refusedBy.authkey, 1);
+    // Counted and reported in aggregate, not one onError call per socket.
+    assert.match((await reported('authkey')).message, /^refused 1 connection( in the last \d+ ms)?: 1 with a wrong authkey; from 127\.0\.0\.1 \(1\)$/);
+    assert.ok(!errors.some((e) => e instanceof AuthenticationError));
     await stillServing();
   });
 
@@ -54,7 +81,10 @@ describe('a server facing bad peers', () => {
     await inbox.closed;
     const waited = Date.now() - started;
     assert.ok(waited >= 250 && waited < 3000, `dropped after ${waited} ms (timeout 300 ms)`);
-    assert.ok(errors.some((e) => e instanceof AuthenticationError && /did not complete the handshake within 300 ms/.test(e.message)));
+    const goodbye = inbox.frames.find((f) => f.type === FrameType.GOODBYE);
+    assert.equal(goodbye?.body.toString(), 'the handshake did not complete within 300 ms');
+    assert.match((await reported('timeout')).message, /1 too slow to authenticate/);
+    assert.equal(server.stats.refusedBy.timeout, 1);
     await stillServing();
   });
 
@@ -63,6 +93,7 @@ describe('a server facing bad peers', () => {
     await inbox.next();
     inbox.socket.write(randomBytes(4096));
     await inbox.closed;
+    assert.equal(server.stats.refusedBy.protocol, 1);
     await stillServing();
   });
 

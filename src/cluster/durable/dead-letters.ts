@@ -15,17 +15,8 @@ import { deadLetterQueue, isDeadLetterRecord, type DeadLetterRecord } from './me
  *   retry  ─▶ ... the one with the id: publish its task to its queue, then ack it ─▶ close
  *   purge  ─▶ ... ack each ─▶ close
  */
-export interface ServerDeadLetter {
-  /** The task id; null for a body that was not a task message. */
-  id: string | null;
-  task: string | null;
-  queue: string;
-  args: unknown[] | null;
-  attempts: number;
-  error: unknown;
-  failedAt: Date;
-  worker: string;
-}
+/** A dead letter as `list` returns it: the stored record without its wire fields. */
+export type ServerDeadLetter = Pick<DeadLetterRecord, 'id' | 'task' | 'queue' | 'args' | 'attempts' | 'error' | 'worker'> & { failedAt: Date };
 
 /** How long a read waits for the next letter once the server's count is not reached yet. */
 const QUIET_MS = 500;

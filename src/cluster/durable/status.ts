@@ -47,22 +47,3 @@ export async function brokerStatus(url: string, options: { queues?: string[]; wa
     await broker.close();
   }
 }
-
-export function formatBrokerStatus(status: BrokerStatus, now = Date.now()): string {
-  const table = (header: string[], rows: string[][]) => {
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-    return [line(header), ...rows.map(line)];
-  };
-  const workers = status.workers.map((w) => [
-    w.name, w.host, String(w.pid), w.pool, String(w.capacity), String(w.inFlight), String(w.completed), String(w.failed),
-    w.state, `${((now - w.at) / 1000).toFixed(1)} s ago`, w.queues.join(' '),
-  ]);
-  const queues = status.queues.map((q) => [q.queue, String(q.waiting), q.running === undefined ? '?' : String(q.running), String(q.dead), q.consumers === undefined ? '?' : String(q.consumers)]);
-  return [
-    `workers: ${status.workers.length}`,
-    ...table(['name', 'host', 'pid', 'pool', 'capacity', 'in flight', 'completed', 'failed', 'state', 'heartbeat', 'queues'], workers),
-    '',
-    ...table(['queue', 'waiting', 'running', 'dead', 'consumers'], queues),
-  ].join('\n');
-}
