@@ -8,7 +8,7 @@ import { benchPi, PI_DEFAULTS } from './pi.js';
 import { benchOverhead, OVERHEAD_DEFAULTS } from './overhead.js';
 import { benchGrain } from './grain.js';
 import { PEER_NAMES } from './peers.js';
-import { benchCluster, CLUSTER_DEFAULTS } from './cluster.js';
+import { benchCluster, CLUSTER_ALL_BROKERS, CLUSTER_BROKER_SIZES, CLUSTER_DEFAULTS } from './cluster.js';
 import { benchRpc, RPC_DEFAULTS } from './rpc.js';
 import { benchBroker, BROKER_DEFAULTS } from './broker.js';
 import { benchSync, SYNC_DEFAULTS } from './sync.js';
@@ -16,13 +16,18 @@ import { benchWordcount, WORDCOUNT_DEFAULTS } from './wordcount.js';
 
 export type BenchArgs = Record<string, string | boolean | undefined>;
 
+/** How a mode is run: alone (`weft bench cluster`) or as part of `weft bench all`. */
+export interface BenchContext {
+  all: boolean;
+}
+
 export interface BenchMode {
   name: string;
   summary: string;
   /** Lines of `--help` describing its options. */
   options: string[];
   inAll: boolean;
-  run(args: BenchArgs): Promise<BenchReport>;
+  run(args: BenchArgs, context: BenchContext): Promise<BenchReport>;
 }
 
 const modes = new Map<string, BenchMode>();
@@ -45,6 +50,15 @@ export function intOption(args: BenchArgs, name: string, fallback: number): numb
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new TypeError(`--${name} expects a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** A non-negative integer option (0 allowed), or the default. */
+export function countOption(args: BenchArgs, name: string, fallback: number): number {
+  const raw = args[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new TypeError(`--${name} expects a non-negative integer, got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -178,23 +192,45 @@ registerBench({
 
 registerBench({
   name: 'cluster',
-  summary: 'the cluster (local workers over loopback) against ThreadPool: trivial tasks/s, awaited round trip, the pi group',
+  summary: 'the cluster (local workers over loopback; with --broker, also on a broker) against ThreadPool (and BullMQ with --peers): trivial tasks/s, awaited round trip, the pi group',
   options: [
     `--workers N      workers of each (default ${CLUSTER_DEFAULTS.workers})`,
-    `--trivial N      trivial tasks per throughput run (default ${CLUSTER_DEFAULTS.trivial})`,
-    `--calls N        awaited calls per latency run (default ${CLUSTER_DEFAULTS.calls})`,
+    `--trivial N      trivial tasks per throughput run (default ${CLUSTER_DEFAULTS.trivial}; ${CLUSTER_BROKER_SIZES.trivial} with broker rows)`,
+    `--calls N        awaited calls per latency run (default ${CLUSTER_DEFAULTS.calls}; ${CLUSTER_BROKER_SIZES.calls} with broker rows)`,
     `--tasks N --samples N   the pi group (default ${CLUSTER_DEFAULTS.tasks} x ${CLUSTER_DEFAULTS.samples})`,
     `--repeats N      measured runs (default ${CLUSTER_DEFAULTS.repeats})`,
+    '--broker a,b     also the broker-backed cluster on each: redis, amqp, nats, memory, weft, or URLs',
+    `                 (\`bench all\`: ${CLUSTER_ALL_BROKERS.join(',')} on loopback); a server that does not answer is a skipped row`,
+    '--peers          also BullMQ on each Redis (its own worker processes, the same concurrency)',
+    `--concurrency N  tasks each cluster or BullMQ worker runs at once (default ${CLUSTER_DEFAULTS.concurrency})`,
+    '--broker-workers N   local `weft worker --broker` processes per broker (default: --workers); 0: workers',
+    '                 you started on --queue NAME (with --tasks <weft>/dist/bench/tasks.js)',
+    `--result-ttl MS  how long the broker rows' results are kept (default ${CLUSTER_DEFAULTS.resultTtl})`,
   ],
   inAll: true,
-  run: (args) => benchCluster({
-    workers: intOption(args, 'workers', CLUSTER_DEFAULTS.workers),
-    trivial: intOption(args, 'trivial', CLUSTER_DEFAULTS.trivial),
-    calls: intOption(args, 'calls', CLUSTER_DEFAULTS.calls),
-    tasks: intOption(args, 'tasks', CLUSTER_DEFAULTS.tasks),
-    samples: intOption(args, 'samples', CLUSTER_DEFAULTS.samples),
-    repeats: intOption(args, 'repeats', CLUSTER_DEFAULTS.repeats),
-  }),
+  run: (args, context) => {
+    const brokers = args.broker !== undefined ? listOption(args, 'broker', []) : context.all ? CLUSTER_ALL_BROKERS : CLUSTER_DEFAULTS.brokers;
+    if (args.broker !== undefined && brokers.length === 0) throw new TypeError(`--broker expects broker names or URLs, got ${JSON.stringify(args.broker)}`);
+    const sizes = brokers.length ? { ...CLUSTER_DEFAULTS, ...CLUSTER_BROKER_SIZES } : CLUSTER_DEFAULTS;
+    const workers = intOption(args, 'workers', CLUSTER_DEFAULTS.workers);
+    const brokerWorkers = countOption(args, 'broker-workers', workers);
+    const queue = typeof args.queue === 'string' ? args.queue : undefined;
+    if (brokerWorkers === 0 && queue === undefined) throw new TypeError('--broker-workers 0 measures workers you started: name their queue with --queue NAME');
+    return benchCluster({
+      workers,
+      trivial: intOption(args, 'trivial', sizes.trivial),
+      calls: intOption(args, 'calls', sizes.calls),
+      tasks: intOption(args, 'tasks', CLUSTER_DEFAULTS.tasks),
+      samples: intOption(args, 'samples', CLUSTER_DEFAULTS.samples),
+      repeats: intOption(args, 'repeats', CLUSTER_DEFAULTS.repeats),
+      brokers,
+      queue,
+      brokerWorkers,
+      concurrency: intOption(args, 'concurrency', CLUSTER_DEFAULTS.concurrency),
+      peers: args.peers === true,
+      resultTtl: intOption(args, 'result-ttl', CLUSTER_DEFAULTS.resultTtl),
+    });
+  },
 });
 
 registerBench({

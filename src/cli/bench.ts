@@ -32,7 +32,7 @@ export async function runBench({ positionals, options }: ParsedArgs): Promise<nu
   }
   const reports: BenchReport[] = [];
   for (const mode of selected) {
-    const report = await mode!.run(options);
+    const report = await mode!.run(options, { all: name === 'all' });
     reports.push(report);
     if (!options.json) printReport(report);
   }

@@ -24,7 +24,7 @@ export function workerHelp(): string {
     '      takes tasks from a broker (redis://, amqp://, nats://, weft://) for ClusterExecutor({ broker })',
     '      --queues a,b         queues to take tasks from (default weft)',
     '      --result-backend URL where outcomes are stored (default: the broker\'s server where it can; none)',
-    '      --prefetch N         messages held per queue (default 2 x concurrency)',
+    '      --prefetch N         messages held per queue (default 4 x concurrency)',
     '      an outcome is stored before its task is acknowledged; SIGTERM drains',
   ].join('\n');
 }

@@ -50,6 +50,7 @@ export abstract class Workflow<R> {
 export class Scope {
   #futures = new Set<Future<unknown, unknown>>();
   #children = new Set<Scope>();
+  #onAbort: ((reason: Error) => void)[] = [];
   #reason: Error | undefined;
   #parent: Scope | undefined;
 
@@ -73,10 +74,17 @@ export class Scope {
     future.onDone(() => this.#futures.delete(future));
   }
 
+  /** Calls `listener` when the scope aborts (at once if it has). */
+  onAbort(listener: (reason: Error) => void): void {
+    if (this.#reason) listener(this.#reason);
+    else this.#onAbort.push(listener);
+  }
+
   abort(reason: Error): void {
     if (this.#reason) return;
     this.#reason = reason;
     this.close();
+    for (const listener of this.#onAbort.splice(0)) listener(reason);
     for (const future of [...this.#futures]) future.cancel();
     this.#futures.clear();
     for (const child of [...this.#children]) child.abort(reason);
@@ -118,6 +126,8 @@ export class Group<R extends unknown[]> extends Workflow<R> {
   execute(executor: Executor, input: readonly unknown[], parent: Scope): Promise<R> {
     const scope = new Scope(parent);
     const members = this.members;
+    const task = sharedTask(members);
+    if (task) return this.#asStarmap(executor, task, input, scope);
     return new Promise<R>((resolve, reject) => {
       const results = new Array(members.length) as R;
       let left = members.length;
@@ -160,6 +170,35 @@ export class Group<R extends unknown[]> extends Workflow<R> {
       }
     });
   }
+
+  /**
+   * Signatures of one task travel as one starmap: executors that cut maps into chunks (pools,
+   * clusters) then send a chunk per message instead of a message per member, which is what makes
+   * the articles' pi group of 3,000 small tasks pay off on a cluster. Order, first-failure and
+   * cancellation are map's, which are the group's.
+   */
+  #asStarmap(executor: Executor, task: AnyTask, input: readonly unknown[], scope: Scope): Promise<R> {
+    if (scope.reason) return Promise.reject(scope.reason);
+    const controller = new AbortController();
+    scope.onAbort((reason) => controller.abort(reason));
+    const argLists = this.members.map((m) => (input.length === 0 ? (m as Signature<unknown>).args : [...input, ...(m as Signature<unknown>).args]));
+    return executor.starmap(task as any, argLists as any, { signal: controller.signal }).then(
+      (results) => (scope.close(), results as R),
+      (error: unknown) => {
+        scope.abort(error instanceof CancelledError ? error : new CancelledError('a sibling in the group failed', { cause: error }));
+        throw error;
+      },
+    );
+  }
+}
+
+/** The task every member calls, when there are two or more members and all are signatures of it. */
+function sharedTask(members: readonly Workflow<unknown>[]): AnyTask | undefined {
+  if (members.length < 2) return undefined;
+  const first = members[0];
+  if (!(first instanceof Signature)) return undefined;
+  for (const member of members) if (!(member instanceof Signature) || member.task !== first.task) return undefined;
+  return first.task;
 }
 
 export class Chain<R> extends Workflow<R> {
