@@ -44,12 +44,12 @@ for (const [kind, url, TASKS] of brokers) {
     let killer: Promise<void> = Promise.resolve();
     try {
       const started = Date.now();
-      const futures = Array.from({ length: TASKS }, (_, i) => cluster.submit(rel.ledgered, i, 3, ledger.path));
+      const futures = Array.from({ length: TASKS }, (_, i) => cluster.submit(rel.ledgered, i, 4, ledger.path));
       const log = new SettleLog(futures);
       const all = Promise.all(futures).finally(() => { finished = true; });
       killer = (async () => {
         while (!finished) {
-          await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 200));
+          await new Promise((resolve) => setTimeout(resolve, 150 + Math.random() * 150));
           // Kill with the fleet whole and at least two consuming: 2 or 3 worker processes are
           // alive at any time, at least one of them consuming.
           const up = [...ready];
