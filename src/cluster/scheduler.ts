@@ -214,7 +214,8 @@ export class Scheduler {
         // Jobs parked earlier go before the executor's queue gets the room.
         if (this.#parkedCount > 0) this.#unpark(member);
         if (op === OK) {
-          member.completed++;
+          // Tasks, not leases: a chunk of map's (or of a group's) calls counts each call.
+          member.completed += job.kind === 'call' ? 1 : job.args.length;
           this.#host.resolveAttempt(job, lease.attempt, value);
         } else {
           member.failed++;

@@ -252,7 +252,7 @@ export class Runner {
     const controller = new AbortController();
     this.#running.set(leaseId, { started: true, cancel: (reason) => controller.abort(reason) });
     this.#pool.starmap(task, argLists, { chunksize: Math.max(1, argLists.length), signal: controller.signal, ...(timeout > 0 ? { timeout } : {}) }).then(
-      (values) => this.#finish(leaseId, OK, values),
+      (values) => this.#finish(leaseId, OK, values, argLists.length),
       (error) => this.#finish(leaseId, ERR, error),
     );
   }
@@ -261,12 +261,13 @@ export class Runner {
     this.#finish(leaseId, future.state === 'done' ? OK : ERR, futureInternals.outcome(future));
   }
 
-  #finish(leaseId: number, op: number, value: unknown): void {
+  /** `calls`: how many tasks the lease held (a chunk's count, for the completed figure). */
+  #finish(leaseId: number, op: number, value: unknown, calls = 1): void {
     const running = this.#running.get(leaseId);
     if (!running) return;
     this.#running.delete(leaseId);
     if (running.started) this.#active--;
-    if (op === OK) this.completed++;
+    if (op === OK) this.completed += calls;
     else this.failed++;
     this.#emit(op, leaseId, value);
     this.#wakeIfIdle();
