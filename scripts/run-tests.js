@@ -25,5 +25,10 @@ if (files.length === 0) {
 console.log(`node ${process.version}: ${files.length} test files`);
 // A test that hangs fails after this long instead of stalling the whole run (and CI) forever.
 const TEST_TIMEOUT_MS = 120_000;
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit' });
+// Test files run this many at a time. Most of a file's time is spent waiting on servers, child
+// processes and timers, not computing, so a few at once on 2 cores finish much sooner than one
+// after another; every file uses its own queues, ports and temporary directories.
+// WEFT_TEST_CONCURRENCY overrides it (1: one file at a time, to chase a flaky test).
+const concurrency = Number(process.env.WEFT_TEST_CONCURRENCY ?? 3);
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', `--test-timeout=${TEST_TIMEOUT_MS}`, `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

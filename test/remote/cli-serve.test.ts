@@ -88,7 +88,9 @@ test('weft serve facing 1,100 silent sockets logs the refusals in a line or two,
     assert.equal(await exited, 0);
     const lines = stderr.trim().split('\n');
     assert.ok(lines.length >= 1 && lines.length <= 2, `weft serve wrote ${lines.length} lines:\n${stderr.slice(0, 2000)}`);
-    assert.match(lines[0]!, /^weft serve: refused [\d,]+ connections( in the last [\d.]+ m?s)?: [\d,]+ over the handshake budget(, [\d,]+ hung up before authenticating)?; from 127\.0\.0\.1 \([\d,]+\)$/);
+    // Silent sockets are dropped for room, or, on a slow machine, reach the deadline under
+    // pressure (1 s) first: both are reasons a silent socket may be refused for.
+    assert.match(lines[0]!, /^weft serve: refused [\d,]+ connections( in the last [\d.]+ m?s)?: [\d,]+ over the handshake budget(, [\d,]+ (hung up before authenticating|too slow to authenticate))*; from 127\.0\.0\.1 \([\d,]+\)$/);
     const reported = lines.reduce((sum, line) => sum + Number(/refused ([\d,]+)/.exec(line)![1]!.replace(/,/g, '')), 0);
     assert.ok(reported >= 1100 - 256 && reported <= 1100, `the lines count ${reported} refusals`);
   } finally {
