@@ -23,6 +23,8 @@ import { loadZeromq, parseZmqUrl, tcpEndpoint } from './load.js';
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Milliseconds ZeroMQ keeps trying to deliver the GOODBYE once the socket is closed. */
 const LINGER_MS = 200;
+/** Turns of the event loop a disconnect waits for the messages that arrived before it to be read. */
+const DISCONNECT_READS = 100;
 
 export async function dialZmq(address: string, options: DialOptions): Promise<ZmqLink> {
   const settings = checkConnectionOptions(options);
@@ -48,7 +50,7 @@ export async function dialZmq(address: string, options: DialOptions): Promise<Zm
       resolve();
     });
   });
-  socket.events.on('disconnect', () => link.lost(new ConnectionClosedError('the peer closed the connection')));
+  socket.events.on('disconnect', () => settleDisconnect(socket, link, DISCONNECT_READS));
   socket.connect(tcpEndpoint(host, port));
   try {
     await connected;
@@ -58,6 +60,17 @@ export async function dialZmq(address: string, options: DialOptions): Promise<Zm
   }
   void receive(socket, link);
   return link.handshake();
+}
+
+/**
+ * The server's last messages (its GOODBYE, with the reason) may still wait in the socket when
+ * the disconnect is reported: let the receive loop read them first, so that calls fail with the
+ * server's reason rather than a bare disconnect.
+ */
+function settleDisconnect(socket: Dealer, link: ZmqLink, reads: number): void {
+  if (socket.closed || link.closeError) return;
+  if (socket.readable && reads > 0) setImmediate(() => settleDisconnect(socket, link, reads - 1));
+  else link.lost(new ConnectionClosedError('the peer closed the connection'));
 }
 
 async function receive(socket: Dealer, link: ZmqLink): Promise<void> {
