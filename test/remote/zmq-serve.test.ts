@@ -42,7 +42,7 @@ describe('a zmq+tcp:// server', () => {
     }
   });
 
-  test('shutdown with calls in flight rejects each promptly with the server\'s reason', async () => {
+  test('shutdown with calls in flight rejects each promptly with the server\'s reason; the port is free again at once', async () => {
     const server = await serve({ transport: 'zmq', authkey, expose: api });
     const remote = await connect<Api>(server.url, { authkey });
     const inFlight = Array.from({ length: 20 }, () => remote.hang());
@@ -53,6 +53,11 @@ describe('a zmq+tcp:// server', () => {
       assert.ok(outcome.reason instanceof ConnectionClosedError);
       assert.match(outcome.reason.message, /the peer closed the connection: the server is shutting down/);
     }
+    const again = await serve({ transport: 'zmq', authkey, expose: api, port: server.port });
+    const reconnected = await connect<Api>(again.url, { authkey });
+    assert.equal(await reconnected.add(1, 1), 2);
+    await reconnected.close();
+    await again.close();
   });
 
   test('at maxConnections a new client gets GOODBYE and a clear error; the others go on', async () => {

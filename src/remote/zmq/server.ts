@@ -36,6 +36,8 @@ import { loadZeromq, tcpEndpoint } from './load.js';
 const HIGH_WATER_MARK = 1000;
 /** Milliseconds ZeroMQ keeps trying to deliver the last GOODBYEs once the socket is closed. */
 const LINGER_MS = 200;
+/** Most milliseconds close() waits for libzmq to report its listener closed (it takes well under one). */
+const RELEASE_WAIT_MS = 1000;
 /** ROUTER peers carry no address ZeroMQ tells us: they share one entry of the handshake budget and of refusal reports. */
 const PEER_ADDRESS = 'zmq peers';
 
@@ -120,12 +122,23 @@ export class ZmqServer {
     };
   }
 
-  /** Says GOODBYE `reason` to every peer that can hear it (a REQ peer only while it waits for a reply) and closes the socket. */
+  /**
+   * Says GOODBYE `reason` to every peer that can hear it (a REQ peer only while it waits for a
+   * reply) and closes the socket. Resolves once the port is released (libzmq closes its listener
+   * in its own thread), so that it can be bound again at once.
+   */
   close(reason = 'the server is shutting down'): Promise<void> {
-    this.#closing ??= Promise.resolve().then(() => {
+    this.#closing ??= Promise.resolve().then(async () => {
       this.#refusals.stop();
       this.#budget.dropAll();
       for (const link of [...this.#peers.values()]) link.close(reason);
+      const endpoint = this.#socket.lastEndpoint;
+      const released = new Promise<void>((resolve) => {
+        this.#socket.events.on('close', (event) => event.address === endpoint && resolve());
+        setTimeout(resolve, RELEASE_WAIT_MS).unref();
+      });
+      if (endpoint) await this.#socket.unbind(endpoint);
+      await released;
       this.#socket.close(); // LINGER_MS lets the GOODBYEs out
     });
     return this.#closing;
