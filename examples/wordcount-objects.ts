@@ -1,5 +1,6 @@
 // What the word-count server exposes (the articles' zmq REQ/REP word count, as RPC):
-//   npx weft serve --module build/examples/wordcount-objects.js --port 5000 --authkey-file key.txt
+//   npx weft serve --module build/examples/wordcount-objects.js --port 5000 --authkey-file key.txt         (rpc-wordcount)
+//   npx weft serve --zmq --module build/examples/wordcount-objects.js --port 5555 --authkey-file key.txt   (zmq-wordcount)
 
 /** Counts the words of `text`, lower-cased; a Map crosses the wire as a Map. */
 export function countWords(text: string): Map<string, number> {

@@ -156,7 +156,7 @@ registerBench({
 
 registerBench({
   name: 'rpc',
-  summary: 'RPC round trips and pipelined calls against a bare socket and JSON over TCP',
+  summary: 'RPC round trips and pipelined calls against a bare socket and JSON over TCP; over ZeroMQ against bare zeromq',
   options: [
     `--calls N        awaited round trips per run (default ${RPC_DEFAULTS.calls})`,
     `--pipelined N    calls per pipelined run (default ${RPC_DEFAULTS.pipelined})`,

@@ -1,19 +1,22 @@
 /**
  * The far side of `weft bench rpc`, run in a child process so that client and server each have
  * a core: a bare echo socket (the floor), a newline-delimited JSON-over-TCP RPC server (the
- * plain baseline) and a weft RPC server, all exposing the same `echo`. It reports its three
- * ports over IPC and exits when the parent disconnects.
+ * plain baseline), a weft RPC server, and the ZeroMQ servers of rpc-zmq.ts (weft over
+ * zmq+tcp://, bare REP and ROUTER echoes), all exposing the same `echo`. It reports their ports
+ * over IPC and exits when the parent disconnects.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { serve } from '../remote/rpc.js';
+import { BENCH_AUTHKEY } from './rpc-shared.js';
+import { zmqPeers, type ZmqPorts } from './rpc-zmq.js';
 
 export interface PeerPorts {
   bare: number;
   json: number;
   weft: number;
+  /** The ZeroMQ servers, or why there are none (the zeromq package is not installed). */
+  zmq: ZmqPorts | string;
 }
-
-export const BENCH_AUTHKEY = 'weft-bench-rpc';
 
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
@@ -56,7 +59,7 @@ const methods = { echo: (value: unknown) => value };
 
 async function main(): Promise<void> {
   const weft = await serve({ authkey: BENCH_AUTHKEY, expose: methods, maxInFlight: 4096 });
-  const ports: PeerPorts = { bare: await listen(bareEcho()), json: await listen(jsonRpc(methods)), weft: weft.port };
+  const ports: PeerPorts = { bare: await listen(bareEcho()), json: await listen(jsonRpc(methods)), weft: weft.port, zmq: await zmqPeers(methods) };
   process.send!(ports);
   process.on('disconnect', () => process.exit(0));
 }

@@ -2,8 +2,10 @@
  * `weft bench rpc`: awaited round trips per second and pipelined calls per second for a small
  * payload, for weft's RPC and, in the same run against the same child process, a bare `net`
  * socket ping-pong (the floor: no framing, no encoding) and newline-delimited JSON over TCP
- * (the plain baseline). Pipelined runs keep a fixed window of calls in flight, each answer
- * starting the next call, as a busy client does. Goals (issue 4): awaited ≥ 80% of the bare socket; pipelined ≥ 150,000
+ * (the plain baseline); then weft's RPC over ZeroMQ beside bare `zeromq` REQ/REP and
+ * DEALER/ROUTER sockets (rpc-zmq.ts; skipped, with the reason, without the zeromq package).
+ * Pipelined runs keep a fixed window of calls in flight, each answer starting the next call, as
+ * a busy client does. Goals (issue 4): awaited ≥ 80% of the bare socket; pipelined ≥ 150,000
  * calls/s.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -12,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { Deque } from '../core/deque.js';
 import { connect } from '../remote/rpc.js';
 import { measure, percent, progress, summarize, type BenchReport, type Cell } from './harness.js';
-import { BENCH_AUTHKEY, type PeerPorts } from './rpc-peer.js';
+import type { PeerPorts } from './rpc-peer.js';
+import { BENCH_AUTHKEY, PAYLOAD, type Transport } from './rpc-shared.js';
+import { zmqTransports } from './rpc-zmq.js';
 
 export interface RpcBenchOptions {
   /** Awaited round trips per measured run. */
@@ -25,16 +29,6 @@ export interface RpcBenchOptions {
 }
 
 export const RPC_DEFAULTS: RpcBenchOptions = { calls: 5000, pipelined: 100_000, window: 1000, repeats: 5 };
-
-/** The small payload every transport carries. */
-const PAYLOAD = { id: 42, name: 'weft', tags: ['a', 'b'], score: 0.5 };
-
-interface Transport {
-  name: string;
-  /** One request; resolves with its answer. */
-  call(): PromiseLike<unknown>;
-  close(): Promise<void>;
-}
 
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -129,6 +123,7 @@ function startPeer(): Promise<{ child: ChildProcess; ports: PeerPorts }> {
 export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
   const { child, ports } = await startPeer();
   const transports = [await bareTransport(ports.bare), await jsonTransport(ports.json), await weftTransport(ports.weft)];
+  if (typeof ports.zmq !== 'string') transports.push(...await zmqTransports(ports.zmq));
   // Runs alternate between transports so that a noisy neighbour on a shared machine hits all
   // alike. All awaited rounds come first: a pipelined run leaves much garbage, and the awaited
   // run after it (another transport's) would pay for collecting it.
@@ -146,6 +141,7 @@ export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
     }
     for (let run = -1; run < options.repeats; run++) {
       for (const transport of transports) {
+        if (transport.pipelines === false) continue;
         const pipelined = await measure(() => pipeline(() => transport.call(), options.pipelined, options.window), { warmup: 0, repeats: 1 });
         if (run >= 0) pipelinedSeconds.get(transport.name)!.push(pipelined.median);
       }
@@ -156,17 +152,18 @@ export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
     child.disconnect();
   }
   const figures: Record<string, { awaited: number; pipelined: number }> = {};
-  for (const { name } of transports) {
+  for (const { name, pipelines } of transports) {
     figures[name] = {
       awaited: options.calls / summarize(awaitedSeconds.get(name)!).median,
-      pipelined: options.pipelined / summarize(pipelinedSeconds.get(name)!).median,
+      pipelined: pipelines === false ? NaN : options.pipelined / summarize(pipelinedSeconds.get(name)!).median,
     };
   }
   const bare = figures['bare net socket']!;
   const weft = figures['weft RPC']!;
-  const rows: Cell[][] = transports.map(({ name }) => {
+  const rows: Cell[][] = transports.map(({ name, pipelines }) => {
     const f = figures[name]!;
-    return [name, f.awaited, 1e6 / f.awaited, percent(f.awaited / bare.awaited), f.pipelined, percent(f.pipelined / bare.pipelined)];
+    const piped = pipelines === false ? [undefined, undefined] : [f.pipelined, percent(f.pipelined / bare.pipelined)];
+    return [name, f.awaited, 1e6 / f.awaited, percent(f.awaited / bare.awaited), ...piped];
   });
   return {
     title: `weft bench rpc: ${options.calls} awaited round trips, ${options.pipelined} pipelined calls (${options.window} in flight), payload ${JSON.stringify(PAYLOAD).length} bytes as JSON, median of ${options.repeats}`,
@@ -175,7 +172,22 @@ export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
     notes: [
       `weft awaited round trips: ${percent(weft.awaited / bare.awaited)} of the bare socket's rate (goal ≥ 80%)`,
       `weft pipelined: ${Math.round(weft.pipelined).toLocaleString('en-US')} calls/s (goal ≥ 150,000); ${(weft.pipelined / figures['JSON over TCP']!.pipelined).toFixed(2)}× JSON over TCP`,
+      ...zmqNotes(figures, ports.zmq),
     ],
     data: { options, figures },
   };
+}
+
+/** The ZeroMQ rows against weft's TCP RPC and against bare zeromq, as ratios. */
+function zmqNotes(figures: Record<string, { awaited: number; pipelined: number }>, zmq: PeerPorts['zmq']): string[] {
+  if (typeof zmq === 'string') return [`ZeroMQ rows skipped: ${zmq}`];
+  const tcp = figures['weft RPC']!;
+  const over = figures['weft RPC over ZeroMQ']!;
+  const reqRep = figures['bare zeromq REQ/REP']!;
+  const dealer = figures['bare zeromq DEALER/ROUTER']!;
+  const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  return [
+    `weft over ZeroMQ, awaited: ${x(over.awaited, tcp.awaited)} weft over TCP, ${x(over.awaited, reqRep.awaited)} bare REQ/REP, ${x(over.awaited, dealer.awaited)} bare DEALER/ROUTER`,
+    `weft over ZeroMQ, pipelined: ${x(over.pipelined, tcp.pipelined)} weft over TCP, ${x(over.pipelined, dealer.pipelined)} bare DEALER/ROUTER (one message per call; weft sends a tick's frames as one message)`,
+  ];
 }

@@ -36,6 +36,23 @@ const adapters: Record<string, [module: string, factory: string] | OpenTransport
   'memory:': async (url) => new MemoryTransport(url.host || url.pathname || 'default'),
 };
 
+/**
+ * Schemes that name something that cannot be a broker, with the reason and what to use instead:
+ * refusing says so plainly, where an adapter would have to pretend.
+ */
+const notBrokers: Record<string, string> = {
+  'zmq:': zmqIsNotABroker('zmq'),
+  'zmq+tcp:': zmqIsNotABroker('zmq+tcp'),
+};
+
+function zmqIsNotABroker(scheme: string): string {
+  return `openBroker('${scheme}://…') is refused: ZeroMQ is a socket library, not a broker, so it cannot keep the broker contract ` +
+    '(docs/brokers.md). Its PUSH/PULL and PUB/SUB sockets keep no queue on a server (a message waits in the memory of the sending ' +
+    'or receiving process and is lost with it), persist nothing, and have no acknowledgement, nack or redelivery, no dead letters ' +
+    'and no queue stats; a PUB drops what no SUB is connected for. Use serve()/connect() over zmq+tcp:// for request/reply over ' +
+    'ZeroMQ, or a broker: amqp:// (RabbitMQ), redis://, nats:// (JetStream), weft:// (`weft broker`) or memory://';
+}
+
 async function loadAdapter(scheme: string, [module, factory]: [string, string]): Promise<OpenTransport> {
   const exports = (await import(module)) as Record<string, unknown>;
   const open = exports[factory];
@@ -56,6 +73,8 @@ async function loadAdapter(scheme: string, [module, factory]: [string, string]):
 export async function openBroker(url: string | URL, options: OpenBrokerOptions = {}): Promise<Broker> {
   const parsed = parseBrokerUrl(url);
   if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object', options));
+  const refused = notBrokers[parsed.protocol];
+  if (refused) throw new TypeError(refused);
   const adapter = adapters[parsed.protocol];
   if (!adapter) {
     throw new TypeError(expected('url', `a broker URL with one of the schemes ${Object.keys(adapters).map((s) => s.slice(0, -1)).join(', ')}`, String(url)));

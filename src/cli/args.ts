@@ -7,7 +7,7 @@ export interface ParsedArgs {
 }
 
 /** Options that never take a value, whatever follows them. */
-const FLAGS = new Set(['json', 'help', 'peers', 'version', 'allow-functions']);
+const FLAGS = new Set(['json', 'help', 'peers', 'version', 'allow-functions', 'zmq']);
 
 export function parseArgs(argv: string[]): ParsedArgs {
   const positionals: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * `weft serve --module ./objects.js --port N --authkey-file F`: serves a module's exports over
  * weft's RPC protocol until SIGINT or SIGTERM. Clients call them with
- * `connect('tcp://HOST:PORT', { authkey })`.
+ * `connect('tcp://HOST:PORT', { authkey })` (`zmq+tcp://` with --zmq).
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -17,6 +17,7 @@ export function serveHelp(): string {
     '      --host H          address to bind (default 127.0.0.1; 0.0.0.0 for every interface)',
     '      --authkey-file F  file holding the shared authkey (trailing newline ignored)',
     '      --tls-key F --tls-cert F   serve TLS with this PEM key and certificate',
+    '      --zmq             serve over ZeroMQ (a ROUTER socket, zmq+tcp://HOST:PORT; needs the zeromq package)',
   ].join('\n');
 }
 
@@ -52,6 +53,7 @@ export async function runServe({ options }: ParsedArgs): Promise<number> {
   const expose = exposedObject(namespace);
   const server = await serve({
     ...listen,
+    ...(options.zmq === true ? { transport: 'zmq' as const } : {}),
     expose,
     onError: (error) => console.error(`weft serve: ${error.message}`),
     onRefused: (report) => console.error(`weft serve: ${report.message}`), // at most one line per 10 s

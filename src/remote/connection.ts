@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { AuthenticationError, ConnectionClosedError, ProtocolError, WeftError } from '../core/errors.js';
 import { checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
 import { encodeFrame, FrameDecoder, FrameType, type FrameHandler } from './frame.js';
+import type { FramedLink } from './link.js';
 import type { ChunkReader } from './reader.js';
 import {
   authkeyBytes, clientHandshake, HANDSHAKE_MAX_BODY, reasonText, serverHandshake, type HandshakeIO, type PeerLimits,
@@ -79,7 +80,7 @@ function checkFrameSize(value: unknown): number {
 
 type Phase = 'handshake' | 'open' | 'closed';
 
-export class Connection {
+export class Connection implements FramedLink {
   readonly #socket: Socket;
   readonly #settings: ConnectionSettings;
   readonly #decoder: FrameDecoder;

@@ -37,7 +37,7 @@ export function parseAddress(address: Address): Endpoint {
     throw new TypeError(expected('address', 'a URL such as tcp://127.0.0.1:5000', address));
   }
   if (url.protocol !== 'tcp:' && url.protocol !== 'tls:') {
-    throw new TypeError(expected('address', 'a tcp:// or tls:// URL', address));
+    throw new TypeError(expected('address', 'a tcp://, tls:// or zmq+tcp:// URL', address));
   }
   const port = Number(url.port);
   if (!url.port || !Number.isInteger(port) || port < 1) throw new RangeError(expected('address', 'a URL with a port', address));

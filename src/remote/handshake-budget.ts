@@ -71,9 +71,9 @@ export interface HandshakeLimits {
 /** Why the budget let go of a socket before its handshake ended. */
 export type DropReason = 'handshakes' | 'timeout' | 'closing';
 
-/** One socket in its handshake; the listener extends it with what it tracks. */
-export class PendingHandshake {
-  readonly socket: Socket;
+/** One socket (or ZeroMQ peer, `S`) in its handshake; the listener extends it with what it tracks. */
+export class PendingHandshake<S = Socket> {
+  readonly socket: S;
   readonly address: string;
   /** Milliseconds this socket was given to authenticate (set by admit). */
   deadline = 0;
@@ -82,13 +82,13 @@ export class PendingHandshake {
   admittedAt = 0;
   timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(socket: Socket, address: string) {
+  constructor(socket: S, address: string) {
     this.socket = socket;
     this.address = address;
   }
 }
 
-export class HandshakeBudget<T extends PendingHandshake> {
+export class HandshakeBudget<T extends PendingHandshake<unknown>> {
   readonly #limits: HandshakeLimits;
   readonly #onDrop: (pending: T, reason: DropReason) => void;
   /** Per address, its sockets in the order they arrived (a Set iterates in insertion order). */

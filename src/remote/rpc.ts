@@ -1,6 +1,7 @@
 import { expected } from '../core/validate.js';
 import { ByRef } from './codec.js';
 import { dial, type Address, type DialOptions } from './dial.js';
+import type { FramedLink } from './link.js';
 import { ConnectionServer, type ListenerStats, type ListenOptions } from './listener.js';
 import { checkCallOptions, type CallOptions } from './rpc/calls.js';
 import type { RemoteRoot } from './rpc/proxy.js';
@@ -14,12 +15,22 @@ import { RpcSession } from './rpc/session.js';
  *   const server = await serve({ port: 0, authkey: 'secret', expose: { countWords } });
  *   const remote = await connect<{ countWords: typeof countWords }>(server.url, { authkey: 'secret' });
  *   const counts = await remote.countWords('a b a');
+ *
+ * Over ZeroMQ (zmq/, docs/protocol.md §10): serve({ transport: 'zmq', ... }) binds a ROUTER
+ * socket and its url is zmq+tcp://HOST:PORT; connect() to such a URL dials with a DEALER. The
+ * `zeromq` package is loaded then, and only then.
  */
 export interface ServeOptions extends ListenOptions {
   /** The object whose methods and properties clients reach (id 0). */
   expose: object;
   /** Options of calls this side makes on objects clients lend it (callbacks). */
   callOptions?: CallOptions;
+  /**
+   * `'zmq'`: serve over ZeroMQ (a ROUTER socket; the url is `zmq+tcp://HOST:PORT`), for clients
+   * that connect() to that URL and for plain ZeroMQ REQ or DEALER sockets that speak the protocol
+   * (docs/protocol.md §10). Needs the `zeromq` package (v6). No TLS. @default 'tcp'
+   */
+  transport?: 'tcp' | 'zmq';
 }
 
 export interface ConnectOptions extends DialOptions {
@@ -35,10 +46,19 @@ export function byRef<T extends object>(value: T): ByRef<T> {
   return new ByRef(value);
 }
 
-export class RpcServer {
-  #listener: ConnectionServer;
+/** What RpcServer needs of the server under it: ConnectionServer (TCP, TLS) or ZmqServer. */
+interface Listener {
+  readonly port: number;
+  readonly host: string;
+  readonly url: string;
+  readonly stats: ListenerStats;
+  close(reason?: string): Promise<void>;
+}
 
-  constructor(listener: ConnectionServer) {
+export class RpcServer {
+  #listener: Listener;
+
+  constructor(listener: Listener) {
     this.#listener = listener;
   }
 
@@ -76,17 +96,28 @@ export async function serve(options: ServeOptions): Promise<RpcServer> {
     throw new TypeError(expected('expose', 'an object whose methods clients may call', expose));
   }
   const callOptions = options.callOptions === undefined ? undefined : checkCallOptions(options.callOptions);
-  const listener = await ConnectionServer.listen(options, (connection) => {
-    new RpcSession(connection, { root: expose, callOptions });
-  });
-  return new RpcServer(listener);
+  const transport = options.transport ?? 'tcp';
+  if (transport !== 'tcp' && transport !== 'zmq') throw new TypeError(expected('transport', "'tcp' or 'zmq'", transport));
+  const onLink = (link: FramedLink) => {
+    new RpcSession(link, { root: expose, callOptions });
+  };
+  if (transport === 'zmq') {
+    const { ZmqServer } = await import('./zmq/server.js');
+    return new RpcServer(await ZmqServer.listen(options, onLink));
+  }
+  return new RpcServer(await ConnectionServer.listen(options, onLink));
 }
 
-/** Connects to a server and resolves to a proxy of what it exposes. */
+/**
+ * Connects to a server and resolves to a proxy of what it exposes: `tcp://`, `tls://`, or
+ * `zmq+tcp://` (a server made with `transport: 'zmq'`).
+ */
 export async function connect<T extends object = Record<string, (...args: any[]) => unknown>>(address: Address, options: ConnectOptions): Promise<RemoteRoot<T>> {
   if (typeof options !== 'object' || options === null) throw new TypeError(expected('options', 'an object with an authkey', options));
   const callOptions = options.timeout === undefined ? undefined : checkCallOptions({ timeout: options.timeout });
-  const connection = await dial(address, options);
+  const connection: FramedLink = typeof address === 'string' && address.startsWith('zmq+tcp:')
+    ? await (await import('./zmq/dial.js')).dialZmq(address, options)
+    : await dial(address, options);
   const session = new RpcSession(connection, { callOptions });
   try {
     return await session.root<RemoteRoot<T>>();

@@ -51,12 +51,18 @@ test('weft serve without an authkey or module says what is missing', () => {
   assert.match(noModule.stderr, /--module FILE is required/);
 });
 
-test('weft bench rpc --json measures the three transports side by side', () => {
+test('weft bench rpc --json measures the TCP and the ZeroMQ transports side by side', () => {
   const run = spawnSync(process.execPath, [cli, 'bench', 'rpc', '--calls', '200', '--pipelined', '2000', '--window', '100', '--repeats', '1', '--json'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
-  const data = JSON.parse(run.stdout) as { figures: Record<string, { awaited: number; pipelined: number }> };
-  assert.deepEqual(Object.keys(data.figures), ['bare net socket', 'JSON over TCP', 'weft RPC']);
-  for (const figures of Object.values(data.figures)) assert.ok(figures.awaited > 0 && figures.pipelined > 0);
+  const data = JSON.parse(run.stdout) as { figures: Record<string, { awaited: number; pipelined: number | null }> };
+  assert.deepEqual(Object.keys(data.figures), [
+    'bare net socket', 'JSON over TCP', 'weft RPC', 'weft RPC over ZeroMQ', 'bare zeromq REQ/REP', 'bare zeromq DEALER/ROUTER',
+  ]);
+  for (const [name, figures] of Object.entries(data.figures)) {
+    assert.ok(figures.awaited > 0, name);
+    if (name === 'bare zeromq REQ/REP') assert.equal(figures.pipelined, null, 'a REQ socket cannot pipeline: no figure');
+    else assert.ok(figures.pipelined! > 0, name);
+  }
 });
 
 test('weft serve facing 1,100 silent sockets logs the refusals in a line or two, not one per socket, and keeps serving', { skip: openFileLimit() < 2000 ? 'needs 2000 open files (ulimit -n)' : false }, async () => {

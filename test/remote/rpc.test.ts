@@ -98,10 +98,12 @@ const api = {
 };
 type Api = typeof api;
 
-describe('RPC and remote objects', () => {
+// The same behaviour over TCP and over ZeroMQ (zmq+tcp://, a ROUTER server and a DEALER client):
+// only the transport under RpcSession differs.
+for (const transport of ['tcp', 'zmq'] as const) describe(`RPC and remote objects over ${transport}`, () => {
   let server: RpcServer;
   before(async () => {
-    server = await serve({ authkey, expose: api });
+    server = await serve({ transport, authkey, expose: api });
   });
   after(() => server.close());
 
@@ -247,7 +249,7 @@ describe('RPC and remote objects', () => {
     const remote = await connect<Api>(server.url, { authkey });
     await assert.rejects(remote.add(Symbol('x') as never, 1), /the arguments of add cannot be sent/);
     assert.throws(() => remote.add.with({ timeout: -1 }), /Expected `timeout` to be a non-negative finite number of milliseconds, got -1/);
-    await assert.rejects(connect('http://127.0.0.1:1', { authkey }), /Expected `address` to be a tcp:\/\/ or tls:\/\/ URL/);
+    await assert.rejects(connect('http://127.0.0.1:1', { authkey }), /Expected `address` to be a tcp:\/\/, tls:\/\/ or zmq\+tcp:\/\/ URL/);
     await assert.rejects(connect(server.url, { authkey: '' }), /Expected `authkey` to be a non-empty string or Uint8Array, got "" \(string\)/);
     await remote.close();
   });
@@ -262,7 +264,7 @@ describe('RPC and remote objects', () => {
     let running = 0;
     let peak = 0;
     const limited = await serve({
-      authkey, maxInFlight: 4,
+      transport, authkey, maxInFlight: 4,
       expose: {
         async work(x: number) {
           peak = Math.max(peak, ++running);

@@ -3,8 +3,8 @@ import { Deque } from '../../core/deque.js';
 import type { Future } from '../../core/future.js';
 import { invokeTask, isPromiseLike } from '../../core/invoke.js';
 import { Codec, reviveError, type RefContext } from '../codec.js';
-import type { Connection } from '../connection.js';
 import { FrameType, HEADER_SIZE } from '../frame.js';
+import type { FramedLink } from '../link.js';
 import { maxArguments } from './arity.js';
 import { cancelError, IncomingCall, OutgoingCall, type CallOptions, type CancelReason } from './calls.js';
 import type { Descriptor } from './describe.js';
@@ -12,8 +12,9 @@ import { ExportTable, type Exported } from './exports.js';
 import { makeProxy, proxyHandle, type ProxySession } from './proxy.js';
 
 /**
- * RPC over one Connection, the same in both directions: either side may call objects the other
- * lends (the server's root, and anything sent by reference either way). Frame bodies:
+ * RPC over one FramedLink (a TCP/TLS Connection or a ZeroMQ peer, link.ts), the same in both
+ * directions: either side may call objects the other lends (the server's root, and anything
+ * sent by reference either way). Frame bodies:
  *
  *   CALL     id  [target, method, args]     the caller's id; target 0 is the root
  *   GET      id  [target, property]
@@ -35,7 +36,7 @@ export interface SessionOptions {
 }
 
 export class RpcSession implements RefContext, ProxySession {
-  readonly connection: Connection;
+  readonly connection: FramedLink;
   #codec: Codec;
   #exports: ExportTable;
   #window: number;
@@ -47,7 +48,7 @@ export class RpcSession implements RefContext, ProxySession {
   #callOptions: CallOptions | undefined;
   #closed: Error | undefined;
 
-  constructor(connection: Connection, options: SessionOptions = {}) {
+  constructor(connection: FramedLink, options: SessionOptions = {}) {
     this.connection = connection;
     this.#codec = new Codec(this);
     this.#exports = new ExportTable(options.root);
