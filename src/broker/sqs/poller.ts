@@ -35,17 +35,20 @@ export class Poller implements TransportConsumer {
   readonly #queue: string;
   readonly #prefetch: number;
   readonly #onMessage: OnMessage;
+  readonly #onEnded: () => void;
   readonly #polls = new Set<AbortController>();
   #unsettled = 0;
   #asked = 0;
   #stopped = false;
   #retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(host: PollerHost, queue: string, prefetch: number, onMessage: OnMessage) {
+  /** `onEnded`: stopped, with no receive out any more (the transport forgets it then). */
+  constructor(host: PollerHost, queue: string, prefetch: number, onMessage: OnMessage, onEnded: () => void) {
     this.#host = host;
     this.#queue = queue;
     this.#prefetch = prefetch;
     this.#onMessage = onMessage;
+    this.#onEnded = onEnded;
   }
 
   start(): void {
@@ -56,6 +59,7 @@ export class Poller implements TransportConsumer {
   async cancel(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    if (this.#polls.size === 0) this.#onEnded();
   }
 
   /** The transport is closing or lost: receives out are cut. */
@@ -95,6 +99,7 @@ export class Poller implements TransportConsumer {
       this.#asked -= count;
       if (failed && !this.#stopped) this.#retryLater();
       else this.#pump();
+      if (this.#stopped && this.#polls.size === 0) this.#onEnded();
     }
   }
 

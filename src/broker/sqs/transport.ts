@@ -111,15 +111,11 @@ export class SqsTransport implements BrokerTransport {
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be a positive integer, got ${prefetch}`);
     await this.queues.ensure(queue);
     this.#ensureOpen();
-    const poller = new Poller(this, queue, prefetch, (url, message, settled) => this.#deliver(queue, url, message, settled, onDelivery));
+    // A cancelled poller stays known while its receives are out: close() cuts them.
+    const poller: Poller = new Poller(this, queue, prefetch, (url, message, settled) => this.#deliver(queue, url, message, settled, onDelivery), () => this.#pollers.delete(poller));
     this.#pollers.add(poller);
     poller.start();
-    return {
-      cancel: async () => {
-        this.#pollers.delete(poller);
-        await poller.cancel();
-      },
-    };
+    return { cancel: () => poller.cancel() };
   }
 
   async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
