@@ -129,8 +129,8 @@ describe('the SQS adapter on fauxqs', () => {
       const consumer = await broker.consume(queue, first.push, { prefetch: 30 });
       await broker.publish(queue, `warm ${round}`);
       await first.waitFor(1, 5000, 'a message at the first consumer');
-      // Its receives (3, for 30) are still out: the oldest waiters, they take the next message
-      // and give it back at once (it then comes redelivered: SQS counted a receive).
+      // Its receive is still out: the oldest waiter, it takes the next message and gives it
+      // back at once (which then comes redelivered: SQS counted a receive).
       await consumer.cancel();
       const second = new Collector<Message<string>>();
       const other = await broker.consume(queue, second.push);

@@ -3,6 +3,9 @@
  *
  *   unsettled + asked ≤ prefetch, always: up to MAX_POLLS receives out at once, each for ≤ 10
  *   (SQS's most), each asking only for room that is free. A settle frees room and asks again.
+ *   An idle consumer keeps one receive out; every receive that comes back full allows one more
+ *   (the queue has a backlog), and an empty one brings it back to one: few empty receives
+ *   (each billed on AWS), and no herd of them woken by every message.
  *
  * cancel() asks for nothing more. A receive already out cannot be called back (SQS would hand
  * its messages to a connection nobody reads), so it is left to finish and whatever it brings
@@ -39,6 +42,8 @@ export class Poller implements TransportConsumer {
   readonly #polls = new Set<AbortController>();
   #unsettled = 0;
   #asked = 0;
+  /** Receives allowed out at once: 1 to MAX_POLLS. */
+  #wanted = 1;
   #stopped = false;
   #retryTimer: NodeJS.Timeout | undefined;
 
@@ -70,7 +75,7 @@ export class Poller implements TransportConsumer {
   }
 
   #pump(): void {
-    while (!this.#stopped && this.#retryTimer === undefined && this.#polls.size < MAX_POLLS) {
+    while (!this.#stopped && this.#retryTimer === undefined && this.#polls.size < this.#wanted) {
       const count = Math.min(MAX_BATCH, this.#prefetch - this.#unsettled - this.#asked);
       if (count <= 0) return;
       void this.#poll(count);
@@ -87,6 +92,7 @@ export class Poller implements TransportConsumer {
       url = await this.#host.queues.ensure(this.#queue);
       const messages = await this.#host.api.receive(url, count, this.#host.holds.seconds, poll.signal);
       this.#polls.delete(poll);
+      this.#wanted = messages.length === 0 ? 1 : messages.length === count ? Math.min(MAX_POLLS, this.#wanted + 1) : this.#wanted;
       this.#asked -= count;
       count = 0;
       for (const message of messages) this.#take(url, message);
