@@ -93,7 +93,9 @@ export class SqsApi {
       const { QueueUrl } = await this.#call<Sdk.CreateQueueCommandOutput>(new this.#sdk.CreateQueueCommand({ QueueName: name, Attributes: attributes, ...(tags ? { tags } : {}) }));
       return QueueUrl!;
     } catch (error) {
-      if ((error as { name?: string }).name !== 'QueueNameExists') throw error;
+      // Made already with other attributes (by hand, or by a client with another maxReceiveCount).
+      const { name: code } = error as { name?: string };
+      if (code !== 'QueueNameExists' && code !== 'QueueAlreadyExists') throw error;
       const url = await this.queueUrl(name);
       if (url === undefined) throw error;
       return url;

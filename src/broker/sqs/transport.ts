@@ -40,7 +40,11 @@ import { Queues } from './queues.js';
 import { parseSqsUrl, type SqsSettings } from './url.js';
 
 /** Errors with which SQS says the credentials are wrong (not that the server is away). */
-const CREDENTIAL_ERRORS = new Set(['InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'InvalidSignatureException', 'MissingAuthenticationToken']);
+const CREDENTIAL_ERRORS = new Set([
+  'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'InvalidSignatureException', 'MissingAuthenticationToken',
+  // The SDK's own: no credentials anywhere in its chain.
+  'CredentialsProviderError',
+]);
 
 export async function openSqsTransport(url: URL, options: TransportOptions): Promise<BrokerTransport> {
   const settings = parseSqsUrl(url);
@@ -59,7 +63,7 @@ export async function openSqsTransport(url: URL, options: TransportOptions): Pro
     api.destroy();
     const name = (error as { name?: string }).name ?? '';
     const reason = (error as Error).message;
-    if (CREDENTIAL_ERRORS.has(name)) throw new AuthenticationError(`SQS at ${settings.display} refused the credentials: ${reason}`, { cause: error });
+    if (CREDENTIAL_ERRORS.has(name)) throw new AuthenticationError(`no usable credentials for SQS at ${settings.display}: ${reason}`, { cause: error });
     throw new ConnectionClosedError(`cannot reach SQS at ${settings.display}: ${reason}`, { cause: error });
   }
   transport = new SqsTransport(api, settings, options);
