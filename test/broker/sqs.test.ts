@@ -11,13 +11,14 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {
   CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListQueuesCommand, ReceiveMessageCommand, SQSClient,
+  SendMessageCommand,
 } from '@aws-sdk/client-sqs';
-import { ConnectionClosedError } from '../../src/index.js';
+import { ConnectionClosedError, ProtocolError } from '../../src/index.js';
 import { Codec } from '../../src/remote/codec.js';
 import { openBroker } from '../../src/broker/open.js';
 import { removeQueues } from '../../src/broker/remove-queues.js';
 import { sqsQueueName } from '../../src/broker/sqs/names.js';
-import type { Broker, Message } from '../../src/broker/types.js';
+import type { Broker, Message, RefusedMessage } from '../../src/broker/types.js';
 import { Collector } from './conformance-helpers.js';
 import { startEmulator } from './sqs-emulator.js';
 
@@ -93,6 +94,28 @@ describe('the SQS adapter on fauxqs', () => {
     assert.equal(arrived.find((m) => m.body === 'refused')!.headers['Weft-Dead-Reason'], 'nacked without requeue');
     assert.equal(held.items.length, 3, 'the third receive moved it instead of delivering it');
     assert.equal((await broker.queueStats(queue)).waiting, 0);
+  });
+
+  test('another program\'s message is refused and dead-lettered with the reason, its body and attributes as they were', async () => {
+    const broker = await open();
+    const queue = queueName('foreign');
+    const errors = new Collector<Error>();
+    const handled = new Collector<Message<string>>();
+    await broker.consume(queue, handled.push, { onError: errors.push });
+    await raw.send(new SendMessageCommand({ QueueUrl: (await queueUrl(queue))!, MessageBody: 'A', MessageAttributes: { kind: { DataType: 'String', StringValue: 'plain' } } }));
+    await broker.publish(queue, 'weft');
+    assert.deepEqual((await handled.waitFor(1, 5000, 'the weft message')).map((m) => m.body), ['weft']);
+    assert.ok((await errors.waitFor(1, 5000, 'the refusal'))[0] instanceof ProtocolError);
+    const dead = new Collector<RefusedMessage>();
+    await broker.consume(`${queue}.dlq`, () => assert.fail('a foreign body reached a handler'), {
+      onRefused: async (_error, message) => {
+        dead.push(message);
+        await message.ack();
+      },
+    });
+    const [message] = await dead.waitFor(1, 5000, 'the refused message in the dead-letter queue');
+    assert.equal(Buffer.from(message!.payload).toString(), 'A');
+    assert.deepEqual({ ...message!.headers }, { kind: 'plain', 'Weft-Dead-Reason': 'refused: not a weft message (content type: none)' });
   });
 
   test('maxReceiveCount=0: no dead-letter queue is made, and nack(false) deletes', async () => {
