@@ -166,6 +166,18 @@ describe('the SQS adapter on fauxqs', () => {
     }
   });
 
+  test('close() resolves after the acks asked for before it reached SQS: nothing handled stays on the queue', async () => {
+    const [worker, publisher] = [await openBroker(emulator.url), await open()];
+    const queue = queueName('close-acks');
+    const handled = new Collector<number>();
+    await worker.consume(queue, (message: Message<number>) => void handled.push(message.body), { prefetch: 100 });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => publisher.publish(queue, i)));
+    await handled.waitFor(300, 10_000, 'every message handled');
+    await worker.close();
+    const stats = await publisher.queueStats(queue);
+    assert.deepEqual([stats.waiting, stats.unacked], [0, 0], 'every handled message was deleted before close() resolved');
+  });
+
   test('a queue deleted behind the adapter\'s back is made again: publishing and consuming go on', async () => {
     const [consumer, publisher] = [await open(), await open()];
     const queue = queueName('deleted');

@@ -53,6 +53,7 @@ export class Channels {
   readonly #topicOrder = new Map<string, Promise<unknown>>();
   readonly #swept = new Set<string>();
   readonly #alive: NodeJS.Timeout;
+  #closed = false;
 
   constructor(api: SqsApi, outbox: Outbox, settings: ChannelSettings) {
     this.#api = api;
@@ -128,6 +129,7 @@ export class Channels {
 
   /** Closing: every listener stops and its queue is deleted. */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#alive);
     const listeners = [...this.#listeners.values()];
     this.#listeners.clear();
@@ -136,6 +138,7 @@ export class Channels {
 
   /** Lost: the listeners stop; their queues stay (the sweep finds them). */
   abort(): void {
+    this.#closed = true;
     clearInterval(this.#alive);
     for (const listener of this.#listeners.values()) void listener.stop();
     this.#listeners.clear();
@@ -175,7 +178,7 @@ export class Channels {
     void (async () => {
       const ours = new Set([...this.#listeners.values()].map((listener) => listener.url));
       const others = (await this.#api.listQueues(prefix)).filter((url) => !ours.has(url));
-      for (let i = 0; i < Math.min(SWEEP_SAMPLE, others.length); i++) {
+      for (let i = 0; i < Math.min(SWEEP_SAMPLE, others.length) && !this.#closed; i++) {
         const pick = i + randomInt(others.length - i);
         [others[i], others[pick]] = [others[pick]!, others[i]!];
         const alive = Number((await this.#api.tags(others[i]!))[ALIVE_TAG]);

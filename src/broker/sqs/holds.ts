@@ -81,6 +81,11 @@ export class Holds {
     await Promise.allSettled(all.map((held) => this.#change(held.url, { handle: held.handle, seconds: 0 })));
   }
 
+  /** Resolves once every settle asked for so far has been answered. */
+  async whenIdle(): Promise<void> {
+    await Promise.all([...this.#deletes.values(), ...this.#changes.values()].map((batcher) => batcher.whenIdle()));
+  }
+
   /** Stops renewing: what is held goes back when its visibility runs out. */
   stop(): void {
     clearInterval(this.#timer);

@@ -188,8 +188,9 @@ export class SqsTransport implements BrokerTransport {
     const pollers = [...this.#pollers];
     this.#pollers.clear();
     for (const poller of pollers) poller.abort();
-    // Unsettled messages go back at once instead of when their visibility runs out.
-    await bounded(Promise.allSettled([this.holds.giveBackAll(), this.#channels.close(), this.#outbox.whenIdle()]));
+    // Unsettled messages go back at once instead of when their visibility runs out; the acks,
+    // requeues and publishes asked for before close() are sent before the client goes.
+    await bounded(Promise.allSettled([this.holds.giveBackAll(), this.holds.whenIdle(), this.#channels.close(), this.#outbox.whenIdle()]));
     this.holds.stop();
     this.api.destroy();
   }

@@ -1,0 +1,14 @@
+import { startFauxqsProcess } from './dist/bench/broker-process.js';
+import { openBroker } from './dist/broker/open.js';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const em = await startFauxqsProcess();
+const a = await openBroker(em.url), b = await openBroker(em.url);
+const N = 10000;
+let n = 0, done; const all = new Promise((r) => done = r);
+await b.consume('tp', () => { if (++n === N) done(); }, { prefetch: 100 });
+const cpu = process.cpuUsage(); const t = performance.now();
+for (let i = 0; i < N; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => a.publish('tp', { id: i + j, name: 'weft' })));
+await all;
+const c = process.cpuUsage(cpu); const wall = performance.now() - t;
+console.log('msgs/s', Math.round(N / (wall / 1000)), 'client cpu µs/msg', Math.round((c.user + c.system) / N), 'wall µs/msg', Math.round(wall * 1000 / N));
+await a.close(); await b.close(); await em.stop();
