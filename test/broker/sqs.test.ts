@@ -88,12 +88,20 @@ describe('the SQS adapter on fauxqs', () => {
       await message.nack(true);
     }
     const dead = new Collector<Message<string>>();
-    await broker.consume(`${queue}.dlq`, dead.push);
+    const deadConsumer = await broker.consume(`${queue}.dlq`, dead.push);
     const arrived = await dead.waitFor(2, 5000, 'both messages in the dead-letter queue');
     assert.deepEqual(arrived.map((m) => m.body).sort(), ['poison', 'refused']);
     assert.equal(arrived.find((m) => m.body === 'refused')!.headers['Weft-Dead-Reason'], 'nacked without requeue');
     assert.equal(held.items.length, 3, 'the third receive moved it instead of delivering it');
     assert.equal((await broker.queueStats(queue)).waiting, 0);
+    // A dead letter nacked without requeue is deleted: no dead-letter queue of a dead-letter queue.
+    await deadConsumer.cancel();
+    const again = new Collector<Message<string>>();
+    await broker.consume(`${queue}.dlq`, again.push, { autoAck: false });
+    await broker.publish(`${queue}.dlq`, 'dead twice');
+    await (await again.waitFor(1, 5000, 'the dead letter'))[0]!.nack(false);
+    assert.equal(await queueUrl(`${queue}.dlq.dlq`), undefined);
+    assert.deepEqual(Object.values(await broker.queueStats(`${queue}.dlq`)).slice(0, 2), [0, 0]);
   });
 
   test('another program\'s message is refused and dead-lettered with the reason, its body and attributes as they were', async () => {

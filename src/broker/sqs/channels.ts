@@ -115,7 +115,13 @@ export class Channels {
       onPayload(payload, contentType);
     });
     this.#listeners.set(name, listener);
-    await this.#listed(name);
+    try {
+      await this.#listed(name);
+    } catch (error) {
+      this.#listeners.delete(name);
+      await this.#end(listener).catch(() => undefined);
+      throw error;
+    }
     this.#sweep(topicPrefix(this.#settings.prefix, topic));
     let cancelled: Promise<void> | undefined;
     return {

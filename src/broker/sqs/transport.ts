@@ -33,7 +33,7 @@ import { SqsApi, loadSqsSdk } from './api.js';
 import { DEAD_REASON, MAX_MESSAGE_BYTES, MAX_PAYLOAD, decode, outgoing, sized, type IncomingMessage, type OutgoingMessage } from './attributes.js';
 import { Channels } from './channels.js';
 import { Holds } from './holds.js';
-import { deadLetterQueueOf, inboxPrefix } from './names.js';
+import { deadLetterQueueOf, inboxPrefix, isDeadLetterQueue } from './names.js';
 import { Outbox } from './outbox.js';
 import { Poller } from './poller.js';
 import { Queues } from './queues.js';
@@ -241,10 +241,10 @@ export class SqsTransport implements BrokerTransport {
   /**
    * nack(false): a copy with its reason to `<queue>.dlq`, then the message deleted (the
    * redrive policy would move it only after maxReceiveCount receives). Without a dead-letter
-   * queue (maxReceiveCount=0), it is deleted.
+   * queue (maxReceiveCount=0), and on a dead-letter queue itself, it is deleted.
    */
   async #deadLetter(queue: string, held: ReturnType<Holds['hold']>, message: IncomingMessage, contentType: string | undefined): Promise<void> {
-    if (this.queues.deadLettering) {
+    if (this.queues.deadLettering && !isDeadLetterQueue(queue)) {
       const reason = contentType === CONTENT_TYPE ? 'nacked without requeue' : `refused: not a weft message (content type: ${contentType ?? 'none'})`;
       const attributes = { ...(message.MessageAttributes ?? {}), [DEAD_REASON]: { DataType: 'String', StringValue: reason } };
       const copy = sized(message.Body ?? '', attributes as OutgoingMessage['attributes']);
