@@ -1,6 +1,6 @@
 /**
- * Runs `weft broker` in a child process for `weft bench broker`, so that weft's own broker is
- * measured as the other servers are: in a process of its own, over loopback.
+ * Runs `weft broker` (and fauxqs, an SQS emulator) in a child process for `weft bench broker`,
+ * so that they are measured as the other servers are: in a process of their own, over loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,35 +15,53 @@ export interface BrokerProcess {
 export async function startBrokerProcess(timeoutMs = 10_000): Promise<BrokerProcess> {
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const authkey = randomBytes(16).toString('hex');
-  const child: ChildProcess = spawn(process.execPath, [cli, 'broker', '--port', '0'], {
-    env: { ...process.env, WEFT_AUTHKEY: authkey },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const address = await new Promise<string>((resolve, reject) => {
+  const child = spawnServer([cli, 'broker', '--port', '0'], { WEFT_AUTHKEY: authkey }, 'inherit');
+  const [, address] = await listening(child, 'weft broker', /listening on tcp:\/\/(\S+?:\d+)/, timeoutMs);
+  return { url: `weft://:${authkey}@${address}`, stop: () => stop(child) };
+}
+
+/** fauxqs, an SQS emulator (not Amazon SQS), on a free port; its sqs:// URL. */
+export async function startFauxqsProcess(timeoutMs = 10_000): Promise<BrokerProcess> {
+  const script = fileURLToPath(new URL('./fauxqs-child.js', import.meta.url));
+  const child = spawnServer([script], {}, 'pipe');
+  const [, port] = await listening(child, 'fauxqs', /fauxqs listening on (\d+)/, timeoutMs);
+  return { url: `sqs://127.0.0.1:${port}/weft-bench-`, stop: () => stop(child) };
+}
+
+/** `stderr`: 'pipe' to quote it when the server fails to start. */
+function spawnServer(args: string[], env: Record<string, string>, stderr: 'inherit' | 'pipe'): ChildProcess {
+  return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', stderr] });
+}
+
+/** The match of `pattern` in the child's output; rejects (and kills it) if it exits or takes longer. */
+async function listening(child: ChildProcess, name: string, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => (errors = (errors + chunk.toString()).slice(-2000)));
+  return new Promise<RegExpExecArray>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`weft broker did not start within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs} ms`)), timeoutMs);
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
-      const match = /listening on tcp:\/\/(\S+?:\d+)/.exec(out);
+      const match = pattern.exec(out);
       if (match) {
         clearTimeout(timer);
-        resolve(match[1]!);
+        resolve(match);
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`weft broker exited with code ${code} before listening`));
+      reject(new Error(`${name} exited with code ${code} before listening${errors ? `: ${errors.trim()}` : ''}`));
     });
   }).catch((error: Error) => {
     child.kill('SIGKILL');
     throw error;
   });
-  return {
-    url: `weft://:${authkey}@${address}`,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
-  };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
 }

@@ -5,7 +5,9 @@
  *     consumer on a second connection counts them; first publish to last message consumed;
  *   - request/reply: awaited `request()` calls one after another, answered by a consumer on the
  *     second connection: median and p90 microseconds per round trip.
- * Brokers take turns within each round, so a noisy neighbour hurts all alike. A broker whose
+ * `weft` and `sqs` are servers the benchmark starts in child processes: a `weft broker`, and
+ * fauxqs, an SQS emulator in JavaScript (not Amazon SQS: the row says nothing of AWS's own
+ * latency or limits). Brokers take turns within each round, so a noisy neighbour hurts all alike. A broker whose
  * server does not answer is a row saying so, not a failure. The queues are fresh per run and
  * removed at the end through each server's own client.
  */
@@ -13,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { openBroker } from '../broker/open.js';
 import { removeQueues } from '../broker/remove-queues.js';
 import type { Broker, Consumer } from '../broker/types.js';
-import { startBrokerProcess, type BrokerProcess } from './broker-process.js';
+import { startBrokerProcess, startFauxqsProcess, type BrokerProcess } from './broker-process.js';
 import { measureInterleaved, percent, progress, type BenchReport, type Cell, type Measurement } from './harness.js';
 
 export interface BrokerBenchOptions {
@@ -28,6 +30,8 @@ export interface BrokerBenchOptions {
 
 /** `weft` stands for a `weft broker` that the benchmark starts in a child process. */
 const WEFT_BROKER = 'weft://(a weft broker started by the benchmark)';
+/** `sqs` stands for fauxqs, an SQS emulator (not Amazon SQS), that the benchmark starts in a child process. */
+const SQS_EMULATOR = 'sqs://(fauxqs, an SQS emulator started by the benchmark)';
 
 export const BROKER_URLS: Record<string, string> = {
   memory: 'memory://weft-bench',
@@ -35,6 +39,7 @@ export const BROKER_URLS: Record<string, string> = {
   amqp: 'amqp://guest:guest@127.0.0.1:5672',
   nats: 'nats://127.0.0.1:4222',
   weft: WEFT_BROKER,
+  sqs: SQS_EMULATOR,
 };
 
 export const BROKER_DEFAULTS: BrokerBenchOptions = { messages: 20_000, calls: 2000, repeats: 3, brokers: Object.keys(BROKER_URLS) };
@@ -157,9 +162,12 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
   const opened: OpenedBroker[] = [];
   const skipped = new Map<string, string>();
   let weftBroker: BrokerProcess | undefined;
+  let emulator: BrokerProcess | undefined;
   for (const [name, given] of urls) {
     try {
-      const url = given === WEFT_BROKER ? (weftBroker ??= await startBrokerProcess()).url : given;
+      const url = given === WEFT_BROKER ? (weftBroker ??= await startBrokerProcess()).url
+        : given === SQS_EMULATOR ? (emulator ??= await startFauxqsProcess()).url
+          : given;
       // Two entries may name one server: each gets queues of its own.
       opened.push(await openPair(name, url, `weft-bench.${runId}.${opened.length + skipped.size}`));
     } catch (error) {
@@ -182,6 +190,7 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
   } finally {
     for (const broker of opened) await closePair(broker);
     await weftBroker?.stop();
+    await emulator?.stop();
   }
   const rows: BrokerBenchRow[] = [...urls.keys()].map((name) => {
     const reason = skipped.get(name);
@@ -212,6 +221,7 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
       : [r.broker, r.messagesPerSecond, memory ? percent(r.messagesPerSecond! / memory.messagesPerSecond!) : undefined, r.rttMedianUs, r.rttP90Us]),
     notes: [
       ...(quickest ? [`fastest real broker: ${quickest.broker} for throughput (${Math.round(quickest.messagesPerSecond!).toLocaleString('en-US')} messages/s), ${nearest!.broker} for round trips (${Math.round(nearest!.rttMedianUs!)} µs median)`] : []),
+      ...(emulator && !skipped.has('sqs') ? ['sqs is fauxqs, an SQS emulator in JavaScript in a child process, not Amazon SQS: AWS\'s own latency, throughput and limits are not measured'] : []),
       ...[...skipped].map(([name, reason]) => `${name} skipped: ${reason}`),
       ...short.map((r) => `${r.broker}: some runs consumed fewer than ${options.messages} messages (${r.consumed!.join(', ')}); the consumer stalled for ${STALL_MS / 1000} s`),
     ],

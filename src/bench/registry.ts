@@ -174,7 +174,7 @@ registerBench({
 
 registerBench({
   name: 'broker',
-  summary: 'message brokers (memory, Redis, RabbitMQ, NATS JetStream on loopback, weft broker in a child process): messages/s and request/reply round trip',
+  summary: 'message brokers (memory, Redis, RabbitMQ, NATS JetStream on loopback, weft broker and fauxqs, an SQS emulator, in child processes): messages/s and request/reply round trip',
   options: [
     `--messages N     messages per throughput run (default ${BROKER_DEFAULTS.messages})`,
     `--calls N        awaited requests per run (default ${BROKER_DEFAULTS.calls})`,

@@ -7,7 +7,8 @@ import type { Broker } from './types.js';
 export interface OpenBrokerOptions {
   /**
    * Milliseconds after which a message held unsettled by a consumer that went silent (a crashed
-   * process) is delivered again, on Redis and NATS; RabbitMQ notices a lost consumer by itself.
+   * process) is delivered again, on Redis, NATS and SQS (its visibility timeout, in whole
+   * seconds); RabbitMQ notices a lost consumer by itself.
    * Also `?redeliverAfter=` in the URL. @default 30000
    */
   redeliverAfter?: number;
@@ -32,6 +33,8 @@ const adapters: Record<string, [module: string, factory: string] | OpenTransport
   'amqp:': ['./amqp/transport.js', 'openAmqpTransport'],
   'amqps:': ['./amqp/transport.js', 'openAmqpTransport'],
   'nats:': ['./nats/transport.js', 'openNatsTransport'],
+  'sqs:': ['./sqs/transport.js', 'openSqsTransport'],
+  'sqss:': ['./sqs/transport.js', 'openSqsTransport'],
   'weft:': ['./weft.js', 'openWeftTransport'],
   'memory:': async (url) => new MemoryTransport(url.host || url.pathname || 'default'),
 };
@@ -62,8 +65,9 @@ async function loadAdapter(scheme: string, [module, factory]: [string, string]):
 
 /**
  * Connects to a message broker: `redis://host:6379`, `amqp://user:pass@host:5672`,
- * `nats://host:4222`, `weft://:authkey@host:port` (`weft broker`) or `memory://name` (inside
- * this process).
+ * `nats://host:4222`, `sqs://host:port/prefix` or `sqs://eu-west-1/prefix` (Amazon SQS or an
+ * emulator; needs `@aws-sdk/client-sqs`), `weft://:authkey@host:port` (`weft broker`) or
+ * `memory://name` (inside this process).
  *
  * @example
  *   await using broker = await openBroker('amqp://guest:guest@127.0.0.1:5672');

@@ -45,6 +45,12 @@ export async function removeQueues(url: string | URL, names: string[]): Promise<
       }
       return;
     }
+    case 'sqs:':
+    case 'sqss:': {
+      const { removeSqsQueues } = await import('./sqs/admin.js');
+      await removeSqsQueues(parsed, names);
+      return;
+    }
     default:
       return;
   }

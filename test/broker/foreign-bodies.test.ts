@@ -1,5 +1,5 @@
 // Bodies that other programs put where weft listens (issue 11 part 4a): each server's own
-// client (ioredis, amqplib, nats) publishes the 1-byte text `A` (which MessagePack would read
+// client (ioredis, amqplib, nats, the AWS SDK against an SQS emulator) publishes the 1-byte text `A` (which MessagePack would read
 // as the number 65) and a JSON body to a weft queue, inbox and topic. weft must refuse them:
 // never hand them to a handler as values, report a ProtocolError, settle them (or give them to
 // onRefused), and go on with the next weft message.
@@ -12,9 +12,11 @@ import { connect as natsConnect, headers as natsHeaders } from 'nats';
 import { ProtocolError } from '../../src/core/errors.js';
 import { openBroker } from '../../src/broker/open.js';
 import { queueToken, topicSubject } from '../../src/broker/nats/names.js';
+import { sqsQueueName, topicPrefix } from '../../src/broker/sqs/names.js';
 import { removeQueues, removeTopics } from '../../src/broker/remove-queues.js';
 import type { Broker, Message, RefusedMessage } from '../../src/broker/types.js';
 import { Collector } from './conformance-helpers.js';
+import { startEmulator } from './sqs-emulator.js';
 
 /** How another program writes to where weft listens, with its server's own client. */
 interface RawPublisher {
@@ -163,5 +165,32 @@ foreignBodies('nats', `${natsUrl.href}?redeliverAfter=2000`, async () => {
       await nc.flush();
     },
     close: () => nc.close(),
+  };
+});
+
+// SQS: fauxqs in this process; another program's message has no Content-Type attribute (or
+// another one) and a plain-text body. On SQS a refused queue message goes to `<queue>.dlq`.
+const sqs = await startEmulator();
+foreignBodies('sqs', `${sqs.url}?redeliverAfter=2000`, async () => {
+  const { SQSClient, GetQueueUrlCommand, ListQueuesCommand, SendMessageCommand } = await import('@aws-sdk/client-sqs');
+  const client = new SQSClient({ endpoint: `http://127.0.0.1:${sqs.port}`, region: 'us-east-1', credentials: { accessKeyId: 'other', secretAccessKey: 'program' } });
+  const prefix = new URL(sqs.url).pathname.slice(1);
+  const send = async (url: string, body: string, contentType?: string, fifo = false): Promise<void> => {
+    await client.send(new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: body,
+      ...(contentType ? { MessageAttributes: { 'Content-Type': { DataType: 'String', StringValue: contentType } } } : {}),
+      ...(fifo ? { MessageGroupId: 'other', MessageDeduplicationId: randomBytes(8).toString('hex') } : {}),
+    }));
+  };
+  const urlOf = async (name: string): Promise<string> => (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+  return {
+    toQueue: async (queue, body, contentType) => send(await urlOf(sqsQueueName(prefix, queue)), body, contentType),
+    toInbox: async (address, body) => send(await urlOf(address.slice('weft:inbox:'.length)), body, undefined, true),
+    toTopic: async (topic, body) => {
+      const { QueueUrls = [] } = await client.send(new ListQueuesCommand({ QueueNamePrefix: topicPrefix(prefix, topic) }));
+      for (const url of QueueUrls) await send(url, body, 'application/json', true);
+    },
+    close: async () => client.destroy(),
   };
 });

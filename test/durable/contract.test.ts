@@ -7,10 +7,13 @@ import { serveBroker } from '../../src/broker/weft-server.js';
 import { ClusterExecutor } from '../../src/index.js';
 import { executorContract } from '../executor-suite.js';
 import { freshQueue, startWorker, type FleetWorker } from './fleet.js';
+import { startEmulator } from '../broker/sqs-emulator.js';
 
 const weftKey = 'durable contract key';
 const weftServer = await serveBroker({ port: 0, authkey: weftKey });
 after(() => weftServer.close());
+// SQS: fauxqs, an emulator, in this process (the workers reach it over loopback).
+const sqs = await startEmulator();
 
 const brokers: [string, string][] = [
   ['memory', `memory://contract-${process.pid}`],
@@ -18,6 +21,7 @@ const brokers: [string, string][] = [
   ['amqp', 'amqp://guest:guest@127.0.0.1:5672'],
   ['nats', 'nats://127.0.0.1:4222'],
   ['weft', `weft://:${encodeURIComponent(weftKey)}@127.0.0.1:${weftServer.port}`],
+  ['sqs', sqs.url],
 ];
 
 for (const [kind, url] of brokers) {
