@@ -32,6 +32,7 @@ const adapters: Record<string, [module: string, factory: string] | OpenTransport
   'amqp:': ['./amqp/transport.js', 'openAmqpTransport'],
   'amqps:': ['./amqp/transport.js', 'openAmqpTransport'],
   'nats:': ['./nats/transport.js', 'openNatsTransport'],
+  'kafka:': ['./kafka/transport.js', 'openKafkaTransport'],
   'weft:': ['./weft.js', 'openWeftTransport'],
   'memory:': async (url) => new MemoryTransport(url.host || url.pathname || 'default'),
 };
@@ -45,7 +46,7 @@ async function loadAdapter(scheme: string, [module, factory]: [string, string]):
 
 /**
  * Connects to a message broker: `redis://host:6379`, `amqp://user:pass@host:5672`,
- * `nats://host:4222`, `weft://:authkey@host:port` (`weft broker`) or `memory://name` (inside
+ * `nats://host:4222`, `kafka://host:9092` (needs the kafkajs package), `weft://:authkey@host:port` (`weft broker`) or `memory://name` (inside
  * this process).
  *
  * @example
