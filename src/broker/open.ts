@@ -35,6 +35,7 @@ const adapters: Record<string, [module: string, factory: string] | OpenTransport
   'nats:': ['./nats/transport.js', 'openNatsTransport'],
   'sqs:': ['./sqs/transport.js', 'openSqsTransport'],
   'sqss:': ['./sqs/transport.js', 'openSqsTransport'],
+  'kafka:': ['./kafka/transport.js', 'openKafkaTransport'],
   'weft:': ['./weft.js', 'openWeftTransport'],
   'memory:': async (url) => new MemoryTransport(url.host || url.pathname || 'default'),
 };
@@ -65,9 +66,9 @@ async function loadAdapter(scheme: string, [module, factory]: [string, string]):
 
 /**
  * Connects to a message broker: `redis://host:6379`, `amqp://user:pass@host:5672`,
- * `nats://host:4222`, `sqs://host:port/prefix` or `sqs://eu-west-1/prefix` (Amazon SQS or an
- * emulator; needs `@aws-sdk/client-sqs`), `weft://:authkey@host:port` (`weft broker`) or
- * `memory://name` (inside this process).
+ * `nats://host:4222`, `kafka://host:9092` (needs the kafkajs package), `sqs://host:port/prefix`
+ * or `sqs://eu-west-1/prefix` (Amazon SQS or an emulator; needs `@aws-sdk/client-sqs`),
+ * `weft://:authkey@host:port` (`weft broker`) or `memory://name` (inside this process).
  *
  * @example
  *   await using broker = await openBroker('amqp://guest:guest@127.0.0.1:5672');
