@@ -7,8 +7,8 @@ export {
 } from './core/errors.js';
 export { Future, isFuture, type FutureState } from './core/future.js';
 export {
-  defineTasks, isTaskRef, lookupTask,
-  type TaskRef, type TaskRefOf, type TaskOptions, type AnyTask, type TaskArgs, type TaskResult, type TaskYield,
+  defineTasks, isTaskRef, lookupTask, taskAddress,
+  type TaskRef, type TaskAddress, type TaskRefOf, type TaskOptions, type AnyTask, type TaskArgs, type TaskResult, type TaskYield,
   type DefinedTasks, type DefineTasksOptions,
 } from './core/task.js';
 export { taskContext, currentTaskContext, type TaskContext } from './core/context.js';
@@ -42,6 +42,10 @@ export { clusterStatus } from './cluster/status.js';
 export { UnknownTaskError } from './cluster/errors.js';
 export type { WorkerInfo, WorkerState, PoolKind, StatusReply } from './cluster/protocol.js';
 export { sig, group, chain, chord, Workflow, Signature, Group, Chain, Chord, type RunOptions } from './core/workflows.js';
+export { bag, Bag, Item, type ShuffleOptions } from './collections/bag.js';
+export type { BagOptions } from './collections/source.js';
+export type { ComputeOptions, PartitionProgress } from './collections/engine.js';
+export type { Key } from './collections/keys.js';
 export { Thread, Process } from './pools/thread.js';
 export { openBroker, type OpenBrokerOptions } from './broker/open.js';
 export { serveBroker, type BrokerServerOptions } from './broker/weft-server.js';

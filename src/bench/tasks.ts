@@ -26,9 +26,21 @@ export function countWords(text: string): Map<string, number> {
   return counts;
 }
 
+/** The words of `text`, lower-cased, by the same pattern as countWords: a Bag's flatMap step. */
+export function words(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
+}
+
 export default defineTasks(import.meta.url, {
   monteCarlo: monteCarloHits,
   countWords,
+  words,
+  withOne(word: string): [string, number] {
+    return [word, 1];
+  },
+  add(a: number, b: number): number {
+    return a + b;
+  },
   noop(value: number): number {
     return value;
   },

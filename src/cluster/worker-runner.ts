@@ -3,7 +3,7 @@ import { CancelledError, TimeoutError } from '../core/errors.js';
 import type { Executor } from '../core/executor.js';
 import { futureInternals, type Future } from '../core/future.js';
 import { RUN_AS, type RunAs } from '../core/job.js';
-import { isTaskRef, type TaskOptions, type TaskRef } from '../core/task.js';
+import { isTaskRef, isTaskRunner, type TaskOptions, type TaskRef } from '../core/task.js';
 import { InlineExecutor } from '../executors/inline.js';
 import { GreenPool } from '../green/green-pool.js';
 import { ProcessPool } from '../pools/process-pool.js';
@@ -178,7 +178,14 @@ export class Runner {
   };
 
   #start(entry: TaskEntry, pending: Pending): void {
-    const { op, leaseId, timeout, args } = pending;
+    const { op, leaseId, timeout } = pending;
+    let { args } = pending;
+    if (op === CALL && isTaskRef(entry) && isTaskRunner(entry)) {
+      // The tasks it runs, as this worker finds them; one it does not offer fails the call.
+      const local = this.#table.localize(args[0]);
+      if (local instanceof Error) return this.#finish(leaseId, ERR, local);
+      args = [local, ...args.slice(1)];
+    }
     let task: TaskEntry = entry;
     if (isTaskRef(entry) && op === CALL) {
       const bound = this.#bind(entry, timeout);

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isTaskRef, lookupTask, registeredTasks, type TaskRef } from '../core/task.js';
+import partitionTasks from '../collections/partition-task.js';
+import { isTaskRef, lookupTask, registeredTasks, type TaskAddress, type TaskRef } from '../core/task.js';
 import { compileSource } from '../pools/source.js';
 
 /**
@@ -8,6 +9,8 @@ import { compileSource } from '../pools/source.js';
  * `--tasks`; a worker the cluster started on its own host (`anyModule`) also imports a task's
  * module by URL; plain functions arrive as source and compile only where the worker opted in.
  * Task ids are the scheduler's, per connection: `reset()` forgets them when it reconnects.
+ * Every worker also offers weft's own task runners (a Bag's partition task): they run only the
+ * tasks the worker offers itself (see `localize`).
  */
 export type TaskEntry = TaskRef | ((...args: any[]) => unknown);
 type Slot = TaskEntry | Promise<TaskEntry> | Error;
@@ -36,11 +39,15 @@ export async function loadTaskModules(specifiers: readonly string[]): Promise<Ma
     for (const ref of registeredTasks()) if (ref.moduleUrl === url || !before.has(ref)) found.push(ref);
   }
   const byName = new Map<string, TaskRef>();
+  if (found.length > 0) found.push(...BUILT_IN);
   // The registry's own ref, without options: an exported `task.with({ retries })` must not
   // retry here too (the scheduler owns retries and timeouts).
   for (const ref of found) if (!byName.has(ref.taskName)) byName.set(ref.taskName, lookupTask(ref.moduleUrl, ref.key) ?? ref);
   return byName;
 }
+
+/** Tasks of weft itself that every worker offers: they run other tasks, by the worker's rules. */
+const BUILT_IN: readonly TaskRef[] = [partitionTasks.runPartition];
 
 export function toModuleUrl(spec: string): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^[a-z]:[\\/]/i.test(spec)) return spec;
@@ -73,6 +80,25 @@ export class TaskTable {
     if (slot instanceof Promise) {
       slot.then((ref) => { slots[taskId] = ref; }, (error: Error) => { slots[taskId] = error; });
     }
+  }
+
+  /**
+   * The task list of a task runner (`defineTasks(..., { runsTasks: true })`) as this worker
+   * finds them: each by name among its modules (its own module URL then, so that its pool's
+   * workers import that), else, on a worker that imports any module, as given; else why not.
+   */
+  localize(list: unknown): TaskAddress[] | Error {
+    if (!Array.isArray(list) || !list.every((a) => Array.isArray(a) && a.length === 3 && a.every((part) => typeof part === 'string'))) {
+      return new TypeError('Expected the first argument of a task runner to be a list of [name, moduleUrl, key]');
+    }
+    const out: TaskAddress[] = [];
+    for (const [name, moduleUrl, key] of list as TaskAddress[]) {
+      const known = this.#byName.get(name) ?? lookupTask(moduleUrl, key);
+      if (known) out.push([known.taskName, known.moduleUrl, known.key]);
+      else if (this.#sources.anyModule) out.push([name, moduleUrl, key]);
+      else return new TypeError(`this worker has no task named ${name} (a step of a Bag); it offers ${this.names.join(', ') || 'none'}`);
+    }
+    return out;
   }
 
   /** The task, a promise of it while its module loads, or why it cannot run here. */

@@ -67,11 +67,26 @@ export type DefinedTasks<M extends TaskFunctions> = { readonly [K in keyof M]: T
 export interface DefineTasksOptions {
   /** Prefix for the names remote workers know these tasks by (`namespace.key`). */
   namespace?: string;
+  /**
+   * These tasks run other tasks: the first argument of each is a list of TaskAddress (from
+   * `taskAddress(ref)`). A worker that finds tasks by name (`weft worker --tasks`) resolves each
+   * address among its own task modules before the call runs, and refuses a task it does not
+   * offer, so that such a task can run nothing the worker would not run itself. @default false
+   */
+  runsTasks?: boolean;
 }
+
+/**
+ * Where a worker finds a task: the name remote workers know it by, the module that defines it
+ * and its key there. Plain data, so it travels in a task's arguments.
+ */
+export type TaskAddress = readonly [name: string, moduleUrl: string, key: string];
 
 // One registry per thread, shared by every copy of weft loaded in it: a worker's copy (from
 // dist/) must see tasks that a task module registered through another copy (for example build/).
 const registry: Map<string, TaskRef> = ((globalThis as Record<symbol, unknown>)[Symbol.for('weft.taskRegistry')] ??= new Map()) as Map<string, TaskRef>;
+/** Registry keys of the tasks defined with `runsTasks`. */
+const taskRunners: Set<string> = ((globalThis as Record<symbol, unknown>)[Symbol.for('weft.taskRunners')] ??= new Set()) as Set<string>;
 
 /**
  * Defines the tasks of a module. Pass `import.meta.url` so that workers can import it.
@@ -84,15 +99,17 @@ export function defineTasks<M extends TaskFunctions>(moduleUrl: string, function
   if (typeof functions !== 'object' || functions === null) {
     throw new TypeError(expected('functions', 'an object of functions', functions));
   }
-  const { namespace } = options;
+  const { namespace, runsTasks = false } = options;
   if (namespace !== undefined && (typeof namespace !== 'string' || namespace === '')) {
     throw new TypeError(expected('namespace', 'a non-empty string', namespace));
   }
+  if (typeof runsTasks !== 'boolean') throw new TypeError(expected('runsTasks', 'a boolean', runsTasks));
   const out: Record<string, TaskRef> = {};
   for (const [key, fn] of Object.entries(functions)) {
     if (typeof fn !== 'function') throw new TypeError(expected(`functions.${key}`, 'a function', fn));
     const ref = makeTaskRef(fn, moduleUrl, key, namespace ? `${namespace}.${key}` : key, {});
     registry.set(registryKey(moduleUrl, key), ref);
+    if (runsTasks) taskRunners.add(registryKey(moduleUrl, key));
     out[key] = ref;
   }
   return Object.freeze(out) as DefinedTasks<M>;
@@ -101,6 +118,22 @@ export function defineTasks<M extends TaskFunctions>(moduleUrl: string, function
 /** The task a module defined under `key`, once that module has been imported here. */
 export function lookupTask(moduleUrl: string, key: string): TaskRef | undefined {
   return registry.get(registryKey(moduleUrl, key));
+}
+
+/** A task registered here under the name remote workers know it by (`namespace.key`). */
+export function lookupTaskByName(name: string): TaskRef | undefined {
+  for (const ref of registry.values()) if (ref.taskName === name) return ref;
+  return undefined;
+}
+
+/** Where workers find `ref` (see TaskAddress). */
+export function taskAddress(ref: TaskRef): TaskAddress {
+  return [ref.taskName, ref.moduleUrl, ref.key];
+}
+
+/** Whether `ref` was defined with `runsTasks`: its first argument lists the tasks it runs. */
+export function isTaskRunner(ref: TaskRef): boolean {
+  return taskRunners.has(registryKey(ref.moduleUrl, ref.key));
 }
 
 /** Every task defined in this process, for workers that find tasks by name. */
