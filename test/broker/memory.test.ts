@@ -24,7 +24,7 @@ test('a payload that is not a weft body is dropped and reported, and the consume
 });
 
 test('openBroker refuses an unknown scheme and a malformed URL with a TypeError naming the schemes', async () => {
-  await assert.rejects(openBroker('kafka://localhost:9092'), /redis, rediss, amqp, amqps, nats, sqs, sqss, weft, memory/);
+  await assert.rejects(openBroker('mqtt://localhost:1883'), /redis, rediss, amqp, amqps, nats, sqs, sqss, kafka, weft, memory/);
   await assert.rejects(openBroker('not a url'), TypeError);
   await assert.rejects(openBroker('memory://x?redeliverAfter=-1'), RangeError);
 });

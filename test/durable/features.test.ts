@@ -41,8 +41,8 @@ describe('the broker-backed cluster on Redis, with worker processes', () => {
     clusters.push(c);
     return c;
   };
-  const worker = async (queues: string[], concurrency = 4) => {
-    const w = await startWorker(REDIS, { queues, concurrency });
+  const worker = async (queues: string[], concurrency = 4, extra: string[] = []) => {
+    const w = await startWorker(REDIS, { queues, concurrency, extra });
     workers.push(w);
     await w.ready;
     return w;
@@ -70,7 +70,8 @@ describe('the broker-backed cluster on Redis, with worker processes', () => {
   });
 
   test('a task cancelled while it waits on the broker never runs, and reads as cancelled elsewhere', async () => {
-    const w = await worker([other], 1);
+    // One running and one held: the third task must still wait on the broker (prefetch 2).
+    const w = await worker([other], 1, ['--prefetch', '2']);
     const submitter = cluster({ queue: other });
     const dir = tempDir();
     const blocker = submitter.submit(tasks.waitForAbort, join(dir, 'blocker'));
