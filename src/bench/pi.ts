@@ -16,6 +16,8 @@ export interface PiOptions {
   executors: string[];
   repeats: number;
   warmup: number;
+  /** A `collection (…)` row beside threads and the cluster, when they run. @default true */
+  collections?: boolean;
 }
 
 const STATIC_SPLIT = 'static split';
@@ -55,7 +57,7 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
       ...(split ? [{ name: STATIC_SPLIT, workers: options.workers, run: () => split.run(tasks, samples) }] : []),
       ...executors.map(({ name, workers, executor }) => ({ name, workers, run: async () => sum(await executor.map(piTasks.monteCarlo, inputs)) })),
       // The same sum written as a collection (map, then reduce with add), beside the rows above.
-      ...executors.filter(({ name }) => COLLECTION_EXECUTORS.includes(name)).map(({ name, workers, executor }) => ({ name: collectionRow(name), workers, run: () => piBag(inputs, executor) })),
+      ...executors.filter(({ name }) => options.collections !== false && COLLECTION_EXECUTORS.includes(name)).map(({ name, workers, executor }) => ({ name: collectionRow(name), workers, run: () => piBag(inputs, executor) })),
     ];
     const results = await measureInterleaved(contenders, options);
     results.forEach((result, i) => {
