@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import bagTasks, { sampleText } from '../examples/bag-tasks.js';
 
 function runExample(name: string, ...args: string[]) {
   const path = fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
@@ -43,4 +44,27 @@ test('the producer/consumer example loses and duplicates nothing, on threads and
     assert.match(out, /produced 100, consumed \d+ \+ \d+ = 100/, mode);
     assert.match(out, /distinct answers 100, sum of squares 338350/, mode);
   }
+});
+
+test('the Bag word count example counts as a plain loop here does, on threads and on the cluster', () => {
+  const counts = new Map<string, number>();
+  for (const line of sampleText().split('\n')) for (const word of bagTasks.words(line)) counts.set(word, (counts.get(word) ?? 0) + 1);
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const [top, topCount] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+  for (const executor of ['threads', 'cluster']) {
+    const out = runExample('bag-wordcount', executor);
+    assert.match(out, /stage 1: 8 partitions of an array of \d+ items; 8 tasks/, executor);
+    assert.match(out, new RegExp(`^${total} words, ${counts.size} distinct, in [\\d.]+ s \\(${executor}\\)$`, 'm'), executor);
+    assert.match(out, new RegExp(`^ +${topCount}  ${top}$`, 'm'), executor);
+    assert.match(out, /matches the sequential count: true/, executor);
+  }
+});
+
+test('the Bag pi example estimates pi with the same hits as a sequential run, on processes', () => {
+  let hits = 0;
+  for (let seed = 0; seed < 3000; seed++) hits += bagTasks.hits(seed, 4000);
+  const out = runExample('bag-pi', 'processes');
+  assert.match(out, new RegExp(`^pi = ${(4 * hits) / 12e6} \\(processes, `, 'm'));
+  assert.match(out, new RegExp(`matches the sequential run: true \\(${hits} of 12000000 points inside\\)`));
+  assert.ok(Math.abs((4 * hits) / 12e6 - Math.PI) < 0.01);
 });

@@ -22,7 +22,7 @@ export async function benchGrain(options: PiOptions): Promise<BenchReport> {
   // inline shows what running each fine-grained task through an executor costs by itself.
   const executors = ['inline', ...options.executors.filter((e) => e !== 'inline')];
   for (const [tasks, samples] of GRAINS) {
-    const report = await benchPi({ ...options, tasks, samples, executors });
+    const report = await benchPi({ ...options, tasks, samples, executors, collections: false });
     const piRows = (report.data as { rows: PiRowData[] }).rows;
     data.push(report.data);
     for (const r of piRows) {

@@ -3,6 +3,7 @@
  * each, on every executor side by side, against a plain JavaScript loop doing the same work.
  */
 import type { Executor } from '../core/executor.js';
+import { COLLECTION_EXECUTORS, collectionNotes, collectionRow, piBag } from './collection-rows.js';
 import { benchExecutor } from './executors.js';
 import { measureInterleaved, percent, type BenchReport, type Cell, type Contender } from './harness.js';
 import { StaticSplit } from './static-split.js';
@@ -15,6 +16,8 @@ export interface PiOptions {
   executors: string[];
   repeats: number;
   warmup: number;
+  /** A `collection (…)` row beside threads and the cluster, when they run. @default true */
+  collections?: boolean;
 }
 
 const STATIC_SPLIT = 'static split';
@@ -53,6 +56,8 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
       { name: 'plain loop', workers: 1, run: plainLoop },
       ...(split ? [{ name: STATIC_SPLIT, workers: options.workers, run: () => split.run(tasks, samples) }] : []),
       ...executors.map(({ name, workers, executor }) => ({ name, workers, run: async () => sum(await executor.map(piTasks.monteCarlo, inputs)) })),
+      // The same sum written as a collection (map, then reduce with add), beside the rows above.
+      ...executors.filter(({ name }) => options.collections !== false && COLLECTION_EXECUTORS.includes(name)).map(({ name, workers, executor }) => ({ name: collectionRow(name), workers, run: () => piBag(inputs, executor) })),
     ];
     const results = await measureInterleaved(contenders, options);
     results.forEach((result, i) => {
@@ -77,6 +82,7 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   if (warm) notes.push(`threads: ${warm.speedup.toFixed(2)}x sequential (goal: >= ${options.tasks >= 3000 && options.samples >= 4000 ? '1.8' : '1.6'}x)`);
   const floor = rows.find((r) => r.executor === STATIC_SPLIT);
   if (warm && floor) notes.push(`threads / ${STATIC_SPLIT}: ${(floor.seconds / warm.seconds).toFixed(2)}x its speed (the pool's dispatch against none; the split's own ${floor.speedup.toFixed(2)}x is what this machine gives two workers now)`);
+  notes.push(...collectionNotes(rows, 'goal: within 1.10x; bag(inputs) in its default 16 partitions'));
   if (warm && cold) notes.push(`threads-cold - threads (starting the pool): ${(cold.seconds - warm.seconds).toFixed(3)} s (goal: within 0.1 s)`);
   return {
     title: `weft bench pi: ${tasks} tasks x ${samples} samples (${(total / 1e6).toFixed(1)} M samples), ${options.workers} workers`,

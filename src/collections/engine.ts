@@ -140,11 +140,15 @@ export class Run {
       running--;
       if (future.state !== 'done') return this.fail(futureInternals.outcome(future));
       results.set(partition, futureInternals.outcome(future));
-      this.#options.onProgress?.({ type: 'done', stage: index, stages: stages.length, partition, done: ++done, partitions: stage.partitions });
-      while (!enough && results.has(delivered)) {
-        const result = results.get(delivered);
-        results.delete(delivered++);
-        if (!accept(delivered - 1, result)) enough = true;
+      try {
+        this.#options.onProgress?.({ type: 'done', stage: index, stages: stages.length, partition, done: ++done, partitions: stage.partitions });
+        while (!enough && results.has(delivered)) {
+          const result = results.get(delivered);
+          results.delete(delivered++);
+          if (!accept(delivered - 1, result)) enough = true;
+        }
+      } catch (error) {
+        this.fail(error); // the caller's onProgress threw: the computation fails with its error
       }
       this.#wake?.();
     };
@@ -177,7 +181,15 @@ export class Run {
     }
     this.#futures.add(future);
     const { onProgress } = this.#options;
-    if (onProgress) future.onProgress((value) => onProgress({ type: 'progress', stage: index, stages: stages.length, partition, value }));
+    if (onProgress) {
+      future.onProgress((value) => {
+        try {
+          onProgress({ type: 'progress', stage: index, stages: stages.length, partition, value });
+        } catch (error) {
+          this.fail(error);
+        }
+      });
+    }
     future.onDone((f) => {
       this.#futures.delete(f);
       settled(partition, f);

@@ -1,6 +1,6 @@
 import { currentTaskContext } from '../core/context.js';
 import { isPromiseLike } from '../core/invoke.js';
-import { defineTasks, lookupTask, lookupTaskByName, type TaskAddress } from '../core/task.js';
+import { defineTasks, lookupTask, type TaskAddress } from '../core/task.js';
 import { describe } from '../core/validate.js';
 import { abortCheck, buildAsync, buildSync, drainAsync, drainSync } from './pipeline.js';
 import { checkStageSpec, type StageSpec } from './spec.js';
@@ -10,7 +10,7 @@ import { createWriter, readInput, type Fn } from './writers.js';
  * The one task every partition of every Bag runs, wherever the executor runs it:
  *
  *   runPartition(tasks, stage, input)
- *     tasks: the step tasks, by TaskAddress ─▶ found here (registered, by name, or imported)
+ *     tasks: the step tasks, by TaskAddress ─▶ found here (registered, else its module imported)
  *     stage: read ─▶ fused steps ─▶ write (spec.ts)
  *     input: the partition's items, or the buckets a shuffle brought it
  *
@@ -36,8 +36,10 @@ function resolve(address: TaskAddress): Fn | Promise<Fn> {
   const id = address.join('\n');
   const known = found.get(id);
   if (known) return known;
+  // By module and key only, never by name alone: two modules may both define an `add`. A worker
+  // that finds tasks by name has already turned the addresses into its own modules' (localize).
   const [name, moduleUrl, key] = address;
-  const ref = lookupTask(moduleUrl, key) ?? lookupTaskByName(name);
+  const ref = lookupTask(moduleUrl, key);
   if (ref) {
     found.set(id, ref.fn);
     return ref.fn;

@@ -80,18 +80,20 @@ function shuffleWriter(kind: 'reduceByKey' | 'groupByKey' | 'distinct', partitio
     return { push: (v) => (keys.add(checkKey(v, 'distinct')), true), end() {}, result: () => bucketKeys(keys, partitions) };
   }
   const byKey = new Map<Key, unknown>();
+  // Indexing rather than destructuring: this runs once per value, and `[a, b] = pair` iterates.
   const push = kind === 'reduceByKey'
     ? (v: unknown) => {
-      const [key, value] = checkPair(v, 'reduceByKey');
+      const pair = checkPair(v, 'reduceByKey');
+      const key = pair[0];
       const old = byKey.get(key);
-      byKey.set(key, old !== undefined || byKey.has(key) ? combine!(old, value) : value);
+      byKey.set(key, old !== undefined || byKey.has(key) ? combine!(old, pair[1]) : pair[1]);
       return true;
     }
     : (v: unknown) => {
-      const [key, value] = checkPair(v, 'groupByKey');
-      const list = byKey.get(key) as unknown[] | undefined;
-      if (list) list.push(value);
-      else byKey.set(key, [value]);
+      const pair = checkPair(v, 'groupByKey');
+      const list = byKey.get(pair[0]) as unknown[] | undefined;
+      if (list) list.push(pair[1]);
+      else byKey.set(pair[0], [pair[1]]);
       return true;
     };
   return { push, end() {}, result: () => bucketPairs(byKey, partitions) };

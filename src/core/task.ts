@@ -120,12 +120,6 @@ export function lookupTask(moduleUrl: string, key: string): TaskRef | undefined 
   return registry.get(registryKey(moduleUrl, key));
 }
 
-/** A task registered here under the name remote workers know it by (`namespace.key`). */
-export function lookupTaskByName(name: string): TaskRef | undefined {
-  for (const ref of registry.values()) if (ref.taskName === name) return ref;
-  return undefined;
-}
-
 /** Where workers find `ref` (see TaskAddress). */
 export function taskAddress(ref: TaskRef): TaskAddress {
   return [ref.taskName, ref.moduleUrl, ref.key];

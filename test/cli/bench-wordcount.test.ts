@@ -23,7 +23,7 @@ test('weft bench wordcount --json: plain loop, each executor and rpc, all with p
   const run = spawnSync(process.execPath, [cli, 'bench', 'wordcount', '--megabytes', '0.2', '--chunks', '8', '--repeats', '1', '--executors', 'inline,threads', '--json'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
   const { rows } = JSON.parse(run.stdout) as { rows: Row[] };
-  assert.deepEqual(rows.map((r) => r.executor), ['plain loop', 'inline', 'threads', 'rpc']);
+  assert.deepEqual(rows.map((r) => r.executor), ['plain loop', 'inline', 'threads', 'collection (threads)', 'collection reduceByKey (threads)', 'rpc']);
   for (const row of rows) {
     assert.ok(row.seconds > 0 && row.megabytesPerSecond > 0 && row.speedup > 0, `${row.executor}: ${JSON.stringify(row)}`);
     assert.equal(row.words, rows[0]!.words, `${row.executor} counted every word`);

@@ -18,7 +18,7 @@ describe('weft CLI', () => {
     const run = weft('bench', 'pi', '--tasks', '40', '--samples', '2000', '--repeats', '2', '--warmup', '0', '--json');
     assert.equal(run.code, 0, run.stderr);
     const data = JSON.parse(run.stdout) as { rows: { executor: string; pi: number; speedup: number; seconds: number }[] };
-    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'static split', 'inline', 'green', 'threads', 'threads-cold', 'processes']);
+    assert.deepEqual(data.rows.map((r) => r.executor), ['plain loop', 'static split', 'inline', 'green', 'threads', 'threads-cold', 'processes', 'collection (threads)']);
     for (const row of data.rows) {
       assert.ok(Math.abs(row.pi - Math.PI) < 0.05, `${row.executor} estimated ${row.pi}`);
       assert.ok(row.seconds > 0);
@@ -35,6 +35,8 @@ describe('weft CLI', () => {
     assert.match(run.stdout, /inline \/ plain loop: \d+\.\d+x/);
     assert.match(run.stdout, /^static split\s+2\s/m);
     assert.match(run.stdout, /threads \/ static split: \d+\.\d+x/);
+    assert.match(run.stdout, /^collection \(threads\)\s+2\s/m);
+    assert.match(run.stdout, /collection \(threads\): \d+\.\d+x the time of threads's map \+ merge, \d+\.\d+x the plain loop \(goal: within 1\.10x/);
   });
 
   test('bench overhead --peers: weft pools, the floor and the three peers, with ratios', () => {

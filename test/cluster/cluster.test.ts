@@ -46,8 +46,8 @@ describe('ClusterExecutor with `weft worker` processes', () => {
       assert.equal(info.capacity, 3);
       assert.equal(info.pool, 'green');
       assert.equal(info.pid, worker.child.pid);
-      // It announces tasks this caller never defined (extra.hello); that is harmless.
-      // Every worker also offers weft's own runner of collection partitions (src/collections).
+      // It announces tasks this caller never defined (extra.hello); that is harmless. Every
+      // worker also offers weft's own partition task (a Bag's), which runs only its tasks.
       assert.deepEqual([...info.tasks].sort(), ['ct.add', 'ct.circular', 'ct.fail', 'ct.slowSquare', 'ct.sum', 'ct.symbol', 'ct.tagged', 'extra.hello', 'weft.collections.runPartition']);
       assert.deepEqual(await Promise.all([1, 2, 3, 4].map((x) => cluster.submit(ct.add, x, 10))), [11, 12, 13, 14]);
       const [listed] = cluster.workers();

@@ -126,6 +126,11 @@ describe('the plan', () => {
     await assert.rejects(bag([1]).flatMap(t.square).collect(executor), /Expected the flatMap step square to return an iterable \(an array or a generator\), got 1 \(number\)/);
   });
 
+  test('an onProgress that throws fails the computation with its error', async () => {
+    const broken = new Error('the progress listener broke');
+    await assert.rejects(bag([1, 2, 3], { partitions: 3 }).map(t.square).collect(new InlineExecutor(), { onProgress: () => { throw broken; } }), (error) => error === broken);
+  });
+
   test('the partition task checks what it is sent', () => {
     assert.throws(() => partitionTasks.runPartition([['x', 1, 'y']] as never, {} as never, []), /Expected the partition's tasks to be a list of \[name, moduleUrl, key\]/);
     const spec = { read: { from: 'items' }, steps: [{ op: 'map', task: 3, args: [] }], write: { to: 'collect' }, async: false };

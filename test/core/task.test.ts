@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defineTasks, isTaskRef, lookupTask, taskContext, InvalidStateError } from '../../src/index.js';
+import { defineTasks, isTaskRef, lookupTask, taskAddress, taskContext, InvalidStateError } from '../../src/index.js';
+import { isTaskRunner } from '../../src/core/task.js';
 
 const tasks = defineTasks(import.meta.url, {
   double: (x: number) => x * 2,
@@ -35,6 +36,15 @@ describe('defineTasks and TaskRef', () => {
     assert.throws(() => tasks.double.with({ signal: 'no' as never }), /Expected `signal` to be an AbortSignal/);
     assert.throws(() => defineTasks('tasks.js', {}), /Expected `moduleUrl` to be a module URL such as import.meta.url, got "tasks.js" \(string\)/);
     assert.throws(() => defineTasks(import.meta.url, { x: 5 as never }), /Expected `functions.x` to be a function, got 5 \(number\)/);
+  });
+
+  test('runsTasks marks tasks whose first argument lists the tasks they run, by address', () => {
+    const runners = defineTasks(import.meta.url, { runAll: (_tasks: unknown[]) => 0 }, { namespace: 'unit.runners', runsTasks: true });
+    assert.equal(isTaskRunner(runners.runAll), true);
+    assert.equal(isTaskRunner(runners.runAll.with({ retries: 2 })), true);
+    assert.equal(isTaskRunner(tasks.double), false);
+    assert.deepEqual(taskAddress(tasks.double), ['unit.double', import.meta.url, 'double']);
+    assert.throws(() => defineTasks(import.meta.url, {}, { runsTasks: 'yes' as never }), /Expected `runsTasks` to be a boolean, got "yes" \(string\)/);
   });
 
   test('taskContext() outside a task is an InvalidStateError', () => {

@@ -1,0 +1,42 @@
+/**
+ * The "collection" rows of `weft bench pi` and `wordcount`: the same work written with bag()
+ * (src/collections/), on the executors where the issue set a goal (threads, the cluster), next
+ * to the hand-written map + merge row of the same executor and the plain loop, in the same run.
+ */
+import { bag } from '../collections/bag.js';
+import type { Executor } from '../core/executor.js';
+import benchTasks from './tasks.js';
+
+/** Executors that get a collection row, when they are in the run. */
+export const COLLECTION_EXECUTORS = ['threads', 'cluster'];
+
+export const collectionRow = (executor: string) => `collection (${executor})`;
+
+/** The articles' pi as Spark writes it: parallelize the inputs, map the sampler, reduce with add. */
+export function piBag(inputs: number[], executor: Executor): Promise<number> {
+  return bag(inputs).map(benchTasks.monteCarlo).reduce(benchTasks.add).compute(executor);
+}
+
+/** The word count as Dask writes it (`flatten().frequencies()`): words counted per partition, counts added up. */
+export function wordcountBag(chunks: string[], executor: Executor): Promise<Map<string, number>> {
+  return bag(chunks).flatMap(benchTasks.words).countByValue().compute(executor);
+}
+
+/** The word count as Spark's example writes it: (word, 1) pairs, reduceByKey(add), one shuffle. */
+export async function wordcountPairsBag(chunks: string[], executor: Executor): Promise<Map<string, number>> {
+  return new Map(await bag(chunks).flatMap(benchTasks.words).map(benchTasks.withOne).reduceByKey(benchTasks.add).collect(executor));
+}
+
+/** Notes comparing each collection row with its executor's hand-written row and the plain loop. */
+export function collectionNotes(rows: { executor: string; seconds: number }[], goal: string): string[] {
+  const notes: string[] = [];
+  const plain = rows.find((r) => r.executor === 'plain loop');
+  for (const row of rows) {
+    const match = /^collection(?: (reduceByKey))? \((\w+)\)$/.exec(row.executor);
+    const hand = match && rows.find((r) => r.executor === match[2]);
+    if (!match || !hand) continue;
+    const vsPlain = plain ? `, ${(plain.seconds / row.seconds).toFixed(2)}x the plain loop` : '';
+    notes.push(`${row.executor}: ${(row.seconds / hand.seconds).toFixed(3)}x the time of ${hand.executor}'s map + merge${vsPlain}${match[1] ? '' : ` (${goal})`}`);
+  }
+  return notes;
+}
