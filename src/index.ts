@@ -2,7 +2,7 @@
 // executor is a thin module of its own.
 export {
   WeftError, CancelledError, TimeoutError, InvalidStateError, RemoteError, WorkerCrashedError, BrokenExecutorError,
-  AuthenticationError, ProtocolError, ConnectionClosedError,
+  AuthenticationError, ProtocolError, ConnectionClosedError, MissingDependencyError,
   serializeError, type SerializedError, type WorkerCrashInfo,
 } from './core/errors.js';
 export { Future, isFuture, type FutureState } from './core/future.js';
@@ -39,6 +39,8 @@ export { ClusterExecutor, type DeadLetter, type ClusterEvents } from './cluster/
 export type { ClusterOptions } from './cluster/options.js';
 export { ClusterWorker, type ClusterWorkerOptions } from './cluster/worker.js';
 export { clusterStatus } from './cluster/status.js';
+export { serveDashboard, type Dashboard } from './dashboard/server.js';
+export type { DashboardOptions } from './dashboard/options.js';
 export { UnknownTaskError } from './cluster/errors.js';
 export type { WorkerInfo, WorkerState, PoolKind, StatusReply } from './cluster/protocol.js';
 export { sig, group, chain, chord, Workflow, Signature, Group, Chain, Chord, type RunOptions } from './core/workflows.js';
@@ -51,3 +53,8 @@ export { openBroker, type OpenBrokerOptions } from './broker/open.js';
 export { serveBroker, type BrokerServerOptions } from './broker/weft-server.js';
 export type { Broker, Message, MessageHandler, Consumer, PublishOptions, ConsumeOptions, RequestOptions, Inbox, InboxOptions, SendOptions, Subscription, SubscribeOptions, QueueStats, RefusedMessage } from './broker/types.js';
 export * from './sync/index.js';
+export { setLogger, logger, consoleLogger, silentLogger, pinoLogger, LOG_LEVELS, type Logger, type LogLevel, type LogFields, type ConsoleLoggerOptions } from './log.js';
+export { observe, type ObserveOptions, type Observation, type TracerProviderLike } from './observe/observe.js';
+export { serveMetrics, type ServeMetricsOptions, type MetricsServer } from './observe/serve-metrics.js';
+export { exposeMetrics, type MetricsEndpointOptions, type MetricsEndpoint } from './observe/endpoint.js';
+export type { MetricsOptions, RegistryLike } from './observe/options.js';

@@ -8,10 +8,17 @@ export function tempDir(prefix = 'weft-test-'): string {
 }
 
 /**
+ * How long a wait for an effect in another thread or process may take before the test fails. A
+ * passing test never waits this long (the wait ends with the event); the margin is for a machine
+ * loaded many times over (seen: a marker written 5 s late at a load average of 20 on 2 cores).
+ */
+const EFFECT_DEADLINE_MS = 15_000;
+
+/**
  * Waits until `check()` holds, polling; fails after `timeoutMs`. Used only to observe effects in
  * other threads or processes (a marker file), never to order events.
  */
-export async function until(check: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function until(check: () => boolean, timeoutMs = EFFECT_DEADLINE_MS, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -19,7 +26,7 @@ export async function until(check: () => boolean, timeoutMs = 5000, what = 'cond
   }
 }
 
-export async function markerWritten(path: string, timeoutMs = 5000): Promise<string> {
+export async function markerWritten(path: string, timeoutMs = EFFECT_DEADLINE_MS): Promise<string> {
   await until(() => existsSync(path), timeoutMs, `marker ${path}`);
   return readFileSync(path, 'utf8');
 }

@@ -7,16 +7,31 @@
  *     second connection: median and p90 microseconds per round trip.
  * `weft` and `sqs` are servers the benchmark starts in child processes: a `weft broker`, and
  * fauxqs, an SQS emulator in JavaScript (not Amazon SQS: the row says nothing of AWS's own
- * latency or limits). Brokers take turns within each round, so a noisy neighbour hurts all alike. A broker whose
+ * latency or limits). `kafka` is librdkafka's mock cluster (scripts/kafka-mock-cluster.c, built
+ * with cc and librdkafka-dev when missing), a test double that speaks the Kafka protocol: not a
+ * production Kafka (it keeps everything in memory, and answers a fetch of an empty partition
+ * only after the fetch's whole wait, which floors its round trips at about 100 ms); its row runs
+ * fewer messages and requests (KAFKA_MOCK_CAP). Brokers take turns within each round, so a noisy neighbour hurts all alike. A broker whose
  * server does not answer is a row saying so, not a failure. The queues are fresh per run and
  * removed at the end through each server's own client.
+ * With `peers`, BullMQ (a peer library, not weft) on each Redis of the run, in the same rounds:
+ * jobs/s (n jobs added at once, one worker process at concurrency WINDOW, done when QueueEvents
+ * has heard every completion) and job round trip (queue.add, then job.waitUntilFinished):
+ *
+ *   publish ─▶ broker ─▶ consumer (2nd connection)      weft's rows
+ *   addBulk ─▶ Redis ─▶ BullMQ worker process ─▶ QueueEvents 'completed'     the BullMQ row
  */
 import { randomBytes } from 'node:crypto';
 import { openBroker } from '../broker/open.js';
 import { removeQueues } from '../broker/remove-queues.js';
 import type { Broker, Consumer } from '../broker/types.js';
 import { startBrokerProcess, startFauxqsProcess, type BrokerProcess } from './broker-process.js';
-import { measureInterleaved, percent, progress, type BenchReport, type Cell, type Measurement } from './harness.js';
+import { FETCH_WAIT_MS } from '../broker/kafka/client.js';
+import { buildKafkaMock, startKafkaMock, type KafkaMock } from './kafka-mock.js';
+import { openBullmqPeer } from './bullmq-peer.js';
+import type { ClusterContender } from './cluster-contender.js';
+import { figureChart, roundsChart } from './chart-builders.js';
+import { measureInterleaved, percent, progress, progressSteps, reportSpread, type BenchReport, type Cell, type Measurement } from './harness.js';
 
 export interface BrokerBenchOptions {
   /** Messages per throughput run. */
@@ -26,12 +41,22 @@ export interface BrokerBenchOptions {
   repeats: number;
   /** Names from BROKER_URLS, or broker URLs (a server elsewhere; a row named by its URL). */
   brokers: string[];
+  /** BullMQ beside each Redis row (`--peers`). */
+  peers?: boolean;
 }
 
 /** `weft` stands for a `weft broker` that the benchmark starts in a child process. */
 const WEFT_BROKER = 'weft://(a weft broker started by the benchmark)';
 /** `sqs` stands for fauxqs, an SQS emulator (not Amazon SQS), that the benchmark starts in a child process. */
 const SQS_EMULATOR = 'sqs://(fauxqs, an SQS emulator started by the benchmark)';
+/** `kafka` stands for librdkafka's mock Kafka cluster (not a production Kafka), which the benchmark builds if needed and starts in a child process. */
+const KAFKA_MOCK = 'kafka://(librdkafka\'s mock cluster started by the benchmark)';
+/**
+ * The kafka row's counts per run at most: the mock answers a fetch of an empty partition only
+ * when the fetch's wait (100 ms) ends, so a request takes ~100 ms and 2000 of them would take
+ * minutes; its rates are per second all the same.
+ */
+const KAFKA_MOCK_CAP = { messages: 2000, calls: 50 };
 
 export const BROKER_URLS: Record<string, string> = {
   memory: 'memory://weft-bench',
@@ -40,6 +65,7 @@ export const BROKER_URLS: Record<string, string> = {
   nats: 'nats://127.0.0.1:4222',
   weft: WEFT_BROKER,
   sqs: SQS_EMULATOR,
+  kafka: KAFKA_MOCK,
 };
 
 export const BROKER_DEFAULTS: BrokerBenchOptions = { messages: 20_000, calls: 2000, repeats: 3, brokers: Object.keys(BROKER_URLS) };
@@ -60,6 +86,9 @@ interface OpenedBroker {
   worker: Broker;
   consumers: Consumer[];
   queues: { throughput: string; rpc: string };
+  /** Messages per throughput run and requests per round-trip run for this broker (options', or fewer: KAFKA_MOCK_CAP). */
+  messages: number;
+  calls: number;
   /** The counting consumer's tally and the wake-up of the run waiting for it. */
   received: number;
   onReceived: (() => void) | undefined;
@@ -78,10 +107,58 @@ export interface BrokerBenchRow {
   rttMedianUs?: number;
   rttP90Us?: number;
   consumed?: number[];
+  /** Not weft: a peer library on the same server (BullMQ), in the same rounds. */
+  peer?: boolean;
+  /** The peer's queue (fresh, obliterated at the end). */
+  queue?: string;
+}
+
+/** BullMQ on one Redis of the run: its contender (bullmq-peer.ts) and what it measured. */
+interface BullmqRow {
+  name: string;
+  /** The weft row on the same server. */
+  beside: string;
+  queue: string;
+  contender?: ClusterContender;
+  skipped?: string;
+  roundTrips: number[];
+}
+
+const bullmqName = (broker: string) => `BullMQ on ${broker}`;
+
+/** BullMQ beside every Redis row that opened (and a skipped row beside one that did not). */
+async function openBullmqRows(urls: Map<string, string>, opened: OpenedBroker[], runId: string): Promise<BullmqRow[]> {
+  const rows: BullmqRow[] = [];
+  for (const [name, given] of urls) {
+    if (!/^rediss?:\/\//.test(given)) continue; // BullMQ runs on Redis only
+    const row: BullmqRow = { name: bullmqName(name), beside: name, queue: `weft-bench-bullmq-${runId}-${rows.length}`, roundTrips: [] };
+    rows.push(row);
+    const broker = opened.find((b) => b.name === name);
+    if (!broker) {
+      row.skipped = `its Redis (${name}) was skipped`;
+      continue;
+    }
+    try {
+      // One worker process taking WINDOW jobs at once: what weft's one consumer with prefetch WINDOW does.
+      row.contender = await openBullmqPeer({ name: row.name, url: broker.url, queue: row.queue, workers: 1, concurrency: WINDOW });
+    } catch (error) {
+      row.skipped = (error as Error).message;
+      progress(`${row.name} skipped: ${row.skipped}`);
+    }
+  }
+  return rows;
+}
+
+async function bullmqRoundTrips(row: BullmqRow, calls: number, record: boolean): Promise<void> {
+  for (let i = 0; i < calls; i++) {
+    const start = performance.now();
+    await row.contender!.call(i);
+    if (record) row.roundTrips.push((performance.now() - start) * 1000);
+  }
 }
 
 /** Two connections to one server, its consumers started; `queuePrefix` is fresh for each broker of each run. */
-async function openPair(name: string, url: string, queuePrefix: string): Promise<OpenedBroker> {
+async function openPair(name: string, url: string, queuePrefix: string, counts: { messages: number; calls: number }): Promise<OpenedBroker> {
   const producer = await openBroker(url, { connectTimeout: CONNECT_TIMEOUT_MS });
   let worker: Broker | undefined;
   try {
@@ -89,6 +166,7 @@ async function openPair(name: string, url: string, queuePrefix: string): Promise
     const opened: OpenedBroker = {
       name, url, producer, worker, consumers: [],
       queues: { throughput: `${queuePrefix}.throughput`, rpc: `${queuePrefix}.rpc` },
+      ...counts,
       received: 0, onReceived: undefined, consumed: [], roundTrips: [],
     };
     opened.consumers.push(await worker.consume(opened.queues.throughput, () => {
@@ -163,34 +241,56 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
   const skipped = new Map<string, string>();
   let weftBroker: BrokerProcess | undefined;
   let emulator: BrokerProcess | undefined;
+  let kafkaMock: KafkaMock | undefined;
   for (const [name, given] of urls) {
     try {
       const url = given === WEFT_BROKER ? (weftBroker ??= await startBrokerProcess()).url
         : given === SQS_EMULATOR ? (emulator ??= await startFauxqsProcess()).url
-          : given;
+          : given === KAFKA_MOCK ? (kafkaMock ??= await startKafkaMock({ binary: buildKafkaMock() })).url
+            : given;
+      const counts = given === KAFKA_MOCK
+        ? { messages: Math.min(options.messages, KAFKA_MOCK_CAP.messages), calls: Math.min(options.calls, KAFKA_MOCK_CAP.calls) }
+        : { messages: options.messages, calls: options.calls };
       // Two entries may name one server: each gets queues of its own.
-      opened.push(await openPair(name, url, `weft-bench.${runId}.${opened.length + skipped.size}`));
+      opened.push(await openPair(name, url, `weft-bench.${runId}.${opened.length + skipped.size}`, counts));
     } catch (error) {
       skipped.set(name, (error as Error).message);
       progress(`${name} skipped: ${(error as Error).message}`);
     }
   }
   let throughputs: Measurement<number>[] = [];
+  let bullmq: BullmqRow[] = [];
   try {
+    if (options.peers) bullmq = await openBullmqRows(urls, opened, runId);
+    const peers = bullmq.filter((b) => b.contender);
     // Round trips first, as in `weft bench rpc`: a throughput run leaves garbage that the next
     // broker's latency run would pay for collecting. Run -1 warms up.
+    const steps = progressSteps((options.repeats + 1) * (opened.length + peers.length));
     for (let run = -1; run < options.repeats; run++) {
-      for (const broker of opened) await roundTripRun(broker, run < 0 ? Math.min(options.calls, 500) : options.calls, run >= 0);
-      if (run >= 0) progress(`round-trip run ${run + 1} of ${options.repeats} done`);
+      const detail = run < 0 ? 'round trips, warm-up' : `round trips, run ${run + 1}/${options.repeats}`;
+      for (const broker of opened) {
+        steps.running(broker.name, detail);
+        await roundTripRun(broker, run < 0 ? Math.min(broker.calls, 500) : broker.calls, run >= 0);
+        steps.finished(broker.name, detail);
+      }
+      for (const peer of peers) {
+        steps.running(peer.name, detail);
+        await bullmqRoundTrips(peer, run < 0 ? Math.min(options.calls, 500) : options.calls, run >= 0);
+        steps.finished(peer.name, detail);
+      }
     }
-    throughputs = await measureInterleaved(
-      opened.map((broker) => ({ name: `${broker.name} throughput`, run: () => throughputRun(broker, options.messages) })),
-      { warmup: 1, repeats: options.repeats },
-    );
+    steps.end();
+    throughputs = await measureInterleaved([
+      ...opened.map((broker) => ({ name: `${broker.name} throughput`, run: () => throughputRun(broker, broker.messages) })),
+      // Every job's completion is awaited and its return value checked (trivial() throws on a stall).
+      ...peers.map((peer) => ({ name: `${peer.name} throughput`, run: async () => (await peer.contender!.trivial(options.messages), options.messages) })),
+    ], { warmup: 1, repeats: options.repeats });
   } finally {
+    for (const peer of bullmq) await peer.contender?.close();
     for (const broker of opened) await closePair(broker);
     await weftBroker?.stop();
     await emulator?.stop();
+    await kafkaMock?.stop();
   }
   const rows: BrokerBenchRow[] = [...urls.keys()].map((name) => {
     const reason = skipped.get(name);
@@ -200,31 +300,88 @@ export async function benchBroker(options: BrokerBenchOptions): Promise<BenchRep
     const rtt = broker.roundTrips.sort((a, b) => a - b);
     return {
       broker: name,
-      messagesPerSecond: options.messages / throughputs[index]!.median,
+      messagesPerSecond: broker.messages / throughputs[index]!.median,
       rttMedianUs: rtt[rtt.length >> 1]!,
       rttP90Us: rtt[Math.floor(rtt.length * 0.9)]!,
       consumed: broker.consumed,
     };
   });
+  const measuredPeers = bullmq.filter((b) => b.contender);
+  // Each BullMQ row right under weft's row on the same Redis.
+  for (const peer of bullmq) rows.splice(rows.findIndex((r) => r.broker === peer.beside) + 1, 0, peerRow(peer));
+  function peerRow(peer: BullmqRow): BrokerBenchRow {
+    if (peer.skipped !== undefined) return { broker: peer.name, peer: true, skipped: peer.skipped };
+    const rtt = peer.roundTrips.sort((a, b) => a - b);
+    return {
+      broker: peer.name,
+      peer: true,
+      queue: peer.queue,
+      messagesPerSecond: options.messages / throughputs[opened.length + measuredPeers.indexOf(peer)]!.median,
+      rttMedianUs: rtt[rtt.length >> 1]!,
+      rttP90Us: rtt[Math.floor(rtt.length * 0.9)]!,
+    };
+  }
+  const weftRows = rows.filter((r) => !r.peer);
   const inProcess = (r: BrokerBenchRow) => urls.get(r.broker)!.startsWith('memory:');
-  const memory = rows.find((r) => inProcess(r) && !r.skipped);
-  const real = rows.filter((r) => !inProcess(r) && !r.skipped);
+  const memory = weftRows.find((r) => inProcess(r) && !r.skipped);
+  // The Kafka mock is a test double, not a server to compare for speed: never "fastest".
+  const real = weftRows.filter((r) => !inProcess(r) && !r.skipped && urls.get(r.broker) !== KAFKA_MOCK);
   const fastest = (better: (a: BrokerBenchRow, b: BrokerBenchRow) => boolean) => real.reduce<BrokerBenchRow | undefined>((best, r) => (best === undefined || better(r, best) ? r : best), undefined);
   const quickest = fastest((a, b) => a.messagesPerSecond! > b.messagesPerSecond!);
   const nearest = fastest((a, b) => a.rttMedianUs! < b.rttMedianUs!);
-  const short = rows.filter((r) => r.consumed?.some((n) => n !== options.messages));
+  const counted = (r: BrokerBenchRow) => opened.find((b) => b.name === r.broker)!.messages;
+  const short = weftRows.filter((r) => r.consumed?.some((n) => n !== counted(r)));
   return {
     title: `weft bench broker: ${options.messages} messages (${WINDOW} publishes in flight, consumer prefetch ${WINDOW}), ${options.calls} awaited requests, median of ${options.repeats}`,
     header: ['broker', 'messages/s', 'vs memory', 'round trip µs (median)', 'p90 µs'],
     rows: rows.map((r): Cell[] => r.skipped !== undefined
-      ? [`${r.broker} (skipped)`, undefined, undefined, undefined, undefined]
-      : [r.broker, r.messagesPerSecond, memory ? percent(r.messagesPerSecond! / memory.messagesPerSecond!) : undefined, r.rttMedianUs, r.rttP90Us]),
+      ? [`${rowLabel(r)} (skipped)`, undefined, undefined, undefined, undefined]
+      : [rowLabel(r), r.messagesPerSecond, memory ? percent(r.messagesPerSecond! / memory.messagesPerSecond!) : undefined, r.rttMedianUs, r.rttP90Us]),
     notes: [
       ...(quickest ? [`fastest real broker: ${quickest.broker} for throughput (${Math.round(quickest.messagesPerSecond!).toLocaleString('en-US')} messages/s), ${nearest!.broker} for round trips (${Math.round(nearest!.rttMedianUs!)} µs median)`] : []),
       ...(emulator && !skipped.has('sqs') ? ['sqs is fauxqs, an SQS emulator in JavaScript in a child process, not Amazon SQS: AWS\'s own latency, throughput and limits are not measured'] : []),
+      ...opened.filter((b) => urls.get(b.name) === KAFKA_MOCK).map((b) => `${b.name} is librdkafka's mock cluster in a child process, not a production Kafka: it keeps everything in memory and answers a fetch of an empty partition only when its ${FETCH_WAIT_MS} ms wait ends, which floors its round trip; ${b.messages} messages and ${b.calls} requests per run`),
+      ...bullmqNotes(rows, bullmq),
       ...[...skipped].map(([name, reason]) => `${name} skipped: ${reason}`),
-      ...short.map((r) => `${r.broker}: some runs consumed fewer than ${options.messages} messages (${r.consumed!.join(', ')}); the consumer stalled for ${STALL_MS / 1000} s`),
+      ...bullmq.filter((b) => b.skipped !== undefined).map((b) => `${b.name} skipped: ${b.skipped}`),
+      ...short.map((r) => `${r.broker}: some runs consumed fewer than ${counted(r)} messages (${r.consumed!.join(', ')}); the consumer stalled for ${STALL_MS / 1000} s`),
     ],
+    charts: brokerCharts(rows, throughputs, opened, options.messages),
+    spread: reportSpread(throughputs),
     data: { benchmark: 'broker', options: { ...options, brokers: [...urls.keys()] }, rows },
   };
+}
+
+/** A peer's row says so in the table, as its bar does in the report's colours. */
+const rowLabel = (r: BrokerBenchRow) => (r.peer ? `${r.broker} (peer)` : r.broker);
+
+/** BullMQ against weft's row on the same Redis, as ratios. */
+function bullmqNotes(rows: BrokerBenchRow[], bullmq: BullmqRow[]): string[] {
+  const notes: string[] = [];
+  for (const peer of bullmq) {
+    const theirs = rows.find((r) => r.broker === peer.name && r.skipped === undefined);
+    const ours = rows.find((r) => r.broker === peer.beside && !r.peer && r.skipped === undefined);
+    if (!theirs || !ours) continue;
+    notes.push(`${peer.name} (a peer, not weft; its jobs added at once with addBulk, one worker process at concurrency ${WINDOW}, each completion heard through QueueEvents): `
+      + `its messages/s are jobs/s; weft's ${ours.broker} row has ${(ours.messagesPerSecond! / theirs.messagesPerSecond!).toFixed(2)}x its jobs/s, and ${(ours.rttMedianUs! / theirs.rttMedianUs!).toFixed(2)}x its median round trip (add + waitUntilFinished; lower is faster)`);
+  }
+  return notes;
+}
+
+/** Messages (or jobs) per second over the rounds, whiskers at the fastest and slowest, and the median round trip. */
+function brokerCharts(rows: BrokerBenchRow[], throughputs: Measurement<number>[], opened: OpenedBroker[], peerMessages: number) {
+  // throughputs are in the order they were measured: the opened brokers, then the peers that opened.
+  const order = [...opened.map((b) => b.name), ...rows.filter((r) => r.peer && r.skipped === undefined).map((r) => r.broker)];
+  const label = (r: BrokerBenchRow) => (r.skipped === undefined ? rowLabel(r) : `${rowLabel(r)} (skipped)`);
+  const rate = (r: BrokerBenchRow) => {
+    const index = order.indexOf(r.broker);
+    if (r.skipped !== undefined || index < 0) return undefined;
+    const n = r.peer ? peerMessages : opened[index]!.messages;
+    const t = throughputs[index]!;
+    return { median: n / t.median, min: n / t.max, max: n / t.min };
+  };
+  return [
+    roundsChart('throughput', 'messages/s', true, rows.map((r) => ({ label: label(r), rounds: rate(r), peer: r.peer === true }))),
+    figureChart('request/reply round trip, median', 'µs', false, rows.map((r) => ({ label: label(r), value: r.rttMedianUs, peer: r.peer === true }))),
+  ];
 }

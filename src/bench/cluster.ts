@@ -22,8 +22,9 @@ import { openBullmqPeer } from './bullmq-peer.js';
 import { openBrokerClusterRow } from './cluster-broker.js';
 import { checkPi, executorContender, type ClusterContender } from './cluster-contender.js';
 import { clusterNotes } from './cluster-goals.js';
+import { figureChart, roundsChart, speedupChart, type TimedRow } from './chart-builders.js';
 import { perTask, sampleCpu, type CpuSample } from './cpu-meter.js';
-import { progress, summarize, type BenchReport, type Cell } from './harness.js';
+import { progress, progressSteps, reportSpread, summarize, type BenchReport, type Cell } from './harness.js';
 import { monteCarloLoop } from './tasks.js';
 
 export interface ClusterBenchOptions {
@@ -186,12 +187,15 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
   try {
     await openRows(options, entries, async () => (weftBroker ??= await startBrokerProcess()));
     const live = entries.filter((e) => e.contender);
+    const steps = progressSteps(live.length * (options.repeats + 1));
     for (const { contender, row } of live) {
       // Warm the JIT on both sides, and the workers' pi loop (fewer through a server: slower).
       const viaServer = row.kind === 'broker' || row.kind === 'bullmq';
+      steps.running(contender!.name, 'warm-up');
       await throughput(contender!, Math.min(viaServer ? 2000 : 5000, options.trivial));
       await roundTrips(contender!, Math.min(500, options.calls));
       await piGroup(contender!, Math.min(300, tasks), samples);
+      steps.finished(contender!.name, 'warm-up');
     }
     const plainLoop = () => {
       const start = performance.now();
@@ -203,15 +207,17 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
       loopSeconds.push(plainLoop()); // in the same turn as the rows, so they share the machine's mood
       for (const entry of live) {
         const contender = entry.contender!;
+        steps.running(contender.name, `run ${r + 1}/${options.repeats}`);
         const before = await sampleCpu(contender.cpu);
         entry.tput.push(await throughput(contender, options.trivial));
         const cost = perTask(before, await sampleCpu(contender.cpu), options.trivial);
         if (cost) entry.cpu.push(cost);
         await roundTrips(contender, options.calls, entry.rtt);
         entry.pi.push(await piGroup(contender, tasks, samples));
-        progress(`${contender.name} run ${r + 1}: ${Math.round(entry.tput.at(-1)!)} tasks/s, pi group ${entry.pi.at(-1)!.toFixed(3)} s`);
+        steps.finished(contender.name, `run ${r + 1}/${options.repeats}`, `${Math.round(entry.tput.at(-1)!)} tasks/s, pi group ${entry.pi.at(-1)!.toFixed(3)} s`);
       }
     }
+    steps.end();
   } finally {
     for (const { contender } of entries) await contender?.close();
     await weftBroker?.stop();
@@ -246,6 +252,23 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
         : [r.executor, r.tasksPerSecond, cpuCell(r), r.rttMedianUs, r.rttP90Us, r.piSeconds, `${r.piSpeedup!.toFixed(2)}x`]),
     ],
     notes,
+    charts: clusterCharts(entries, rows, loopSeconds, workers),
+    goals,
+    // Throughput and pi group rounds (rates spread as their times do), and the loop's.
+    spread: reportSpread([loopSeconds, ...entries.flatMap((e) => [e.tput, e.pi])]),
     data: { benchmark: 'cluster', options: { ...options, brokers: options.brokers.map((b) => (b.includes('://') ? withoutPassword(b) : b)) }, loopSeconds: loop.median, rows, goals },
   };
+}
+
+/** Tasks/s per run (whiskers over the runs), the median round trip, the pi group's speedup over the loop (ideal: the workers). */
+function clusterCharts(entries: Entry[], rows: ClusterBenchRow[], loopSeconds: number[], workers: number) {
+  const label = (r: ClusterBenchRow) => (r.skipped === undefined ? r.executor : `${r.executor} (skipped)`);
+  const peer = (r: ClusterBenchRow) => r.kind === 'bullmq';
+  const rounds = (values: number[]) => (values.length ? summarize(values) : undefined);
+  const loop: TimedRow = { label: 'plain loop (pi)', rounds: summarize(loopSeconds), peer: true };
+  return [
+    roundsChart('trivial tasks submitted at once', 'tasks/s', true, entries.map((e, i) => ({ label: label(rows[i]!), rounds: rounds(e.tput), peer: peer(rows[i]!) }))),
+    figureChart('awaited round trip, median', 'µs', false, rows.map((r) => ({ label: label(r), value: r.rttMedianUs, peer: peer(r) }))),
+    speedupChart(`pi group: speedup over the ${loop.label}`, loop, [loop, ...entries.map((e, i) => ({ label: label(rows[i]!), rounds: rounds(e.pi), peer: peer(rows[i]!) }))], workers),
+  ];
 }

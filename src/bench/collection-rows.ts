@@ -5,6 +5,7 @@
  */
 import { bag } from '../collections/bag.js';
 import type { Executor } from '../core/executor.js';
+import type { Goal } from './harness.js';
 import benchTasks from './tasks.js';
 
 /** Executors that get a collection row, when they are in the run. */
@@ -27,16 +28,30 @@ export async function wordcountPairsBag(chunks: string[], executor: Executor): P
   return new Map(await bag(chunks).flatMap(benchTasks.words).map(benchTasks.withOne).reduceByKey(benchTasks.add).collect(executor));
 }
 
-/** Notes comparing each collection row with its executor's hand-written row and the plain loop. */
-export function collectionNotes(rows: { executor: string; seconds: number }[], goal: string): string[] {
+/** What a collection row is held to: its time against its executor's map + merge, and its speedup over the plain loop. */
+export interface CollectionGoal {
+  /** As printed after the figures, e.g. "goal: within 1.10x". */
+  text: string;
+  met(vsHand: number, vsPlain: number | undefined): boolean;
+}
+
+/**
+ * Each collection row against its executor's hand-written row and the plain loop: a verdict
+ * for the rows the goal is about, a note for the reduceByKey row (shown, not judged).
+ */
+export function collectionVerdicts(rows: { executor: string; seconds: number }[], goal: CollectionGoal): { notes: string[]; goals: Goal[] } {
   const notes: string[] = [];
+  const goals: Goal[] = [];
   const plain = rows.find((r) => r.executor === 'plain loop');
   for (const row of rows) {
     const match = /^collection(?: (reduceByKey))? \((\w+)\)$/.exec(row.executor);
     const hand = match && rows.find((r) => r.executor === match[2]);
     if (!match || !hand) continue;
-    const vsPlain = plain ? `, ${(plain.seconds / row.seconds).toFixed(2)}x the plain loop` : '';
-    notes.push(`${row.executor}: ${(row.seconds / hand.seconds).toFixed(3)}x the time of ${hand.executor}'s map + merge${vsPlain}${match[1] ? '' : ` (${goal})`}`);
+    const vsHand = row.seconds / hand.seconds;
+    const vsPlain = plain ? plain.seconds / row.seconds : undefined;
+    const text = `${row.executor}: ${vsHand.toFixed(3)}x the time of ${hand.executor}'s map + merge${vsPlain === undefined ? '' : `, ${vsPlain.toFixed(2)}x the plain loop`}`;
+    if (match[1]) notes.push(text);
+    else goals.push({ text: `${text} (${goal.text})`, met: goal.met(vsHand, vsPlain) });
   }
-  return notes;
+  return { notes, goals };
 }

@@ -24,7 +24,7 @@ export interface CpuMeter {
 }
 
 /** Seconds of CPU `pid` has used, or undefined where /proc cannot tell (not Linux, gone). */
-function procSeconds(pid: number): number | undefined {
+export function procSeconds(pid: number): number | undefined {
   try {
     // Fields after the command name, which is in parentheses and may hold spaces.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -3,10 +3,13 @@
  * fine (30,000 x 400). Fine grain is where per-task overhead shows: weft's map chunks it away
  * (`threads`), `threads-per-task` sends one task per item as the peers do.
  */
-import { type BenchReport, type Cell } from './harness.js';
+import { type BenchReport, type Cell, type Chart, type Goal } from './harness.js';
+import { largestSpread } from './verdict.js';
 import { benchPi, type PiOptions } from './pi.js';
 
-const GRAINS: [tasks: number, samples: number][] = [[3000, 4000], [30_000, 400]];
+export type Grain = [tasks: number, samples: number];
+
+export const GRAINS: Grain[] = [[3000, 4000], [30_000, 400]];
 
 interface PiRowData {
   executor: string;
@@ -15,27 +18,37 @@ interface PiRowData {
   efficiency: number;
 }
 
-export async function benchGrain(options: PiOptions): Promise<BenchReport> {
+/** `grains`: which cuts of the 12 M samples (`bench all` runs only the fine one: pi ran the coarse one). */
+export async function benchGrain(options: PiOptions, grains: Grain[] = GRAINS): Promise<BenchReport> {
   const rows: Cell[][] = [];
   const data: unknown[] = [];
-  const notes: string[] = [];
+  const charts: Chart[][] = [];
+  const goals: Goal[] = [];
+  const spreads: (number | undefined)[] = [];
   // inline shows what running each fine-grained task through an executor costs by itself.
   const executors = ['inline', ...options.executors.filter((e) => e !== 'inline')];
-  for (const [tasks, samples] of GRAINS) {
+  for (const [tasks, samples] of grains) {
     const report = await benchPi({ ...options, tasks, samples, executors, collections: false });
     const piRows = (report.data as { rows: PiRowData[] }).rows;
     data.push(report.data);
+    charts.push((report.charts ?? []).map((c) => ({ ...c, bars: c.bars.map((b) => ({ ...b, label: `${tasks} x ${samples}: ${b.label}` })) })));
+    spreads.push(report.spread);
     for (const r of piRows) {
       rows.push([`${tasks} x ${samples}`, r.executor, r.seconds, `${r.speedup.toFixed(2)}x`, `${(r.efficiency * 100).toFixed(0)}%`]);
     }
     const threads = piRows.find((r) => r.executor === 'threads');
-    if (threads) notes.push(`${tasks} x ${samples}: threads ${threads.speedup.toFixed(2)}x sequential (goal: >= ${tasks === 3000 ? '1.8' : '1.6'}x)`);
+    const goal = tasks === 3000 ? 1.8 : 1.6;
+    if (threads) goals.push({ text: `${tasks} x ${samples}: threads ${threads.speedup.toFixed(2)}x sequential (goal: >= ${goal}x)`, met: threads.speedup >= goal });
   }
   return {
-    title: `weft bench grain: 12 M samples, coarse and fine, ${options.workers} workers`,
+    title: `weft bench grain: 12 M samples, ${grains.map(([t, s]) => `${t} x ${s}`).join(' and ')}, ${options.workers} workers`,
     header: ['grain', 'executor', 'seconds', 'speedup', 'efficiency'],
     rows,
-    notes: ['speedup is against the plain loop (sequential, no executor)', ...notes],
+    // The pi charts of both grains in one (the same 12 M samples: their times compare).
+    charts: (charts[0] ?? []).map((chart, i) => ({ ...chart, bars: charts.flatMap((c) => c[i]!.bars) })),
+    notes: ['speedup is against the plain loop (sequential, no executor)'],
+    goals,
+    spread: largestSpread(spreads),
     data: { benchmark: 'grain', runs: data },
   };
 }

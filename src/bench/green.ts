@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { GreenPool } from '../green/green-pool.js';
 import { joinAll } from '../green/join-all.js';
-import { progress, summarize, type BenchReport } from './harness.js';
+import { roundsChart } from './chart-builders.js';
+import { progressSteps, reportSpread, summarize, type BenchReport, type Goal } from './harness.js';
 
 export interface GreenOptions {
   tasks: number;
@@ -59,17 +60,20 @@ export async function runGreenChild(mode: Mode, tasks: number, delay: number): P
 export async function benchGreen(options: GreenOptions): Promise<BenchReport> {
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const results: Record<Mode, ChildResult[]> = { bare: [], green: [], 'green-sync': [] };
+  const steps = progressSteps(options.repeats * MODES.length);
   for (let i = 0; i < options.repeats; i++) {
     for (const mode of MODES) {
+      steps.running(mode, `run ${i + 1}/${options.repeats}`);
       const child = spawnSync(process.execPath, ['--max-old-space-size=8192', cli, 'bench', 'green', '--child', mode,
         '--tasks', String(options.tasks), '--delay', String(options.delay)], { encoding: 'utf8' });
       if (child.status !== 0) throw new Error(`the ${mode} run failed (exit ${child.status}): ${child.stderr}`);
       const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as ChildResult;
       if (result.completed !== options.tasks) throw new Error(`the ${mode} run completed ${result.completed} of ${options.tasks} tasks`);
       results[mode].push(result);
-      progress(`${mode} run ${i + 1}: ${result.seconds.toFixed(2)} s, peak RSS ${result.maxRssMb.toFixed(0)} MB`);
+      steps.finished(mode, `run ${i + 1}/${options.repeats}`, `${result.seconds.toFixed(2)} s, peak RSS ${result.maxRssMb.toFixed(0)} MB`);
     }
   }
+  steps.end();
   const rows = MODES.map((mode) => {
     const seconds = summarize(results[mode].map((r) => r.seconds));
     const rss = summarize(results[mode].map((r) => r.maxRssMb));
@@ -88,9 +92,17 @@ export async function benchGreen(options: GreenOptions): Promise<BenchReport> {
     rows: rows.map((r, i) => [labels[r.mode], r.seconds.median, `${(r.seconds.spread * 100).toFixed(0)}%`, r.rss.median,
       `${ratios[i]!.time.toFixed(2)}x`, `${ratios[i]!.memory.toFixed(2)}x`]),
     notes: [
-      'goal: within 1.5x of the bare Promise.all in time and memory',
       'asyncContext: false keeps taskContext() to the synchronous part of each task and saves AsyncLocalStorage\'s per-promise cost',
     ],
+    charts: [
+      roundsChart('time until all have finished', 's', false, rows.map((r) => ({ label: labels[r.mode], rounds: r.seconds }))),
+      roundsChart('peak RSS', 'MB', false, rows.map((r) => ({ label: labels[r.mode], rounds: r.rss }))),
+    ],
+    goals: ratios.filter((r) => r.mode !== 'bare').flatMap((r): Goal[] => [
+      { text: `${labels[r.mode]}: ${r.time.toFixed(2)}x the time of the bare Promise.all (goal: within 1.5x)`, met: r.time <= 1.5 },
+      { text: `${labels[r.mode]}: ${r.memory.toFixed(2)}x its peak RSS (goal: within 1.5x)`, met: r.memory <= 1.5 },
+    ]),
+    spread: reportSpread(MODES.map((mode) => results[mode].map((r) => r.seconds))),
     data: { benchmark: 'green', options, rows, ratios, runs: results },
   };
 }

@@ -5,14 +5,18 @@
  * times on a shared machine mean little, ratios between rows mean a lot.
  */
 import { performance } from 'node:perf_hooks';
+import { benchProgress, formatSeconds } from './progress.js';
+import { noiseFooter, noiseWarning, verdictLine, type Noise } from './verdict.js';
 
 export interface MeasureOptions {
   /** Runs before measuring, to warm the JIT and start pools. @default 1 */
   warmup?: number;
   /** Measured runs. @default 3 */
   repeats?: number;
-  /** Called after each measured run with its index and seconds (progress on long runs). */
+  /** Called after each measured run with its index and seconds. */
   onRun?: (index: number, seconds: number) => void;
+  /** The row's name in the progress line (`threads burst`); unnamed measurements show none. */
+  label?: string;
 }
 
 export interface Measurement<V = unknown> {
@@ -28,18 +32,29 @@ export interface Measurement<V = unknown> {
 }
 
 export async function measure<V>(run: () => V | Promise<V>, options: MeasureOptions = {}): Promise<Measurement<V>> {
-  const { warmup = 1, repeats = 3 } = options;
-  for (let i = 0; i < warmup; i++) await run();
-  const samples: number[] = [];
-  let value!: V;
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    value = await run();
-    const seconds = (performance.now() - start) / 1000;
-    samples.push(seconds);
-    options.onRun?.(i, seconds);
+  const { warmup = 1, repeats = 3, label } = options;
+  const task = label === undefined ? undefined : benchProgress().task(warmup + repeats);
+  try {
+    for (let i = 0; i < warmup; i++) {
+      task?.running(label!, 'warm-up');
+      await run();
+      task?.finished(label!, 'warm-up');
+    }
+    const samples: number[] = [];
+    let value!: V;
+    for (let i = 0; i < repeats; i++) {
+      task?.running(label!, `run ${i + 1}/${repeats}`);
+      const start = performance.now();
+      value = await run();
+      const seconds = (performance.now() - start) / 1000;
+      samples.push(seconds);
+      task?.finished(label!, `run ${i + 1}/${repeats}`, `${seconds.toFixed(3)} s`);
+      options.onRun?.(i, seconds);
+    }
+    return { samples, value, ...summarize(samples) };
+  } finally {
+    task?.end();
   }
-  return { samples, value, ...summarize(samples) };
 }
 
 export interface Contender<V> {
@@ -54,19 +69,32 @@ export interface Contender<V> {
  */
 export async function measureInterleaved<V>(contenders: Contender<V>[], options: MeasureOptions = {}): Promise<Measurement<V>[]> {
   const { warmup = 1, repeats = 3 } = options;
-  for (const contender of contenders) for (let i = 0; i < warmup; i++) await contender.run();
-  const samples = contenders.map(() => [] as number[]);
-  const values = new Array<V>(contenders.length);
-  for (let round = 0; round < repeats; round++) {
-    for (let c = 0; c < contenders.length; c++) {
-      const start = performance.now();
-      values[c] = await contenders[c]!.run();
-      const seconds = (performance.now() - start) / 1000;
-      samples[c]!.push(seconds);
-      progress(`${contenders[c]!.name} run ${round + 1}: ${seconds.toFixed(3)} s`);
+  const task = benchProgress().task(contenders.length * (warmup + repeats));
+  try {
+    for (const contender of contenders) {
+      for (let i = 0; i < warmup; i++) {
+        task.running(contender.name, 'warm-up');
+        await contender.run();
+        task.finished(contender.name, 'warm-up');
+      }
     }
+    const samples = contenders.map(() => [] as number[]);
+    const values = new Array<V>(contenders.length);
+    for (let round = 0; round < repeats; round++) {
+      for (let c = 0; c < contenders.length; c++) {
+        const step = `run ${round + 1}/${repeats}`;
+        task.running(contenders[c]!.name, step);
+        const start = performance.now();
+        values[c] = await contenders[c]!.run();
+        const seconds = (performance.now() - start) / 1000;
+        samples[c]!.push(seconds);
+        task.finished(contenders[c]!.name, step, `${seconds.toFixed(3)} s`);
+      }
+    }
+    return contenders.map((_, c) => ({ samples: samples[c]!, value: values[c]!, ...summarize(samples[c]!) }));
+  } finally {
+    task.end();
   }
-  return contenders.map((_, c) => ({ samples: samples[c]!, value: values[c]!, ...summarize(samples[c]!) }));
 }
 
 export function summarize(samples: number[]): { median: number; min: number; max: number; spread: number } {
@@ -104,9 +132,61 @@ export function percent(ratio: number): string {
   return `${(ratio * 100).toFixed(0)}%`;
 }
 
-/** Progress for long runs, on stderr so that `--json` output stays clean. */
+/** A free-form event of a long run (a row skipped, a server started), shown as progress.ts says. */
 export function progress(message: string): void {
-  if (process.stderr.isTTY || process.env.WEFT_BENCH_PROGRESS === '1' || process.env.CI) process.stderr.write(`… ${message}\n`);
+  benchProgress().note(message);
+}
+
+/**
+ * Progress for a loop the mode counts itself (rounds of a child process, a broker's runs):
+ * `steps.running(row, 'run 2/3')` before a step, `steps.finished(row, 'run 2/3', figure)` after.
+ */
+export function progressSteps(total: number) {
+  return benchProgress().task(total);
+}
+
+/**
+ * The spread a report gives for the noise verdict: the largest among measurements of more than
+ * one round (one round has no spread to judge).
+ */
+export function reportSpread(measurements: Iterable<{ samples: number[]; spread: number } | number[]>): number | undefined {
+  let largest: number | undefined;
+  for (const m of measurements) {
+    const samples = Array.isArray(m) ? m : m.samples;
+    if (samples.length < 2) continue;
+    const spread = Array.isArray(m) ? summarize(m).spread : m.spread;
+    if (Number.isFinite(spread)) largest = Math.max(largest ?? 0, spread);
+  }
+  return largest;
+}
+
+/** A goal a benchmark checks (e.g. threads >= 1.8x sequential): its line, and whether it was met. */
+export interface Goal {
+  /** The measured figure against the goal, e.g. "threads: 1.62x sequential (goal: >= 1.8x)". */
+  text: string;
+  met: boolean;
+}
+
+/** One bar of a report chart: the headline figure of a table row and its spread over the rounds. */
+export interface ChartBar {
+  label: string;
+  value: number;
+  /** The fastest and slowest rounds, in the same unit as value (whiskers). */
+  min?: number;
+  max?: number;
+  /** A peer library (Piscina, BullMQ...), drawn in another colour. */
+  peer?: boolean;
+}
+
+/** What the HTML report draws for a table: its headline figure per row. */
+export interface Chart {
+  title: string;
+  /** e.g. "s", "tasks/s", "requests/s", "x sequential". */
+  unit: string;
+  higherIsBetter: boolean;
+  bars: ChartBar[];
+  /** A reference line, e.g. the ideal speedup (the worker count) on a speedup chart. */
+  ideal?: { value: number; label: string };
 }
 
 /** What every benchmark returns: a table for people and the same figures for machines. */
@@ -114,14 +194,42 @@ export interface BenchReport {
   title: string;
   header: string[];
   rows: Cell[][];
-  /** Lines printed under the table: ratios against goals, caveats. */
+  /** Lines printed under the table: ratios, caveats (not goals: those are in goals). */
   notes: string[];
+  /** Goals checked by this run, printed with an ok / MISSED verdict. */
+  goals?: Goal[];
+  /** Charts for the HTML report. */
+  charts?: Chart[];
+  /** The largest spread ((max - min) / median) among the rows' measurements, to flag a noisy run. */
+  spread?: number;
   /** Machine-readable figures, printed by --json. */
   data: unknown;
 }
 
-export function printReport(report: BenchReport): void {
-  console.log(`\n${report.title}\n`);
-  console.log(formatTable(report.header, report.rows));
-  if (report.notes.length) console.log(`\n${report.notes.join('\n')}`);
+/**
+ * The report as people read it: a noisy run's warning on top, the title, the table, the notes,
+ * a verdict per goal, and how far to trust the figures.
+ */
+export function formatReport(report: BenchReport, { noise, color = false, seconds }: ReportOptions = {}): string {
+  const parts: string[] = [];
+  const warning = noise && noiseWarning(noise, color);
+  if (warning) parts.push(warning);
+  parts.push(report.title, formatTable(report.header, report.rows));
+  if (report.notes.length) parts.push(report.notes.join('\n'));
+  if (report.goals?.length) parts.push(report.goals.map((goal) => verdictLine(goal, color)).join('\n'));
+  if (noise) parts.push(`${noiseFooter(noise)}${seconds === undefined ? '' : `; ran ${formatSeconds(seconds)}`}`);
+  return `\n${parts.join('\n\n')}`;
+}
+
+export interface ReportOptions {
+  /** The noise verdict (bench.ts judges it from report.spread and the load average). */
+  noise?: Noise;
+  /** Green ok, red MISSED and warning. */
+  color?: boolean;
+  /** How long the mode ran, printed with the noise line. */
+  seconds?: number;
+}
+
+export function printReport(report: BenchReport, options: ReportOptions = {}): void {
+  console.log(formatReport(report, options));
 }

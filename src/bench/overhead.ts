@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { Executor } from '../core/executor.js';
 import { benchExecutor } from './executors.js';
-import { measure, progress, summarize, type BenchReport, type Cell } from './harness.js';
+import { figureChart, rateChart } from './chart-builders.js';
+import { measure, reportSpread, summarize, type BenchReport, type Cell, type Goal } from './harness.js';
 import benchTasks from './tasks.js';
 
 export interface OverheadOptions {
@@ -24,7 +25,11 @@ export const OVERHEAD_DEFAULTS: OverheadOptions = { tasks: 100_000, awaited: 10_
 interface OverheadRow {
   executor: string;
   tasksPerSecond: number;
+  /** The burst's seconds: median, fastest and slowest round. */
+  burst: { median: number; min: number; max: number };
   spread: number;
+  /** Seconds of each measured burst. */
+  samples: number[];
   medianMicros: number;
   p99Micros: number;
 }
@@ -36,7 +41,7 @@ async function measureSubmit(name: string, submit: Submit, options: OverheadOpti
     const futures = new Array<PromiseLike<unknown>>(options.tasks);
     for (let i = 0; i < options.tasks; i++) futures[i] = submit(i);
     await Promise.all(futures);
-  }, { ...options, onRun: (i, s) => progress(`${name} burst ${i + 1}: ${s.toFixed(3)} s`) });
+  }, { ...options, label: `${name} burst` });
   for (let i = 0; i < Math.min(1000, options.awaited); i++) await submit(i); // warm the awaited path
   const micros = new Array<number>(options.awaited);
   for (let i = 0; i < options.awaited; i++) {
@@ -48,7 +53,9 @@ async function measureSubmit(name: string, submit: Submit, options: OverheadOpti
   return {
     executor: name,
     tasksPerSecond: options.tasks / burst.median,
+    burst: { median: burst.median, min: burst.min, max: burst.max },
     spread: burst.spread,
+    samples: burst.samples,
     medianMicros: summarize(micros).median,
     p99Micros: micros[Math.floor(micros.length * 0.99)]!,
   };
@@ -79,20 +86,30 @@ export async function benchOverhead(options: OverheadOptions): Promise<BenchRepo
     }
   }
   const notes = [`${options.tasks.toLocaleString('en-US')} tasks submitted at once (median of ${options.repeats}); ${options.awaited.toLocaleString('en-US')} awaited one at a time`];
+  const goals: Goal[] = [];
   const piscina = rows.find((r) => r.executor === 'piscina');
   for (const row of rows) {
-    if (piscina && (row.executor === 'threads' || row.executor === 'processes')) {
-      notes.push(`${row.executor} / piscina: ${(row.tasksPerSecond / piscina.tasksPerSecond).toFixed(2)}x tasks/s (goal for threads: >= 3x), `
-        + `${(row.medianMicros / piscina.medianMicros).toFixed(2)}x median round trip (goal: <= 1x)`);
-    }
+    if (!piscina || (row.executor !== 'threads' && row.executor !== 'processes')) continue;
+    const tput = row.tasksPerSecond / piscina.tasksPerSecond;
+    const rtt = row.medianMicros / piscina.medianMicros;
+    if (row.executor === 'threads') {
+      goals.push({ text: `threads / piscina: ${tput.toFixed(2)}x tasks/s (goal: >= 3x)`, met: tput >= 3 });
+      goals.push({ text: `threads / piscina: ${rtt.toFixed(2)}x median round trip (goal: <= 1x)`, met: rtt <= 1 });
+    } else notes.push(`processes / piscina: ${tput.toFixed(2)}x tasks/s, ${rtt.toFixed(2)}x median round trip`);
   }
   const processes = rows.find((r) => r.executor === 'processes');
-  if (processes) notes.push(`processes: ${Math.round(processes.tasksPerSecond).toLocaleString('en-US')} tasks/s (goal: >= 60,000, above Python's Pool(2))`);
+  if (processes) goals.push({ text: `processes: ${Math.round(processes.tasksPerSecond).toLocaleString('en-US')} tasks/s (goal: >= 60,000, above Python's Pool(2))`, met: processes.tasksPerSecond >= 60_000 });
   return {
     title: `weft bench overhead: trivial tasks, ${options.workers} workers`,
     header: ['executor', 'tasks/s', 'spread', 'median µs', 'p99 µs'],
     rows: rows.map((r): Cell[] => [r.executor, r.tasksPerSecond, `${(r.spread * 100).toFixed(0)}%`, r.medianMicros, r.p99Micros]),
     notes,
+    charts: [
+      rateChart(`${options.tasks.toLocaleString('en-US')} trivial tasks submitted at once`, 'tasks/s', options.tasks, rows.map((r) => ({ label: r.executor, rounds: r.burst }))),
+      figureChart('awaited one at a time: median round trip', 'µs', false, rows.map((r) => ({ label: r.executor, value: r.medianMicros }))),
+    ],
+    goals,
+    spread: reportSpread(rows),
     data: { benchmark: 'overhead', options, rows },
   };
 }

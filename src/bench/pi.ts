@@ -3,9 +3,10 @@
  * each, on every executor side by side, against a plain JavaScript loop doing the same work.
  */
 import type { Executor } from '../core/executor.js';
-import { COLLECTION_EXECUTORS, collectionNotes, collectionRow, piBag } from './collection-rows.js';
+import { COLLECTION_EXECUTORS, collectionRow, collectionVerdicts, piBag } from './collection-rows.js';
 import { benchExecutor } from './executors.js';
-import { measureInterleaved, percent, type BenchReport, type Cell, type Contender } from './harness.js';
+import { secondsChart, speedupChart, type TimedRow } from './chart-builders.js';
+import { measureInterleaved, percent, reportSpread, type BenchReport, type Cell, type Contender, type Goal, type Measurement } from './harness.js';
 import { StaticSplit } from './static-split.js';
 import piTasks, { monteCarloLoop } from './tasks.js';
 
@@ -29,6 +30,9 @@ interface PiRow {
   executor: string;
   workers: number;
   seconds: number;
+  /** The fastest and the slowest round's seconds. */
+  min: number;
+  max: number;
   spread: number;
   samplesPerSecond: number;
   speedup: number;
@@ -41,6 +45,7 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   const total = tasks * samples;
   const toPi = (hits: number) => (4 * hits) / total;
   const measured: Omit<PiRow, 'speedup' | 'efficiency'>[] = [];
+  let measurements: Measurement<number>[] = [];
 
   const plainLoop = () => monteCarloLoop(tasks, samples);
   const inputs = new Array<number>(tasks).fill(samples);
@@ -60,8 +65,9 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
       ...executors.filter(({ name }) => options.collections !== false && COLLECTION_EXECUTORS.includes(name)).map(({ name, workers, executor }) => ({ name: collectionRow(name), workers, run: () => piBag(inputs, executor) })),
     ];
     const results = await measureInterleaved(contenders, options);
+    measurements = results;
     results.forEach((result, i) => {
-      measured.push({ executor: contenders[i]!.name, workers: contenders[i]!.workers, seconds: result.median, spread: result.spread, samplesPerSecond: total / result.median, pi: toPi(result.value) });
+      measured.push({ executor: contenders[i]!.name, workers: contenders[i]!.workers, seconds: result.median, min: result.min, max: result.max, spread: result.spread, samplesPerSecond: total / result.median, pi: toPi(result.value) });
     });
   } finally {
     await Promise.all(executors.map(({ executor }) => executor.shutdown()));
@@ -72,25 +78,37 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   const base = measured[0]!;
   const rows: PiRow[] = measured.map((r) => ({ ...r, speedup: base.seconds / r.seconds, efficiency: base.seconds / r.seconds / r.workers }));
   const notes = [`speedup and efficiency are against ${base.executor}; spread is (max - min) / median over ${options.repeats} rounds, each running every row once in turn`];
+  const goals: Goal[] = [];
   const inline = rows.find((r) => r.executor === 'inline');
   if (inline) {
     const overhead = inline.seconds / rows[0]!.seconds;
-    notes.push(`inline / plain loop: ${overhead.toFixed(3)}x (goal: at most 1.10x, the executor adds nothing measurable)`);
+    goals.push({ text: `inline / plain loop: ${overhead.toFixed(3)}x (goal: at most 1.10x, the executor adds nothing measurable)`, met: overhead <= 1.1 });
   }
   const warm = rows.find((r) => r.executor === 'threads');
   const cold = rows.find((r) => r.executor === 'threads-cold');
-  if (warm) notes.push(`threads: ${warm.speedup.toFixed(2)}x sequential (goal: >= ${options.tasks >= 3000 && options.samples >= 4000 ? '1.8' : '1.6'}x)`);
+  const speedupGoal = options.tasks >= 3000 && options.samples >= 4000 ? 1.8 : 1.6;
+  if (warm) goals.push({ text: `threads: ${warm.speedup.toFixed(2)}x sequential (goal: >= ${speedupGoal}x)`, met: warm.speedup >= speedupGoal });
   const floor = rows.find((r) => r.executor === STATIC_SPLIT);
   if (warm && floor) notes.push(`threads / ${STATIC_SPLIT}: ${(floor.seconds / warm.seconds).toFixed(2)}x its speed (the pool's dispatch against none; the split's own ${floor.speedup.toFixed(2)}x is what this machine gives two workers now)`);
-  notes.push(...collectionNotes(rows, 'goal: within 1.10x; bag(inputs) in its default 16 partitions'));
-  if (warm && cold) notes.push(`threads-cold - threads (starting the pool): ${(cold.seconds - warm.seconds).toFixed(3)} s (goal: within 0.1 s)`);
+  const collections = collectionVerdicts(rows, { text: 'goal: within 1.10x; bag(inputs) in its default 16 partitions', met: (vsHand) => vsHand <= 1.1 });
+  notes.push(...collections.notes);
+  goals.push(...collections.goals);
+  if (warm && cold) goals.push({ text: `threads-cold - threads (starting the pool): ${(cold.seconds - warm.seconds).toFixed(3)} s (goal: within 0.1 s)`, met: cold.seconds - warm.seconds <= 0.1 });
   return {
     title: `weft bench pi: ${tasks} tasks x ${samples} samples (${(total / 1e6).toFixed(1)} M samples), ${options.workers} workers`,
     header: ['executor', 'workers', 'seconds', 'spread', 'samples/s', 'speedup', 'efficiency', 'pi'],
     rows: rows.map((r): Cell[] => [r.executor, String(r.workers), r.seconds, percent(r.spread), r.samplesPerSecond, `${r.speedup.toFixed(2)}x`, percent(r.efficiency), r.pi.toFixed(5)]),
     notes,
+    charts: piCharts(rows, options.workers),
+    goals,
+    spread: reportSpread(measurements),
     data: { benchmark: 'pi', options, rows },
   };
+}
+
+function piCharts(rows: PiRow[], workers: number) {
+  const timed = rows.map((r): TimedRow => ({ label: r.executor, rounds: { median: r.seconds, min: r.min, max: r.max } }));
+  return [secondsChart('seconds per run', timed), speedupChart(`speedup over the ${timed[0]!.label}`, timed[0]!, timed, workers)];
 }
 
 function sum(values: number[]): number {

@@ -13,7 +13,8 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Deque } from '../core/deque.js';
 import { connect } from '../remote/rpc.js';
-import { measure, percent, progress, summarize, type BenchReport, type Cell } from './harness.js';
+import { rateChart } from './chart-builders.js';
+import { measure, percent, progressSteps, reportSpread, summarize, type BenchReport, type Cell } from './harness.js';
 import type { PeerPorts } from './rpc-peer.js';
 import { BENCH_AUTHKEY, PAYLOAD, type Transport } from './rpc-shared.js';
 import { zmqTransports } from './rpc-zmq.js';
@@ -129,25 +130,30 @@ export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
   // run after it (another transport's) would pay for collecting it.
   const awaitedSeconds = new Map<string, number[]>(transports.map((t) => [t.name, []]));
   const pipelinedSeconds = new Map<string, number[]>(transports.map((t) => [t.name, []]));
+  const piping = transports.filter((t) => t.pipelines !== false);
+  const steps = progressSteps((options.repeats + 1) * (transports.length + piping.length));
+  const detail = (run: number) => (run < 0 ? 'warm-up' : `run ${run + 1}/${options.repeats}`);
   try {
     for (let run = -1; run < options.repeats; run++) {
       for (const transport of transports) {
+        steps.running(`${transport.name} awaited`, detail(run));
         const awaited = await measure(async () => {
           for (let i = 0; i < options.calls; i++) await transport.call();
         }, { warmup: 0, repeats: 1 });
         if (run >= 0) awaitedSeconds.get(transport.name)!.push(awaited.median); // run -1 warms up
+        steps.finished(`${transport.name} awaited`, detail(run), `${Math.round(options.calls / awaited.median).toLocaleString('en-US')}/s`);
       }
-      if (run >= 0) progress(`awaited run ${run + 1} of ${options.repeats} done`);
     }
     for (let run = -1; run < options.repeats; run++) {
-      for (const transport of transports) {
-        if (transport.pipelines === false) continue;
+      for (const transport of piping) {
+        steps.running(`${transport.name} pipelined`, detail(run));
         const pipelined = await measure(() => pipeline(() => transport.call(), options.pipelined, options.window), { warmup: 0, repeats: 1 });
         if (run >= 0) pipelinedSeconds.get(transport.name)!.push(pipelined.median);
+        steps.finished(`${transport.name} pipelined`, detail(run), `${Math.round(options.pipelined / pipelined.median).toLocaleString('en-US')}/s`);
       }
-      if (run >= 0) progress(`pipelined run ${run + 1} of ${options.repeats} done`);
     }
   } finally {
+    steps.end();
     for (const transport of transports) await transport.close();
     child.disconnect();
   }
@@ -170,10 +176,18 @@ export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
     header: ['transport', 'awaited/s', 'µs/round trip', 'vs bare', 'pipelined/s', 'vs bare'],
     rows,
     notes: [
-      `weft awaited round trips: ${percent(weft.awaited / bare.awaited)} of the bare socket's rate (goal ≥ 80%)`,
-      `weft pipelined: ${Math.round(weft.pipelined).toLocaleString('en-US')} calls/s (goal ≥ 150,000); ${(weft.pipelined / figures['JSON over TCP']!.pipelined).toFixed(2)}× JSON over TCP`,
+      `weft pipelined: ${(weft.pipelined / figures['JSON over TCP']!.pipelined).toFixed(2)}× JSON over TCP`,
       ...zmqNotes(figures, ports.zmq),
     ],
+    charts: [
+      rateChart('awaited round trips, one at a time', 'calls/s', options.calls, transports.map(({ name }) => ({ label: name, rounds: summarize(awaitedSeconds.get(name)!) }))),
+      rateChart(`pipelined calls, ${options.window} in flight`, 'calls/s', options.pipelined, transports.map(({ name, pipelines }) => ({ label: name, rounds: pipelines === false ? undefined : summarize(pipelinedSeconds.get(name)!) }))),
+    ],
+    goals: [
+      { text: `weft awaited round trips: ${percent(weft.awaited / bare.awaited)} of the bare socket's rate (goal ≥ 80%)`, met: weft.awaited / bare.awaited >= 0.8 },
+      { text: `weft pipelined: ${Math.round(weft.pipelined).toLocaleString('en-US')} calls/s (goal ≥ 150,000)`, met: weft.pipelined >= 150_000 },
+    ],
+    spread: reportSpread([...awaitedSeconds.values(), ...pipelinedSeconds.values()]),
     data: { options, figures },
   };
 }

@@ -9,16 +9,29 @@ const { mode, count, args } = workerData as { mode: string; count: number; args:
 const [shared] = decodeArgs(args, 'thread');
 const port = (args[0] as MessagePort | undefined) ?? parentPort!;
 
+/**
+ * The i-th item sent (an object with `id: i`, or the number i): checked on both channels alike,
+ * so that a figure counts items that arrived whole and in order.
+ */
+function check(item: unknown, i: number): void {
+  const id = typeof item === 'number' ? item : (item as { id?: unknown } | null)?.id;
+  if (id !== i) throw new Error(`weft bench sync (${mode}): item ${i} arrived as ${JSON.stringify(item)}`);
+}
+
 async function run(): Promise<void> {
   switch (mode) {
     case 'queue': {
       const queue = shared as Queue;
-      for (let i = 0; i < count; i++) await queue.get();
+      for (let i = 0; i < count; i++) check(await queue.get(), i);
       break;
     }
     case 'pipe': {
       const end = shared as PipeEnd;
-      for (let i = 0; i < count; i++) await end.send(await end.recv());
+      for (let i = 0; i < count; i++) {
+        const value = await end.recv();
+        check(value, i);
+        await end.send(value);
+      }
       break;
     }
     case 'port':
@@ -26,6 +39,12 @@ async function run(): Promise<void> {
       await new Promise<void>((resolve) => {
         let seen = 0;
         port.on('message', (item: unknown) => {
+          try {
+            check(item, seen);
+          } catch (error) {
+            parentPort!.postMessage({ error: (error as Error).message });
+            return;
+          }
           if (mode === 'port-echo') port.postMessage(item);
           if (++seen === count) resolve();
         });
@@ -36,4 +55,4 @@ async function run(): Promise<void> {
   parentPort!.postMessage('done');
 }
 
-void run();
+run().catch((error: Error) => parentPort!.postMessage({ error: error.message }));

@@ -12,7 +12,8 @@ import { performance } from 'node:perf_hooks';
 import { encodeArgs } from '../core/shareable.js';
 import { Pipe } from '../sync/pipe.js';
 import { Queue } from '../sync/queue.js';
-import { progress, summarize, type BenchReport } from './harness.js';
+import { rateChart, roundsChart } from './chart-builders.js';
+import { progressSteps, reportSpread, summarize, type BenchReport } from './harness.js';
 
 export interface SyncBenchOptions {
   items: number;
@@ -27,7 +28,8 @@ const WORKER = new URL('./sync-worker.js', import.meta.url);
 function startWorker(mode: string, count: number, args: unknown[], transfer: MessagePort[] = []): { done: Promise<void> } {
   const worker = new Worker(WORKER, { workerData: { mode, count, args }, transferList: transfer });
   const done = new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
+    // 'done', or { error } when an item arrived wrong.
+    worker.once('message', (message: unknown) => (message === 'done' ? resolve() : reject(new Error((message as { error: string }).error))));
     worker.once('error', reject);
   });
   return { done: done.finally(() => worker.terminate()) };
@@ -61,7 +63,8 @@ async function roundTrips(mode: 'pipe' | 'port', trips: number): Promise<number>
     const start = performance.now();
     for (let i = 0; i < trips; i++) {
       await mine.send(i);
-      await mine.recv();
+      const echoed = await mine.recv();
+      if (echoed !== i) throw new Error(`weft bench sync (pipe): sent ${i}, got back ${JSON.stringify(echoed)}`);
     }
     const seconds = (performance.now() - start) / 1000;
     await done;
@@ -71,7 +74,8 @@ async function roundTrips(mode: 'pipe' | 'port', trips: number): Promise<number>
   const { done } = startWorker('port-echo', trips, [port2], [port2]);
   const start = performance.now();
   for (let i = 0; i < trips; i++) {
-    await new Promise((resolve) => { port1.once('message', resolve); port1.postMessage(i); });
+    const echoed = await new Promise((resolve) => { port1.once('message', resolve); port1.postMessage(i); });
+    if (echoed !== i) throw new Error(`weft bench sync (port): sent ${i}, got back ${JSON.stringify(echoed)}`);
   }
   const seconds = (performance.now() - start) / 1000;
   await done;
@@ -85,15 +89,24 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
   // Warm-up, then the modes alternate so that a noisy neighbour hits each alike.
   await throughput('queue', Math.min(items, 10_000), 'objects');
   await throughput('port', Math.min(items, 10_000), 'objects');
+  const runs: [key: string, run: () => Promise<number>][] = [
+    ['queue', () => throughput('queue', items, 'objects')],
+    ['port', () => throughput('port', items, 'objects')],
+    ['queue-n', () => throughput('queue', items, 'numbers')],
+    ['port-n', () => throughput('port', items, 'numbers')],
+    ['pipe', () => roundTrips('pipe', trips)],
+    ['port-echo', () => roundTrips('port', trips)],
+  ];
+  const steps = progressSteps(repeats * runs.length);
   for (let r = 0; r < repeats; r++) {
-    progress(`sync: run ${r + 1} of ${repeats}`);
-    samples.queue!.push(await throughput('queue', items, 'objects'));
-    samples.port!.push(await throughput('port', items, 'objects'));
-    samples['queue-n']!.push(await throughput('queue', items, 'numbers'));
-    samples['port-n']!.push(await throughput('port', items, 'numbers'));
-    samples.pipe!.push(await roundTrips('pipe', trips));
-    samples['port-echo']!.push(await roundTrips('port', trips));
+    for (const [key, run] of runs) {
+      steps.running(key, `run ${r + 1}/${repeats}`);
+      const seconds = await run();
+      samples[key]!.push(seconds);
+      steps.finished(key, `run ${r + 1}/${repeats}`, `${seconds.toFixed(3)} s`);
+    }
   }
+  steps.end();
   const median = (key: string) => summarize(samples[key]!).median;
   const queueRate = items / median('queue');
   const portRate = items / median('port');
@@ -114,6 +127,20 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
       'threads, can be bounded (put waits) and has a size. Ratios above 1 mean weft is faster. Objects go through',
       'v8.serialize (a serializer built per call); numbers and strings are copied raw (src/sync/item-codec.ts).',
     ],
+    charts: [
+      rateChart('small objects sent one way', 'objects/s', items, [{ label: 'weft Queue (shared ring)', rounds: summarize(samples.queue!) }, { label: 'MessageChannel', rounds: summarize(samples.port!) }]),
+      rateChart('numbers sent one way', 'numbers/s', items, [{ label: 'weft Queue (shared ring)', rounds: summarize(samples['queue-n']!) }, { label: 'MessageChannel', rounds: summarize(samples['port-n']!) }]),
+      // Per round trip: each round's seconds over its trips, in µs.
+      roundsChart('awaited round trip', 'µs', false, [
+        { label: 'weft Pipe (shared rings)', rounds: perTrip(summarize(samples.pipe!), trips) },
+        { label: 'MessageChannel', rounds: perTrip(summarize(samples['port-echo']!), trips) },
+      ]),
+    ],
+    spread: reportSpread(Object.values(samples)),
     data: { items, trips, repeats, samples, queueRate, portRate, queueNumbers, portNumbers, pipeUs, portUs },
   };
+}
+
+function perTrip(seconds: { median: number; min: number; max: number }, trips: number): { median: number; min: number; max: number } {
+  return { median: (seconds.median / trips) * 1e6, min: (seconds.min / trips) * 1e6, max: (seconds.max / trips) * 1e6 };
 }

@@ -5,6 +5,7 @@ import { checkMilliseconds, checkPositiveInteger, checkSignal, expected } from '
 import { Codec, reviveError } from '../remote/codec.js';
 import { BodyListener } from './body-listener.js';
 import { QueueConsumer } from './queue-consumer.js';
+import { hooks } from '../observe/hooks.js';
 import { CONTENT_TYPE, type BrokerTransport, type TransportProperties } from './transport.js';
 import type {
   Broker, Consumer, ConsumeOptions, Inbox, InboxOptions, MessageHandler, PublishOptions, RequestOptions, SendOptions,
@@ -45,6 +46,11 @@ export class BrokerClient implements Broker {
   #resolveClosed!: (error: Error) => void;
   readonly #interrupted = new Set<(error: Error) => void>();
 
+  /** See BrokerTransport.repliesPrecedeAcks (weft's durable workers read it; not public API). */
+  get repliesPrecedeAcks(): boolean {
+    return this.#transport.repliesPrecedeAcks === true;
+  }
+
   constructor(transport: BrokerTransport, maxMessageSize: number) {
     this.closed = new Promise((resolve) => { this.#resolveClosed = resolve; });
     this.kind = transport.kind;
@@ -73,6 +79,8 @@ export class BrokerClient implements Broker {
     this.#checkOpen();
     checkQueue(queue);
     const properties = checkPublishOptions(options);
+    const h = hooks.current;
+    if (h !== undefined) properties.headers = h.tracedHeaders(properties.headers);
     await this.#call(this.#transport.publish(queue, this.#encode(body, `the body published to ${queue}`), properties));
   }
 
@@ -84,6 +92,9 @@ export class BrokerClient implements Broker {
     const prefetch = options.prefetch === undefined ? DEFAULT_PREFETCH : checkPositiveInteger('prefetch', options.prefetch);
     if (options.autoAck !== undefined && typeof options.autoAck !== 'boolean') throw new TypeError(expected('autoAck', 'a boolean', options.autoAck));
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError(expected('onError', 'a function', options.onError));
+    if (options.refillAt !== undefined && !(Number.isInteger(options.refillAt) && options.refillAt >= 0 && options.refillAt < prefetch)) {
+      throw new TypeError(expected('refillAt', `an integer from 0 to prefetch - 1 (${prefetch - 1})`, options.refillAt));
+    }
     if (options.onRefused !== undefined && typeof options.onRefused !== 'function') throw new TypeError(expected('onRefused', 'a function', options.onRefused));
     const consumer = new QueueConsumer({
       queue,
@@ -94,7 +105,7 @@ export class BrokerClient implements Broker {
       decode: (payload) => this.#decode(payload),
       sendReply: (replyTo, correlationId, value) => this.#sendReply(replyTo, correlationId, value),
     });
-    consumer.attach(await this.#call(this.#transport.consume(queue, prefetch, consumer.deliver)));
+    consumer.attach(await this.#call(this.#transport.consume(queue, prefetch, consumer.deliver, options.refillAt === undefined ? undefined : { refillAt: options.refillAt })));
     this.#consumers.add(consumer);
     const cancel = consumer.cancel.bind(consumer);
     return { queue, cancel: () => cancel().finally(() => this.#consumers.delete(consumer)) };
@@ -112,6 +123,24 @@ export class BrokerClient implements Broker {
     const inbox = await this.#call(this.#openInbox());
     if (signal?.aborted) throw cancelled(queue, signal);
     const correlationId = `${this.#idPrefix}-${++this.#nextId}`;
+    const h = hooks.current;
+    if (h === undefined) return this.#request(queue, payload, inbox, correlationId, headers, timeout, signal);
+    // Observed: a CLIENT span until the reply, its traceparent in the request's headers.
+    const scope = h.brokerRequest(queue);
+    try {
+      const reply = await this.#request<R>(queue, payload, inbox, correlationId, h.requestHeaders(scope, headers), timeout, signal);
+      scope.end();
+      return reply;
+    } catch (error) {
+      scope.end(error);
+      throw error;
+    }
+  }
+
+  #request<R>(
+    queue: string, payload: Uint8Array, inbox: string, correlationId: string, headers: Record<string, string> | undefined,
+    timeout: number, signal: AbortSignal | undefined,
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const finish = () => {
         this.#requests.delete(correlationId);

@@ -2,6 +2,8 @@ import { ProtocolError } from '../core/errors.js';
 import { CONTENT_TYPE, type Delivery, type TransportConsumer } from './transport.js';
 import type { Consumer, ConsumeOptions, Message, MessageHandler } from './types.js';
 import { ReceivedMessage, RefusedDelivery, type ReplySender } from './received-message.js';
+import { hooks } from '../observe/hooks.js';
+import { TRACEPARENT_HEADER } from '../observe/traceparent.js';
 
 export interface QueueConsumerSettings {
   queue: string;
@@ -99,6 +101,23 @@ export class QueueConsumer implements Consumer {
     return this.#cancelling;
   }
 
+  /** The handler inside a CONSUMER span under the message's traceparent header (if it has one). */
+  async #traced(message: ReceivedMessage<unknown>): Promise<unknown> {
+    const h = hooks.current!;
+    const scope = h.received(message, 'message', this.queue, message.headers[TRACEPARENT_HEADER], {
+      'messaging.destination.name': this.queue, 'weft.message.redelivered': message.redelivered,
+    });
+    if (message.redelivered) scope.event('redelivered');
+    try {
+      const value = await h.within(scope, () => this.#settings.handler(message));
+      scope.end();
+      return value;
+    } catch (error) {
+      scope.end(error);
+      throw error;
+    }
+  }
+
   async #run(message: ReceivedMessage<unknown>): Promise<void> {
     const { handler, autoAck } = this.#settings;
     this.#running++;
@@ -106,7 +125,7 @@ export class QueueConsumer implements Consumer {
       let value: unknown;
       let failure: Error | undefined;
       try {
-        value = await handler(message);
+        value = await (hooks.current === undefined ? handler(message) : this.#traced(message));
       } catch (error) {
         failure = error instanceof Error ? error : new Error(`the handler threw a non-Error: ${String(error)}`);
       }

@@ -1,6 +1,7 @@
 import { InvalidStateError } from '../core/errors.js';
 import type { Message, RefusedMessage } from './types.js';
 import type { Delivery } from './transport.js';
+import { hooks } from '../observe/hooks.js';
 
 /** How a message sends its answer; the client encodes it and hands it to the transport. */
 export type ReplySender = (replyTo: string, correlationId: string | undefined, value: unknown) => Promise<void>;
@@ -30,6 +31,7 @@ export class ReceivedMessage<T> implements Message<T> {
     this.redelivered = delivery.redelivered;
     this.#delivery = delivery;
     this.#sendReply = sendReply;
+    hooks.current?.messageHeld(queue);
   }
 
   get settled(): boolean {
@@ -60,6 +62,7 @@ export class ReceivedMessage<T> implements Message<T> {
   #settle(how: string): Promise<never> | undefined {
     if (this.#settled) return Promise.reject(new InvalidStateError(`cannot ${how} a message from ${this.queue}: it was settled already`));
     this.#settled = true;
+    hooks.current?.messageSettled(this.queue);
     return undefined;
   }
 }

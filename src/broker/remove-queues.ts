@@ -1,4 +1,5 @@
 import { withoutSettings } from './open.js';
+import { loadPeer } from '../peers/load.js';
 
 /**
  * Deletes queues from a broker's server: what the benchmark and the tests use to leave no
@@ -12,7 +13,7 @@ export async function removeQueues(url: string | URL, names: string[]): Promise<
   switch (parsed.protocol) {
     case 'redis:':
     case 'rediss:': {
-      const { Redis } = await import('ioredis');
+      const { Redis } = await loadPeer('ioredis', 'redis:// broker URLs');
       const redis = new Redis(parsed.href);
       try {
         await redis.del(...names.map((name) => `weft:q:${name}`));
@@ -23,7 +24,7 @@ export async function removeQueues(url: string | URL, names: string[]): Promise<
     }
     case 'amqp:':
     case 'amqps:': {
-      const { connect } = await import('amqplib');
+      const { connect } = await loadPeer('amqplib', 'amqp:// broker URLs');
       const connection = await connect(parsed.href);
       try {
         const channel = await connection.createChannel();
@@ -34,7 +35,7 @@ export async function removeQueues(url: string | URL, names: string[]): Promise<
       return;
     }
     case 'nats:': {
-      const [{ connect }, { natsStreamName }] = await Promise.all([import('nats'), import('./nats/names.js')]);
+      const [{ connect }, { natsStreamName }] = await Promise.all([loadPeer('nats', 'nats:// broker URLs'), import('./nats/names.js')]);
       const nc = await connect({ servers: parsed.host });
       try {
         const jsm = await nc.jetstreamManager();
@@ -64,7 +65,7 @@ export async function removeTopics(url: string | URL, names: string[]): Promise<
   if (names.length === 0) return;
   const parsed = withoutSettings(new URL(url));
   if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') return;
-  const { connect } = await import('amqplib');
+  const { connect } = await loadPeer('amqplib', 'amqp:// broker URLs');
   const connection = await connect(parsed.href);
   try {
     const channel = await connection.createChannel();

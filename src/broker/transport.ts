@@ -85,15 +85,28 @@ export interface TransportSubscription {
   cancel(): Promise<void>;
 }
 
+/** Hints a transport may use; each has a default that keeps the plain contract. */
+export interface TransportConsumeOptions {
+  /** Read more only once at most this many are held (see ConsumeOptions.refillAt). */
+  refillAt?: number;
+}
+
 export interface BrokerTransport {
   /** The scheme this adapter serves (`redis`, `amqp`, `nats`, `memory`), for messages. */
   readonly kind: string;
   /** The largest payload the server takes, in bytes, where it has a limit (NATS: its max_payload). */
   readonly maxPayload?: number;
+  /**
+   * True when a reply() called before a delivery's ack(), in that order and in one turn of the
+   * event loop, always reaches the server first (one connection, commands in order): a worker
+   * may then send an outcome and acknowledge its task in one write, without waiting for the
+   * reply's confirmation in between. Absent: false.
+   */
+  readonly repliesPrecedeAcks?: boolean;
   /** Resolves once the server has the message (it will not be lost if this process dies). */
   publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void>;
   /** Starts delivering `queue`'s messages to `onDelivery`, at most `prefetch` unsettled at once. */
-  consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer>;
+  consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void, options?: TransportConsumeOptions): Promise<TransportConsumer>;
   /**
    * Opens a private address on this connection: payloads sent there with reply() reach
    * `onReply`. May be called many times; each call makes a new address. Not durable: a payload

@@ -36,6 +36,14 @@ export interface ConsumeOptions {
    * nacked without requeue (dropped, or dead-lettered by the server) and reported to onError.
    */
   onRefused?: (error: ProtocolError, message: RefusedMessage) => void | Promise<void>;
+  /**
+   * Ask the server for more only once at most this many messages are held unsettled, then up to
+   * `prefetch` of them at once. Where the adapter reads in batches (Redis), a value below
+   * `prefetch - 1` trades one read per settled message for one read per batch. A worker that
+   * runs `n` at once and holds more than `n` sets it to `n`: it refills when nothing held waits
+   * for a slot. @default prefetch - 1 (refill after every settle)
+   */
+  refillAt?: number;
 }
 
 /** A message a consumer refused (not a weft body): its raw bytes, to settle once. */

@@ -1,18 +1,20 @@
 import { EventEmitter } from 'node:events';
 import { BrokenExecutorError, CancelledError } from '../core/errors.js';
 import { ExecutorBase, type MapChunking } from '../core/executor.js';
+import { logger } from '../log.js';
+import { exposeMetrics, type MetricsEndpoint } from '../observe/endpoint.js';
 import { futureInternals, type Future } from '../core/future.js';
-import type { Job } from '../core/job.js';
+import { taskNameOf, type Job } from '../core/job.js';
 import { isTaskRef, registeredTasks, type AnyTask } from '../core/task.js';
 import { functionSource } from '../pools/source.js';
 import { ConnectionServer } from '../remote/listener.js';
 import type { RefusalReport } from '../remote/refusals.js';
 import { LocalWorkers } from './local-workers.js';
 import { BrokerEngine } from './durable/broker-engine.js';
-import type { BrokerWorkerInfo } from './durable/messages.js';
+import { PREFETCH_PER_SLOT, type BrokerWorkerInfo } from './durable/messages.js';
 import { checkBrokerClusterOptions, type BrokerClusterOptions, type DurableSettings } from './durable/options.js';
 import { checkClusterOptions, type ClusterOptions, type ClusterSettings, type EmbeddedClusterOptions } from './options.js';
-import type { StatusReply, WorkerInfo } from './protocol.js';
+import type { StatusReply, StatusRequest, WorkerInfo } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 import { WorkerSession } from './session.js';
 
@@ -70,6 +72,7 @@ export class ClusterExecutor extends ExecutorBase {
   readonly #durableSettings: DurableSettings | undefined;
   readonly #events = new EventEmitter();
   #server: ConnectionServer | undefined;
+  #metrics: MetricsEndpoint | undefined;
   #local: LocalWorkers | undefined;
   #starting: Promise<void> | undefined;
   #broken: Error | undefined;
@@ -103,6 +106,11 @@ export class ClusterExecutor extends ExecutorBase {
   /** The port workers connect to; 0 until start() has resolved. */
   get port(): number {
     return this.#server?.port ?? 0;
+  }
+
+  /** The port of `/metrics` when started with the `metrics` option; 0 otherwise. */
+  get metricsPort(): number {
+    return this.#metrics?.port ?? 0;
   }
 
   /** `tcp://host:port` for `weft worker --connect`; empty until started. */
@@ -148,6 +156,27 @@ export class ClusterExecutor extends ExecutorBase {
     return this.#durable.inspect(timeout);
   }
 
+  /**
+   * Broker mode: the broker's URL and the queues this cluster sends to (what a dashboard served
+   * from it reads); undefined for an embedded scheduler.
+   */
+  get brokerTarget(): { url: string; queues: string[] } | undefined {
+    const d = this.#durableSettings;
+    return d && { url: d.broker, queues: [...new Set([d.queue, ...Object.values(d.routes)])] };
+  }
+
+  /**
+   * Embedded: the scheduler sends worker `id` (`workers()[i].id`) nothing new from now on, as
+   * when the worker drains itself; what it holds finishes. False if no such worker is connected.
+   */
+  drainWorker(id: number): boolean {
+    if (this.#durable) throw new TypeError('cluster.drainWorker(id) is the embedded scheduler\'s; broker workers drain on SIGTERM or a DRAIN control message (the dashboard sends one)');
+    const member = [...this.#scheduler.members].find((m) => m.id === id);
+    if (!member) return false;
+    this.#scheduler.drain(member);
+    return true;
+  }
+
   /** Tasks that failed after their last attempt, oldest first. */
   deadLetters(): DeadLetter[] {
     return [...this.#deadLetters];
@@ -168,9 +197,27 @@ export class ClusterExecutor extends ExecutorBase {
     return this;
   }
 
-  status(): StatusReply {
+  /**
+   * The embedded scheduler's workers and counters (what `weft status` prints); with
+   * `{ tasks: true }` also the tasks workers hold now and the last finished ones (from then on
+   * the scheduler keeps the last 50).
+   */
+  status(request: StatusRequest = {}): StatusReply {
     const stats = this.stats;
-    return { workers: this.workers(), queued: stats.queued, running: stats.running, completed: stats.completed, failed: stats.failed, deadLetters: this.#deadLetters.length };
+    const reply: StatusReply = { workers: this.workers(), queued: stats.queued, running: stats.running, completed: stats.completed, failed: stats.failed, deadLetters: this.#deadLetters.length };
+    if (request.tasks === true && !this.#durable) reply.tasks = this.#scheduler.tasks.read(this.#scheduler.members);
+    return reply;
+  }
+
+  /**
+   * Cancels the task future `id` that a worker of the embedded scheduler runs now (its signal
+   * aborts there), as `future.cancel()` would: for the dashboard, which holds no future. False
+   * when no worker runs it (finished, still queued, or unknown).
+   */
+  revokeRunning(id: string): boolean {
+    if (this.#durable) throw new TypeError('cluster.revokeRunning(id) is the embedded scheduler\'s; with a broker, cluster.result(id).cancel() revokes');
+    const job = this.#scheduler.running(id);
+    return job !== undefined && job.future.cancel();
   }
 
   // ---- ExecutorBase hooks -------------------------------------------------------------------
@@ -191,6 +238,10 @@ export class ClusterExecutor extends ExecutorBase {
   protected dispatch(job: Job): void {
     if (this.#durable) this.#durable.dispatch(job);
     else this.#scheduler.dispatch(job);
+  }
+
+  protected override cancelHandedOff(): void {
+    void this.#durable?.cancelUnstarted();
   }
 
   protected override abandon(job: Job, reason: unknown): void {
@@ -221,8 +272,14 @@ export class ClusterExecutor extends ExecutorBase {
    */
   protected override chunking(): MapChunking {
     if (this.#durableSettings) {
+      // Broker workers take up to their prefetch in one read: guided chunks cut for their slots
+      // alone would let the first reader hold most of a map (4 large chunks) while the others
+      // wait. Cut for the messages the fleet holds, so what one worker takes is its share; the
+      // smallest chunk is still 1/16 of a slot's share (a slot holds PREFETCH_PER_SLOT messages):
+      // smaller ones would only add messages, each a store, a reply and an acknowledgement.
       const d = this.#durableSettings;
-      return { slots: Math.max(1, this.#durable!.fleetCapacity || d.localWorkers * d.localConcurrency || DEFAULT_BROKER_SLOTS), smallestShare: 16 };
+      const held = this.#durable!.fleetHeld || d.localWorkers * d.localConcurrency * PREFETCH_PER_SLOT || DEFAULT_BROKER_SLOTS;
+      return { slots: Math.max(1, held), smallestShare: 16 / PREFETCH_PER_SLOT };
     }
     const slots = Math.max(1, this.#scheduler.totalSlots || this.#settings.localWorkers * this.#settings.localConcurrency);
     return { slots, smallestShare: 16 };
@@ -232,6 +289,7 @@ export class ClusterExecutor extends ExecutorBase {
     this.#scheduler.close();
     await this.#local?.stop();
     await this.#server?.close('the cluster is shutting down');
+    await this.#metrics?.close();
     await this.#durable?.close();
   }
 
@@ -239,7 +297,7 @@ export class ClusterExecutor extends ExecutorBase {
     if (job.runningAttempt !== attempt) return;
     super.rejectAttempt(job, attempt, error);
     if (job.timer !== undefined && job.future.state === 'running') {
-      this.#events.emit('task-retried', { id: job.id, task: nameOf(job), attempt, error });
+      this.#events.emit('task-retried', { id: job.id, task: taskNameOf(job), attempt, error });
     }
     this.#maybeDead(job, attempt);
   }
@@ -312,9 +370,12 @@ export class ClusterExecutor extends ExecutorBase {
     }, (connection) => new WorkerSession(connection, this.#scheduler, {
       heartbeatInterval: s.heartbeatInterval,
       leaseTimeout: s.leaseTimeout,
-      status: () => this.status(),
+      status: (request) => this.status(request),
+      revoke: (id) => this.revokeRunning(id),
+      drainWorker: (id) => this.drainWorker(id),
       failLease: (lease, error) => this.#scheduler.fail(lease, error),
     }));
+    if (s.metrics) this.#metrics = await exposeMetrics(s.metrics);
     if (s.localWorkers === 0) return;
     const host = s.host === '0.0.0.0' || s.host === '::' ? '127.0.0.1' : s.host;
     const local = new LocalWorkers({
@@ -362,8 +423,10 @@ export class ClusterExecutor extends ExecutorBase {
     const error = futureInternals.outcome(job.future);
     if (error instanceof CancelledError) return;
     this.#dead.add(job);
+    // Broker mode: the worker that stored the dead letter on the server reports it.
+    if (!this.#durable) logger().warn('task dead-lettered after its last attempt', { task: taskNameOf(job), id: job.id, attempts, error });
     if (this.#settings.maxDeadLetters === 0) return;
-    const letter: DeadLetter = { id: job.id, task: nameOf(job), args: job.args, attempts, error, failedAt: new Date() };
+    const letter: DeadLetter = { id: job.id, task: taskNameOf(job), args: job.args, attempts, error, failedAt: new Date() };
     this.#deadLetters.push(letter);
     if (this.#deadLetters.length > this.#settings.maxDeadLetters) this.#deadLetters.shift();
     this.#events.emit('task-dead', letter);
@@ -393,10 +456,6 @@ function embeddedPlaceholder(d: DurableSettings): ClusterSettings {
   return {
     host: '127.0.0.1', port: 0, tls: undefined, authkey: Buffer.alloc(0), localWorkers: 0, localPool: d.localPool,
     localConcurrency: d.localConcurrency, allowFunctions: false, concurrency: d.concurrency, heartbeatInterval: 1000,
-    leaseTimeout: 10_000, unroutableTimeout: 5000, maxRedeliveries: 10, maxDeadLetters: d.maxDeadLetters,
+    leaseTimeout: 10_000, unroutableTimeout: 5000, maxRedeliveries: 10, maxDeadLetters: d.maxDeadLetters, metrics: undefined,
   };
-}
-
-function nameOf(job: Job): string {
-  return job.task?.taskName ?? (job.fn.name || 'anonymous function');
 }

@@ -12,11 +12,12 @@
 import { BrokerWorker } from './durable/broker-worker.js';
 import type { PoolKind } from './protocol.js';
 import { ClusterWorker } from './worker.js';
+import { consoleLogger, logger, setLogger } from '../log.js';
 
 const raw = process.env.WEFT_LOCAL_WORKER;
 delete process.env.WEFT_LOCAL_WORKER;
 if (!raw) {
-  console.error('weft local worker: WEFT_LOCAL_WORKER is not set; this module is started by ClusterExecutor');
+  logger().error('weft local worker: WEFT_LOCAL_WORKER is not set; this module is started by ClusterExecutor');
   process.exit(2);
 }
 const config = JSON.parse(raw) as {
@@ -25,6 +26,8 @@ const config = JSON.parse(raw) as {
   broker: string; resultBackend: string | false; resultTtl: number; queues: string[]; tasks: string[];
 };
 
+// Its diagnostics (reconnects, a lost broker) reach the parent's stderr, named after it.
+setLogger(consoleLogger({ base: { localWorker: config.name } }));
 process.on('disconnect', () => process.exit(0));
 const worker = config.mode === 'broker'
   ? await BrokerWorker.start({
@@ -36,7 +39,7 @@ const worker = config.mode === 'broker'
     pool: config.pool,
     concurrency: config.concurrency,
     name: config.name,
-    log: (line) => { if (!/^consuming /.test(line)) console.error(`weft local worker ${config.name}: ${line}`); },
+    log: (line, level = 'info') => { if (level !== 'debug' && !/^consuming /.test(line)) logger()[level](`weft local worker ${config.name}: ${line}`); },
   })
   : await ClusterWorker.start({
     connect: config.connect,
@@ -52,7 +55,7 @@ process.on('SIGTERM', () => void worker.drain());
 worker.done.then(
   () => process.exit(0),
   (error: Error) => {
-    console.error(`weft local worker: ${error.message}`);
+    logger().error(`weft local worker: ${error.message}`);
     process.exit(1);
   },
 );

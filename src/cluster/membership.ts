@@ -41,6 +41,11 @@ export class Lease {
     /** The worker enforces the attempt's timeout itself (so the task's signal sees TimeoutError). */
     readonly timed: boolean,
   ) {}
+
+  /** Epoch ms it was sent to the worker (the dashboard's running tasks). */
+  readonly startedAt = Date.now();
+  /** The last progress the task reported. */
+  progress: unknown = undefined;
 }
 
 /** Work a worker should hold beyond what it runs: enough to hide a round trip, small enough to balance. */

@@ -1,8 +1,9 @@
 import type { TlsOptions } from 'node:tls';
-import { checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
+import { checkKnownOptions, checkMilliseconds, checkNonNegativeInteger, checkPositiveInteger, expected } from '../core/validate.js';
 import { authkeyBytes } from '../remote/handshake.js';
 import type { BrokerClusterOptions } from './durable/options.js';
 import { POOL_KINDS, type PoolKind } from './protocol.js';
+import { checkMetricsEndpoint, type MetricsEndpointOptions } from '../observe/endpoint.js';
 
 /** `new ClusterExecutor({ listen, authkey })`: the scheduler lives in this process; workers connect to it. */
 export interface EmbeddedClusterOptions {
@@ -35,6 +36,11 @@ export interface EmbeddedClusterOptions {
   maxRedeliveries?: number;
   /** How many failed tasks `deadLetters()` keeps (the oldest go first). @default 1000 */
   maxDeadLetters?: number;
+  /**
+   * Serve this process's Prometheus metrics on `http://HOST:PORT/metrics` once started (loopback
+   * by default; needs prom-client). Read the port from `cluster.metricsPort`. @default off
+   */
+  metrics?: MetricsEndpointOptions;
 }
 
 /** Either an embedded scheduler (`listen`) or a broker (`broker`, see BrokerClusterOptions). */
@@ -55,13 +61,17 @@ export interface ClusterSettings {
   unroutableTimeout: number;
   maxRedeliveries: number;
   maxDeadLetters: number;
+  metrics: MetricsEndpointOptions | undefined;
 }
 
 export function checkClusterOptions(options: unknown): ClusterSettings {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(expected('options', 'an object such as { listen: { port: 0 }, authkey }', options));
   }
-  const o = options as EmbeddedClusterOptions;
+  const o = checkKnownOptions('ClusterExecutor({ listen })', options as EmbeddedClusterOptions, {
+    listen: true, authkey: true, localWorkers: true, localPool: true, localConcurrency: true, allowFunctions: true, concurrency: true,
+    heartbeatInterval: true, leaseTimeout: true, unroutableTimeout: true, maxRedeliveries: true, maxDeadLetters: true, metrics: true,
+  });
   if (typeof o.listen !== 'object' || o.listen === null) throw new TypeError(expected('listen', 'an object such as { host, port }', o.listen));
   const host = o.listen.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new TypeError(expected('listen.host', 'a host name or address', host));
@@ -90,6 +100,7 @@ export function checkClusterOptions(options: unknown): ClusterSettings {
     unroutableTimeout: checkMilliseconds('unroutableTimeout', o.unroutableTimeout ?? 5000),
     maxRedeliveries: checkNonNegativeInteger('maxRedeliveries', o.maxRedeliveries ?? 10),
     maxDeadLetters: checkNonNegativeInteger('maxDeadLetters', o.maxDeadLetters ?? 1000),
+    metrics: checkMetricsEndpoint('metrics', o.metrics),
   };
 }
 

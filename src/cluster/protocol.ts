@@ -5,17 +5,21 @@
  *
  *   worker ── JOIN {name, host, pid, tasks, anyModule, functions, capacity, pool} ──▶ scheduler
  *   worker ◀─ WELCOME {workerId, heartbeatInterval, leaseTimeout} ───────────────── scheduler
- *   worker ◀─ WORK   flat records: DEF | CALL | CHUNK | CANCEL, many per frame ──── scheduler
+ *   worker ◀─ WORK   flat records: DEF | CALL | CHUNK | CANCEL | TRACE, many per frame ─ scheduler
  *   worker ── DONE   flat records: OK | ERR | YIELD | PROGRESS, many per frame ───▶ scheduler
  *   worker ── HEARTBEAT {inFlight, completed, failed} every heartbeatInterval ─────▶ scheduler
  *   worker ── DRAIN  (takes nothing new from now on) ──────────────────────────────▶ scheduler
- *   client ── STATUS (request id) ──▶ scheduler ── STATUS_REPLY {workers, stats} ──▶ client
+ *   client ── STATUS {tasks?} ──▶ scheduler ── STATUS_REPLY {workers, stats, tasks?} ──▶ client
+ *   client ── REVOKE {id} ──▶ scheduler (cancels that future) ── REVOKE_REPLY {revoked} ──▶ client
+ *   client ── DRAIN_WORKER {worker} ──▶ scheduler (sends it nothing new) ── DRAIN_REPLY {drained} ──▶ client
  *
  * Records are flattened into one array per frame (no array per record): a batch of a thousand
  * small calls is one MessagePack array and one write. Every call carries a lease id chosen by
  * the scheduler; results name the lease, so a result for a lease the scheduler has revoked
  * (the worker was presumed lost) is recognised and dropped.
  */
+import { ProtocolError } from '../core/errors.js';
+
 export const ClusterFrame = {
   JOIN: 0x20,
   WELCOME: 0x21,
@@ -25,6 +29,10 @@ export const ClusterFrame = {
   DRAIN: 0x25,
   STATUS: 0x26,
   STATUS_REPLY: 0x27,
+  REVOKE: 0x28,
+  REVOKE_REPLY: 0x29,
+  DRAIN_WORKER: 0x2a,
+  DRAIN_REPLY: 0x2b,
 } as const;
 
 // WORK records (scheduler → worker) and their widths, op included.
@@ -36,7 +44,10 @@ export const CALL = 2;
 export const CHUNK = 3;
 /** [CANCEL, leaseId, reasonName, reasonMessage] */
 export const CANCEL = 4;
+/** [TRACE, traceparent]: the next CALL/CHUNK's trace carrier; sent only while tracing. */
+export const TRACE = 5;
 export const DEF_WIDTH = 6;
+export const TRACE_WIDTH = 2;
 export const CALL_WIDTH = 7;
 export const CANCEL_WIDTH = 4;
 
@@ -100,6 +111,44 @@ export interface WorkerInfo {
 
 export type WorkerState = 'ready' | 'draining' | 'unresponsive';
 
+/** What a STATUS request asks for beyond workers and counters. */
+export interface StatusRequest {
+  /** The running tasks and the recently finished ones (the dashboard's lists). */
+  tasks?: boolean;
+}
+
+/** A task a worker holds now, or one that finished lately (newest first), as STATUS reports it. */
+export interface TaskInfo {
+  /** The future's id: what REVOKE names. */
+  id: string;
+  task: string;
+  attempt: number;
+  /** The worker's name. */
+  worker: string;
+  /** Epoch ms: when the scheduler sent it to the worker. */
+  startedAt: number;
+  finishedAt?: number;
+  state: 'running' | 'done' | 'failed';
+  /** The last progress the task reported. */
+  progress?: unknown;
+  /** `Name: message` of a failed attempt. */
+  error?: string;
+}
+
+/** Checks a DRAIN_WORKER body: `{ worker: <the scheduler's worker id> }`. */
+export function checkDrainWorker(value: unknown): number {
+  const worker = (value as { worker?: unknown } | null)?.worker;
+  if (!Number.isSafeInteger(worker) || (worker as number) < 1) throw new ProtocolError('a DRAIN_WORKER frame must carry { worker: a worker id (a positive integer) }');
+  return worker as number;
+}
+
+/** Checks a REVOKE body: `{ id: string }`. */
+export function checkRevoke(value: unknown): string {
+  const id = (value as { id?: unknown } | null)?.id;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 200) throw new ProtocolError('a REVOKE frame must carry { id: string } (1 to 200 characters)');
+  return id;
+}
+
 export interface StatusReply {
   workers: WorkerInfo[];
   queued: number;
@@ -107,6 +156,8 @@ export interface StatusReply {
   completed: number;
   failed: number;
   deadLetters: number;
+  /** Present when the request asked for tasks (a scheduler of an earlier weft never sends it). */
+  tasks?: { running: TaskInfo[]; recent: TaskInfo[] };
 }
 
 /** Checks the shape of a JOIN body: nothing from the network is trusted. */

@@ -1,10 +1,12 @@
 import { CancelledError, TimeoutError, WorkerCrashedError } from '../core/errors.js';
-import type { Job } from '../core/job.js';
+import { taskNameOf, type Job } from '../core/job.js';
 import { PriorityQueue } from '../core/job-queue.js';
 import { functionSource } from '../pools/source.js';
 import { UnknownTaskError } from './errors.js';
 import { Lease, Member, type TaskDef, type WorkerLink } from './membership.js';
 import { DONE_WIDTH, ERR, OK, PROGRESS, YIELD, type JoinMessage } from './protocol.js';
+import { logger } from '../log.js';
+import { TaskBoard } from './task-board.js';
 
 /**
  * The cluster's scheduling state, independent of any transport: which worker holds which
@@ -64,6 +66,8 @@ export class Scheduler {
   #leaseCheck: ReturnType<typeof setInterval> | undefined;
   /** Results that arrived for revoked leases. */
   dropped = 0;
+  /** Running and recent tasks, for STATUS {tasks: true}. */
+  readonly tasks = new TaskBoard();
   /**
    * Slots of local workers still starting, until the first worker joins. They count as
    * capacity, as a pool's threads do while they start: jobs go to the running state and wait
@@ -137,7 +141,11 @@ export class Scheduler {
   /** The worker is gone: its leases go back to the queue. */
   leave(member: Member, reason: string): void {
     if (!this.#members.delete(member.id)) return;
+    const held = member.leases.size;
     this.#redeliverAll(member, reason);
+    // A worker that held nothing (one that drained, or the cluster shutting down) left in order.
+    if (held === 0) logger().info('worker left', { worker: member.join.name, reason });
+    else logger().warn(`worker lost holding ${held} task(s); they run again elsewhere`, { worker: member.join.name, reason });
     this.#host.emit('worker-lost', { ...member.info(), reason });
     this.#reroute();
     if (this.#members.size === 0 && this.#leaseCheck) this.#leaseCheck = void clearInterval(this.#leaseCheck);
@@ -206,6 +214,7 @@ export class Scheduler {
       const job = lease.job;
       if (op === YIELD) this.#host.pushValue(job, lease.attempt, value);
       else if (op === PROGRESS) {
+        lease.progress = value;
         if (job.runningAttempt === lease.attempt) job.progress(value);
       } else if (op === OK || op === ERR) {
         member.leases.delete(lease.id);
@@ -213,6 +222,7 @@ export class Scheduler {
         settled++;
         // Jobs parked earlier go before the executor's queue gets the room.
         if (this.#parkedCount > 0) this.#unpark(member);
+        this.tasks.finished(lease, op === OK, value);
         if (op === OK) {
           // Tasks, not leases: a chunk of map's (or of a group's) calls counts each call.
           member.completed += job.kind === 'call' ? 1 : job.args.length;
@@ -224,6 +234,12 @@ export class Scheduler {
       }
     }
     member.settled(settled, performance.now());
+  }
+
+  /** The job of future `id` if a worker holds it now (what the dashboard lists and revokes). */
+  running(id: string): Job | undefined {
+    for (const member of this.#members.values()) for (const lease of member.leases.values()) if (lease.job.id === id) return lease.job;
+    return undefined;
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -360,6 +376,7 @@ export class Scheduler {
       m.revoked.push(...m.leases.keys());
       const reason = `its lease expired: nothing heard from it for ${now - m.lastHeard} ms (leaseTimeout ${this.#settings.leaseTimeout} ms)`;
       this.#redeliverAll(m, reason);
+      logger().warn('worker lost; its tasks run again elsewhere', { worker: m.join.name, reason });
       this.#host.emit('worker-lost', { ...m.info(), reason });
       this.#reroute();
     }
@@ -386,16 +403,14 @@ export class Scheduler {
       });
       return this.#host.rejectAttempt(job, lease.attempt, error);
     }
-    this.#host.emit('task-redelivered', { id: job.id, task: this.#nameOf(job), worker: worker.id, reason, redeliveries: losses });
+    this.#host.emit('task-redelivered', { id: job.id, task: taskNameOf(job), worker: worker.id, reason, redeliveries: losses });
     this.#host.requeueAttempt(job, lease.attempt);
   }
 
   #drop(member: Member, leaseId: unknown): void {
     this.dropped++;
+    logger().info('dropped a late result: its lease was revoked and the task ran elsewhere', { worker: member.join.name, lease: String(leaseId) });
     this.#host.emit('result-dropped', { worker: member.id, lease: leaseId });
   }
 
-  #nameOf(job: Job): string {
-    return job.task?.taskName ?? (job.fn.name || 'anonymous function');
-  }
 }

@@ -4,19 +4,26 @@ import type { Connection } from '../remote/connection.js';
 import { HEADER_SIZE } from '../remote/frame.js';
 import type { Lease, Member, TaskDef, WorkerLink } from './membership.js';
 import {
-  CALL, CALL_WIDTH, CANCEL, CANCEL_WIDTH, CHUNK, checkJoin, ClusterFrame, DEF, DEF_WIDTH, type StatusReply, type WelcomeMessage,
+  CALL, CALL_WIDTH, CANCEL, CANCEL_WIDTH, CHUNK, checkDrainWorker, checkJoin, checkRevoke, ClusterFrame, DEF, DEF_WIDTH, TRACE, TRACE_WIDTH,
+  type StatusReply, type StatusRequest, type WelcomeMessage,
 } from './protocol.js';
 import type { Scheduler } from './scheduler.js';
+import { hooks } from '../observe/hooks.js';
 
 /**
  * The scheduler's end of one authenticated connection. The first frame says what the peer is:
- * JOIN makes it a worker (a Member of the scheduler), STATUS a status client. Outgoing work is
+ * JOIN makes it a worker (a Member of the scheduler), STATUS, REVOKE or DRAIN_WORKER a client (the CLI, the
+ * dashboard) that may ask again on the same connection. Outgoing work is
  * collected in one flat array and leaves as one WORK frame per tick, however many calls.
  */
 export interface SessionSettings {
   heartbeatInterval: number;
   leaseTimeout: number;
-  status(): StatusReply;
+  status(request: StatusRequest): StatusReply;
+  /** Cancels the future `id` if a worker runs it; false when none does. */
+  revoke(id: string): boolean;
+  /** The scheduler sends worker `id` nothing new; false when no such worker is connected. */
+  drainWorker(id: number): boolean;
   /** A job whose arguments could not be encoded fails with `error`. */
   failLease(lease: Lease, error: Error): void;
 }
@@ -54,6 +61,8 @@ export class WorkerSession implements WorkerLink {
     this.#outLeases.push(lease);
     // map's items travel as argument lists: the cluster protocol has one chunk shape.
     const args = job.kind === 'items' ? job.args.map((item) => [item]) : job.args;
+    const trace = hooks.current?.carrierOf(job);
+    if (trace !== undefined) this.#queue(TRACE, trace);
     this.#queue(job.kind === 'call' ? CALL : CHUNK, lease.id, taskId, job.id, lease.attempt, timeout, args);
   }
 
@@ -84,10 +93,19 @@ export class WorkerSession implements WorkerLink {
 
   #opening(type: number, id: number, value: unknown): void {
     if (type === ClusterFrame.STATUS) {
-      this.#connection.send(this.#codec.encodeFrame(ClusterFrame.STATUS_REPLY, id, this.#settings.status()));
+      const request = (typeof value === 'object' && value !== null ? value : {}) as { tasks?: unknown };
+      this.#connection.send(this.#codec.encodeFrame(ClusterFrame.STATUS_REPLY, id, this.#settings.status({ tasks: request.tasks === true })));
       return;
     }
-    if (type !== ClusterFrame.JOIN) throw new ProtocolError(`expected JOIN or STATUS to open a cluster session, got type 0x${type.toString(16)}`);
+    if (type === ClusterFrame.REVOKE) {
+      this.#connection.send(this.#codec.encodeFrame(ClusterFrame.REVOKE_REPLY, id, { revoked: this.#settings.revoke(checkRevoke(value)) }));
+      return;
+    }
+    if (type === ClusterFrame.DRAIN_WORKER) {
+      this.#connection.send(this.#codec.encodeFrame(ClusterFrame.DRAIN_REPLY, id, { drained: this.#settings.drainWorker(checkDrainWorker(value)) }));
+      return;
+    }
+    if (type !== ClusterFrame.JOIN) throw new ProtocolError(`expected JOIN, STATUS, REVOKE or DRAIN_WORKER to open a cluster session, got type 0x${type.toString(16)}`);
     let join;
     try {
       join = checkJoin(value);
@@ -138,7 +156,7 @@ export class WorkerSession implements WorkerLink {
     let call = 0;
     for (let i = 0; i < out.length;) {
       const op = out[i];
-      const width = op === DEF ? DEF_WIDTH : op === CANCEL ? CANCEL_WIDTH : CALL_WIDTH;
+      const width = op === DEF ? DEF_WIDTH : op === CANCEL ? CANCEL_WIDTH : op === TRACE ? TRACE_WIDTH : CALL_WIDTH;
       const record = out.slice(i, i + width);
       i += width;
       const lease = op === CALL || op === CHUNK ? leases[call++] : undefined;

@@ -10,6 +10,7 @@ import { ProcessPool } from '../pools/process-pool.js';
 import { ThreadPool } from '../pools/thread-pool.js';
 import { CALL, ERR, OK, PROGRESS, YIELD, type PoolKind } from './protocol.js';
 import type { TaskEntry, TaskTable } from './worker-tasks.js';
+import { hooks } from '../observe/hooks.js';
 
 /**
  * The worker side of a lease: runs the scheduler's calls on this worker's local pool and reports
@@ -46,6 +47,8 @@ interface Running {
 class Pending implements Running {
   readonly started = false;
   cancelled: Error | undefined;
+  /** The trace it was received in, resumed when it starts (it may wait for a module or a slot). */
+  trace: string | undefined;
   constructor(
     readonly op: number, readonly leaseId: number, readonly taskId: number, readonly id: string,
     readonly attempt: number, readonly timeout: number, readonly args: unknown[],
@@ -103,6 +106,7 @@ export class Runner {
   run(op: number, leaseId: number, taskId: number, id: string, attempt: number, timeout: number, args: unknown[]): void {
     if (this.#running.has(leaseId)) return; // a duplicate delivery of a lease already here
     const pending = new Pending(op, leaseId, taskId, id, attempt, timeout, args);
+    pending.trace = hooks.current?.carrier();
     this.#running.set(leaseId, pending);
     this.#backlog.push(pending);
     if (this.#gate === Infinity) this.#drain(); // other threads or processes run them
@@ -160,7 +164,8 @@ export class Runner {
       this.#backlog.shift();
       if (this.#running.get(pending.leaseId) !== pending) continue;
       if (slot instanceof Error) this.#finish(pending.leaseId, ERR, slot);
-      else this.#start(slot, pending);
+      else if (pending.trace === undefined || hooks.current === undefined) this.#start(slot, pending);
+      else hooks.current.withCarrier(pending.trace, () => this.#start(slot, pending));
     }
   }
 

@@ -9,11 +9,14 @@ import { dial, parseAddress } from '../remote/dial.js';
 import { HEADER_SIZE } from '../remote/frame.js';
 import { authkeyBytes } from '../remote/handshake.js';
 import {
-  CALL, CALL_WIDTH, CANCEL, CANCEL_WIDTH, CHUNK, ClusterFrame, DEF, DEF_WIDTH, DONE_WIDTH, ERR, OK, POOL_KINDS, PROGRESS,
+  CALL, CALL_WIDTH, CANCEL, CANCEL_WIDTH, CHUNK, ClusterFrame, DEF, DEF_WIDTH, DONE_WIDTH, ERR, OK, POOL_KINDS, PROGRESS, TRACE, TRACE_WIDTH,
   type JoinMessage, type PoolKind, type WelcomeMessage,
 } from './protocol.js';
 import { createPool, Runner } from './worker-runner.js';
+import { TracedWork } from '../observe/traced-work.js';
+import { diagnostics } from '../observe/diagnostics.js';
 import { loadTaskModules, TaskTable } from './worker-tasks.js';
+import { RetryReport, type LevelledLog } from './retry-report.js';
 
 /**
  * `weft worker`: joins a cluster's scheduler, announces its tasks and capacity, runs what it is
@@ -45,8 +48,8 @@ export interface ClusterWorkerOptions {
   anyModule?: boolean;
   /** Longest pause between reconnection attempts, in ms. @default 5000 */
   maxReconnectDelay?: number;
-  /** Where progress lines go. @default none */
-  log?: (line: string) => void;
+  /** Where progress lines go, with their level (connection trouble is 'warn'). @default none */
+  log?: LevelledLog;
 }
 
 type Settings = Required<Pick<ClusterWorkerOptions, 'connect' | 'pool' | 'concurrency' | 'name' | 'allowFunctions' | 'anyModule' | 'maxReconnectDelay'>> & { authkey: Buffer };
@@ -56,7 +59,8 @@ const DEFAULT_MAX_RECONNECT_MS = 5000;
 
 export class ClusterWorker {
   readonly #options: Settings;
-  readonly #log: (line: string) => void;
+  readonly #log: LevelledLog;
+  readonly #retry: RetryReport;
   readonly #table: TaskTable;
   readonly #runner: Runner;
   readonly #codec = new Codec();
@@ -68,11 +72,16 @@ export class ClusterWorker {
   #joinWaiters: ((error?: Error) => void)[] = [];
   #wakeReconnect: (() => void) | undefined;
   #loop: Promise<void>;
+  /** Leases received with a trace carrier, until their outcome goes back. */
+  readonly #traced = new TracedWork();
+  /** Task names by the scheduler's task id, for span names. */
+  readonly #taskNames: string[] = [];
 
-  private constructor(options: Settings, table: TaskTable, pool: Executor, log: (line: string) => void) {
+  private constructor(options: Settings, table: TaskTable, pool: Executor, log: LevelledLog) {
     this.#options = options;
     this.#table = table;
     this.#log = log;
+    this.#retry = new RetryReport('reach', options.connect, options.maxReconnectDelay, log);
     // Pools on this event loop take calls up to their concurrency (see Runner); the others all.
     const gate = options.pool === 'green' || options.pool === 'inline' ? options.concurrency : Infinity;
     this.#runner = new Runner(pool, table, (op, lease, value) => this.#emit(op, lease, value), gate, () => this.#flush());
@@ -106,7 +115,7 @@ export class ClusterWorker {
       allowFunctions,
       anyModule,
       maxReconnectDelay: options.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_MS,
-    }, table, pool, options.log ?? (() => {}));
+    }, table, pool, diagnostics(options.log, { worker: options.name ?? `${hostname()}:${process.pid}` }));
   }
 
   /** Task names this worker offers. */
@@ -168,18 +177,19 @@ export class ClusterWorker {
           break;
         }
         failures = 0;
+        this.#retry.succeeded();
         await this.#session(connection);
       } catch (error) {
         if (error instanceof AuthenticationError) {
           this.#state = 'closed';
-          this.#log(`cannot join ${this.#options.connect}: ${error.message}`);
+          this.#log(`cannot join ${this.#options.connect}: ${error.message}`, 'error');
           for (const wake of this.#joinWaiters.splice(0)) wake(error);
           await this.#runner.close();
           throw error;
         }
         if (this.#closed) break;
         failures++;
-        this.#log(`cannot reach ${this.#options.connect}: ${(error as Error).message}`);
+        this.#retry.failed(error as Error);
       }
       if (this.#closed || this.#state === 'draining' && this.#runner.inFlight === 0) break;
       const delay = Math.min(this.#options.maxReconnectDelay, FIRST_RECONNECT_MS * 2 ** Math.min(failures, 16)) * (0.5 + Math.random() / 2);
@@ -215,7 +225,7 @@ export class ClusterWorker {
         this.#out = [];
         this.#connection = undefined;
         if (this.#state !== 'closed') {
-          this.#log(`lost the scheduler (${error.message}); reconnecting`);
+          this.#log(`lost the scheduler (${error.message}); reconnecting`, 'warn');
           // The scheduler has put these back in its queue; their results could not be delivered.
           this.#runner.cancelAll('the worker lost its connection to the scheduler');
         }
@@ -247,14 +257,23 @@ export class ClusterWorker {
   }
 
   #work(records: unknown[]): void {
+    let trace: string | undefined;
     for (let i = 0; i < records.length;) {
       const op = records[i];
       if (op === CALL || op === CHUNK) {
         if (this.#state === 'closed') return;
-        this.#runner.run(op, records[i + 1] as number, records[i + 2] as number, String(records[i + 3]), Number(records[i + 4]), Number(records[i + 5]) || 0, records[i + 6] as unknown[]);
+        const leaseId = records[i + 1] as number;
+        const run = () => this.#runner.run(op, leaseId, records[i + 2] as number, String(records[i + 3]), Number(records[i + 4]), Number(records[i + 5]) || 0, records[i + 6] as unknown[]);
+        if (trace === undefined) run();
+        else this.#traced.begin(leaseId, this.#taskNames[records[i + 2] as number] ?? 'task', trace, { 'messaging.message.id': String(records[i + 3]), 'weft.task.attempt': Number(records[i + 4]) }, run);
+        trace = undefined;
         i += CALL_WIDTH;
+      } else if (op === TRACE) {
+        trace = typeof records[i + 1] === 'string' ? records[i + 1] as string : undefined;
+        i += TRACE_WIDTH;
       } else if (op === DEF) {
         this.#table.define(records[i + 1] as number, records[i + 2] as string, records[i + 3] as string, records[i + 4] as string, records[i + 5] as string | null);
+        if (typeof records[i + 1] === 'number' && records[i + 1] as number < 1_000_000) this.#taskNames[records[i + 1] as number] = String(records[i + 2]);
         i += DEF_WIDTH;
       } else if (op === CANCEL) {
         this.#runner.cancel(records[i + 1] as number, String(records[i + 2]), String(records[i + 3]));
@@ -277,6 +296,7 @@ export class ClusterWorker {
       op = ERR;
       value = new TypeError(`the task's result cannot be serialised: a ${typeof value} cannot be sent to the scheduler`);
     }
+    if (op === OK || op === ERR) this.#traced.end(leaseId, op === ERR ? value ?? 'failed' : undefined);
     this.#out.push(op, leaseId, value);
     if (!this.#flushQueued) {
       this.#flushQueued = true;

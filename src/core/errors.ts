@@ -11,7 +11,8 @@
  *   ├── BrokenExecutorError   the executor can no longer run tasks
  *   ├── AuthenticationError   a peer failed (or refused) the authkey handshake
  *   ├── ProtocolError         a peer sent bytes that break the wire protocol or its limits
- *   └── ConnectionClosedError the connection a call was waiting on closed
+ *   ├── ConnectionClosedError the connection a call was waiting on closed
+ *   └── MissingDependencyError an optional package a URL needs is not installed
  */
 
 export class WeftError extends Error {
@@ -51,6 +52,18 @@ export class ProtocolError extends WeftError {
 
 export class ConnectionClosedError extends WeftError {
   override readonly code = 'weft:connection-closed';
+}
+
+/**
+ * A broker client (ioredis, amqplib, nats, kafkajs, zeromq, the SQS SDK) is an optional peer
+ * dependency: installed by the program that opens its URLs, not by weft. `packageName` is what
+ * to install; the message says the command.
+ */
+export class MissingDependencyError extends WeftError {
+  override readonly code = 'weft:missing-dependency';
+  constructor(readonly packageName: string, purpose: string, options?: ErrorOptions) {
+    super(`${purpose} needs the ${packageName} package, an optional peer dependency of weft that is not installed: npm i ${packageName}`, options);
+  }
 }
 
 export interface WorkerCrashInfo {

@@ -2,11 +2,12 @@ import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import type { Future } from './future.js';
 import { futureInternals } from './future.js';
 import { invokeChunk, invokeTask, isPromiseLike } from './invoke.js';
-import { Job, type JobKind, type JobOwner } from './job.js';
+import { Job, taskNameOf, type JobKind, type JobOwner } from './job.js';
 import { PriorityQueue } from './job-queue.js';
 import { checkMapOptions, collectResults, isChunked, streamResults, toSource, type MapOptions, type MapPlan, type SubmitBatch } from './map.js';
 import { checkTask, isTaskRef, type AnyTask, type TaskArgs, type TaskRef, type TaskResult, type TaskYield } from './task.js';
 import { expected } from './validate.js';
+import { hooks } from '../observe/hooks.js';
 
 /**
  * The executor contract, implemented once. A backend only says how many jobs it can run at
@@ -33,7 +34,11 @@ export interface Executor {
 export interface ShutdownOptions {
   /** Resolve only once every submitted task has finished and the backend has closed. @default true */
   wait?: boolean;
-  /** Cancel the tasks that have not started yet. @default false */
+  /**
+   * Cancel the tasks that have not started yet. On a broker-backed cluster: the tasks handed to
+   * the broker that no worker says it runs (revoked: dropped when a worker takes them).
+   * @default false
+   */
   cancelPending?: boolean;
 }
 
@@ -142,6 +147,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     if (cancelPending) {
       this.#cancelPending = true;
       for (const job of this.#queue.drain()) job.future.cancel();
+      this.cancelHandedOff();
     }
     if (this.#state === 'open') this.#state = 'shutting-down';
     this.#closing ??= this.#drained().then(() => this.close()).then(() => {
@@ -159,6 +165,12 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 
   // ---- backend side -------------------------------------------------------------------------
+
+  /**
+   * shutdown({ cancelPending }): a backend whose dispatched jobs may still wait somewhere it
+   * cannot see (a broker queue) cancels them here; the default has none.
+   */
+  protected cancelHandedOff(): void {}
 
   /** Runs a job's function in this thread and reports its outcome. */
   protected runHere(job: Job, asyncContext = true): void {
@@ -186,6 +198,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   protected resolveAttempt(job: Job, attempt: number, value: unknown): void {
     if (job.runningAttempt !== attempt) return;
     this.#leaveSlot(job);
+    hooks.current?.attemptEnded(this.kind, job, 'ok');
     if (job.future.state === 'running') futureInternals.setResult(job.future, value);
     this.#finalize(job);
     this.#pump();
@@ -194,10 +207,14 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   protected rejectAttempt(job: Job, attempt: number, error: unknown): void {
     if (job.runningAttempt !== attempt) return;
     this.#leaveSlot(job);
+    const h = hooks.current;
+    h?.attemptEnded(this.kind, job, 'error', error);
     if (job.future.state === 'running') {
       const retries = job.options.retries ?? 0;
-      if (job.attempt <= retries && !(error instanceof CancelledError) && !this.#cancelPending && !this.remoteAttempts) this.#scheduleRetry(job);
-      else futureInternals.setException(job.future, error);
+      if (job.attempt <= retries && !(error instanceof CancelledError) && !this.#cancelPending && !this.remoteAttempts) {
+        h?.taskRetrying(this.kind, job, error);
+        this.#scheduleRetry(job);
+      } else futureInternals.setException(job.future, error);
     }
     this.#finalize(job);
     this.#pump();
@@ -210,6 +227,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   protected requeueAttempt(job: Job, attempt: number): void {
     if (job.runningAttempt !== attempt) return;
     this.#leaveSlot(job);
+    hooks.current?.attemptEnded(this.kind, job, 'requeued');
     job.attempt--;
     if (job.future.done() || this.#cancelPending) {
       if (!job.future.done()) job.future.cancel();
@@ -227,6 +245,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
 
   /** Called by a job when its future is cancelled. */
   jobCancelled(job: Job): void {
+    hooks.current?.taskCancelled(this.kind, job);
     if (job.runningAttempt !== 0) {
       const reason = new CancelledError(`future ${job.id} was cancelled while running`);
       job.abort(reason);
@@ -250,6 +269,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     const ref: TaskRef | undefined = isTaskRef(task) ? task : undefined;
     const job = new Job(this, ref ? ref.fn : task as (...args: any[]) => unknown, args.length === 0 ? NO_ARGS : args, kind, ref, ref?.options, this.nextJobId());
     this.#live++;
+    hooks.current?.taskSubmitted(this, this.kind, job);
     this.#enqueue(job);
     return job.future;
   }
@@ -327,6 +347,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     if (job.future.state === 'pending') futureInternals.setRunning(job.future);
     const attempt = job.beginAttempt();
     this.#active++;
+    hooks.current?.attemptStarted(this.kind, job);
     const timeout = job.options.timeout;
     if (timeout !== undefined && !this.remoteAttempts) job.timer = setTimeout(() => this.#timedOut(job, attempt, timeout), timeout);
     try {
@@ -339,7 +360,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   #timedOut(job: Job, attempt: number, timeout: number): void {
     job.timer = undefined;
     if (job.runningAttempt !== attempt) return;
-    const name = job.task?.taskName ?? (job.fn.name || 'anonymous function');
+    const name = taskNameOf(job);
     const error = new TimeoutError(`task ${name} (future ${job.id}, attempt ${attempt}) ran past its timeout of ${timeout} ms`);
     job.abort(error);
     // With no retry left the caller learns at once; the attempt keeps its slot until it ends.
@@ -378,6 +399,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     if (state === 'done') this.#counts.completed++;
     else if (state === 'failed') this.#counts.failed++;
     else this.#counts.cancelled++;
+    hooks.current?.taskFinished(this.kind, job, state);
     if (--this.#live === 0 && this.#drainWaiters.length > 0) {
       for (const wake of this.#drainWaiters.splice(0)) wake();
     }

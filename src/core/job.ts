@@ -50,6 +50,8 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
   timer: ReturnType<typeof setTimeout> | undefined;
   /** The backend's handle on the running attempt (which worker holds it); the core never reads it. */
   slot: unknown = undefined;
+  /** Observability's state for this job (observe/observer.ts); stays undefined while it is off. */
+  observed: unknown = undefined;
   #owner: JobOwner;
   #onCallerAbort: (() => void) | undefined;
 
@@ -105,4 +107,9 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
     this.#onCallerAbort = () => this.future.cancel();
     signal.addEventListener('abort', this.#onCallerAbort, { once: true });
   }
+}
+
+/** The name a job's task goes by in errors, events and lists: its task name, else its function's. */
+export function taskNameOf(job: Job): string {
+  return job.task?.taskName ?? (job.fn.name || 'anonymous function');
 }

@@ -50,3 +50,21 @@ export function checkFiniteNumber(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(expected(name, 'a finite number', value));
   return value;
 }
+
+/**
+ * JavaScript callers get no type check: `new ThreadPool({ worker: 2 })` would quietly run with
+ * the default. An option name the constructor does not know is a TypeError naming the known ones.
+ * `known` is a Record over every key of the options type, so adding an option without listing it
+ * here fails to compile.
+ */
+export function checkKnownOptions<T extends object>(what: string, options: T, known: Record<keyof T, true>): T {
+  if (typeof options !== 'object' || options === null) return options;
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(known, key)) {
+      const names = Object.keys(known);
+      const near = names.find((name) => name.toLowerCase().startsWith(key.toLowerCase()) || key.toLowerCase().startsWith(name.toLowerCase()));
+      throw new TypeError(`${what} has no option \`${key}\`${near ? ` (did you mean \`${near}\`?)` : ''}; its options are ${names.map((n) => `\`${n}\``).join(', ')}`);
+    }
+  }
+  return options;
+}

@@ -12,6 +12,7 @@ import type { ExitInfo, Transport, TransportEvents } from './transports.js';
 import { ABORT, ERR, MODULE, OK, PROGRESS, SOURCE, YIELD } from './wire.js';
 import { WorkerSlot, type WorkerStats } from './worker-slot.js';
 import { fatesOf, Isolation } from './worker-loss.js';
+import { logger } from '../log.js';
 
 /**
  * The engine of ThreadPool and ProcessPool. How work flows:
@@ -75,6 +76,9 @@ export interface PoolOptions {
   /** Milliseconds an idle worker lives before it is stopped (restarted on demand). @default Infinity */
   idleTimeout?: number;
 }
+
+/** Every PoolOptions key (checkKnownOptions). */
+export const POOL_OPTION_KEYS: Record<keyof PoolOptions, true> = { workers: true, cancelGraceMs: true, idleTimeout: true };
 
 export interface PoolStats extends ExecutorStats {
   workers: WorkerStats[];
@@ -385,6 +389,7 @@ export abstract class PoolBase extends ExecutorBase {
   #failOrRequeue(w: WorkerSlot, info: ExitInfo, jobs: Job[]): void {
     const how = w.killReason ?? info.reason ?? (w.ready ? 'the worker exited' : 'the worker failed to start');
     const fates = fatesOf(w, info.started, jobs);
+    logger().warn(`${this.kind} worker lost`, { worker: w.id, reason: how, tasks: jobs.length });
     for (let i = 0; i < jobs.length; i++) {
       const job = jobs[i]!;
       const fate = fates[i];

@@ -1,7 +1,7 @@
 import type { ObjectServer } from '../core/shareable.js';
-import { checkPositiveInteger, expected } from '../core/validate.js';
+import { checkKnownOptions, checkPositiveInteger, expected } from '../core/validate.js';
 import { createObjectServer, ObjectRegistry } from '../sync/object-channel.js';
-import { PoolBase, type PoolOptions } from './pool-base.js';
+import { POOL_OPTION_KEYS, PoolBase, type PoolOptions } from './pool-base.js';
 import { ProcessTransport, type Transport, type TransportEvents } from './transports.js';
 import { checkExecArgv } from './thread-pool.js';
 
@@ -31,7 +31,7 @@ export class ProcessPool extends PoolBase {
   readonly #objects = new ObjectRegistry();
 
   constructor(options: ProcessPoolOptions = {}) {
-    super(options);
+    super(checkKnownOptions('ProcessPool', options, { ...POOL_OPTION_KEYS, maxMemoryMb: true, execArgv: true, env: true }));
     const execArgv = checkExecArgv(options.execArgv) ?? inheritedExecArgv();
     if (options.maxMemoryMb !== undefined) {
       execArgv.push(`--max-old-space-size=${checkPositiveInteger('maxMemoryMb', options.maxMemoryMb)}`);

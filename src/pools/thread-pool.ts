@@ -1,6 +1,6 @@
 import type { ResourceLimits } from 'node:worker_threads';
-import { expected } from '../core/validate.js';
-import { PoolBase, type PoolOptions } from './pool-base.js';
+import { checkKnownOptions, expected } from '../core/validate.js';
+import { POOL_OPTION_KEYS, PoolBase, type PoolOptions } from './pool-base.js';
 import { ThreadTransport, type Transport, type TransportEvents } from './transports.js';
 
 export interface ThreadPoolOptions extends PoolOptions {
@@ -28,7 +28,7 @@ export class ThreadPool extends PoolBase {
   readonly #execArgv: string[] | undefined;
 
   constructor(options: ThreadPoolOptions = {}) {
-    super(options);
+    super(checkKnownOptions('ThreadPool', options, { ...POOL_OPTION_KEYS, resourceLimits: true, execArgv: true }));
     const { resourceLimits, execArgv } = options;
     if (resourceLimits !== undefined && (typeof resourceLimits !== 'object' || resourceLimits === null)) {
       throw new TypeError(expected('resourceLimits', 'an object such as { maxOldGenerationSizeMb: 64 }', resourceLimits));

@@ -8,6 +8,7 @@
  *                    CHUNK taskId, futureId, attempt, argLists    (starmap: one list per call)
  *                    ITEMS taskId, futureId, attempt, items       (map: one argument per call)
  *                    ABORT seq, reasonName, reasonMessage
+ *                    TRACE traceparent      (only when tracing: the next call's trace carrier)
  *   worker ─▶ pool   OK    seq, value        ERR seq, SerializedError
  *                    YIELD seq, value        PROGRESS seq, value
  *
@@ -19,6 +20,7 @@ export const CALL = 1;
 export const CHUNK = 2;
 export const ABORT = 3;
 export const ITEMS = 4;
+export const TRACE = 5;
 
 /** Whether a pool-to-worker record is a call (one or a chunk), which the worker numbers. */
 export function isCall(op: number): boolean {
@@ -35,7 +37,7 @@ export const MODULE = 0;
 export const SOURCE = 1;
 
 /** Fields after the op code, per op, for each direction. */
-export const TO_WORKER_FIELDS = [4, 4, 4, 3, 4] as const;
+export const TO_WORKER_FIELDS = [4, 4, 4, 3, 4, 1] as const;
 export const TO_POOL_FIELDS = [2, 2, 2, 2] as const;
 
 /** What a worker entry receives as workerData (threads) or its first message (processes). */

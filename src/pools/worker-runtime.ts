@@ -7,7 +7,9 @@ import { decodeArgs, type ParentChannel, type WorkerKind } from '../core/shareab
 import { lookupTask } from '../core/task.js';
 import { compileSource } from './source.js';
 import { takeTransfers, type Transferable } from './transfer.js';
-import { ABORT, CALL, CHUNK, DEF, ERR, isCall, MODULE, OK, PROGRESS, YIELD } from './wire.js';
+import { ABORT, CALL, CHUNK, DEF, ERR, isCall, MODULE, OK, PROGRESS, TRACE, YIELD } from './wire.js';
+import { hooks, type Scope } from '../observe/hooks.js';
+import { propagateTraces } from '../observe/propagate.js';
 
 type Fn = (...args: any[]) => unknown;
 
@@ -33,6 +35,8 @@ export class WorkerRuntime {
   /** By task id: the function, a promise of it while its module loads, or why it cannot load. */
   #fns: (Fn | Promise<Fn> | Error | undefined)[] = [];
   #inbox = new Deque<Call>();
+  /** The trace carrier of the next call (a TRACE record precedes a traced call). */
+  #trace: string | undefined;
   #received = 0;
   #current: Call | undefined;
   #running = false;
@@ -68,8 +72,13 @@ export class WorkerRuntime {
     for (let i = 0; i < batch.length;) {
       const op = batch[i] as number;
       if (isCall(op)) {
-        this.#inbox.push(new Call(this, ++this.#received, op, batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as number, batch[i + 4] as unknown[]));
+        const call = new Call(this, ++this.#received, op, batch[i + 1] as number, batch[i + 2] as string, batch[i + 3] as number, batch[i + 4] as unknown[]);
+        if (this.#trace !== undefined) [call.traceparent, this.#trace] = [this.#trace, undefined];
+        this.#inbox.push(call);
         i += 5;
+      } else if (op === TRACE) {
+        this.#trace = typeof batch[i + 1] === 'string' ? batch[i + 1] as string : undefined;
+        i += 2;
       } else if (op === DEF) {
         this.#define(batch[i + 1] as number, batch[i + 2] as number, batch[i + 3] as string, batch[i + 4] as string);
         i += 5;
@@ -173,12 +182,7 @@ export class WorkerRuntime {
       this.#current = call;
       let out: unknown;
       try {
-        if (call.op === CHUNK) {
-          out = invokeChunk(fn, call.args.map((list) => decodeArgs(list as unknown[], this.#kind, this.#parent)), call);
-        } else {
-          const args = decodeArgs(call.args, this.#kind, this.#parent); // ITEMS: each item is one argument
-          out = call.op === CALL ? invokeTask(fn, args, call, this.#onYield) : invokeChunk(fn, args, call, true, true);
-        }
+        out = call.traceparent === undefined ? this.#invoke(call, fn) : this.#invokeTraced(call, fn);
       } catch (error) {
         this.#finish(call, ERR, serializeError(error));
         continue;
@@ -200,7 +204,26 @@ export class WorkerRuntime {
     this.#running = false;
   }
 
+  #invoke(call: Call, fn: Fn): unknown {
+    if (call.op === CHUNK) {
+      return invokeChunk(fn, call.args.map((list) => decodeArgs(list as unknown[], this.#kind, this.#parent)), call);
+    }
+    const args = decodeArgs(call.args, this.#kind, this.#parent); // ITEMS: each item is one argument
+    return call.op === CALL ? invokeTask(fn, args, call, this.#onYield) : invokeChunk(fn, args, call, true, true);
+  }
+
+  /** A call sent with a trace carrier runs in a span under it (or passes it on, see propagate.ts). */
+  #invokeTraced(call: Call, fn: Fn): unknown {
+    propagateTraces();
+    const h = hooks.current!;
+    call.scope = h.received(call, 'task', fn.name || 'anonymous', call.traceparent, {
+      'messaging.destination.name': this.#kind, 'messaging.message.id': call.id, 'weft.task.attempt': call.attempt,
+    });
+    return h.within(call.scope, () => this.#invoke(call, fn));
+  }
+
   #finish(call: Call, op: number, value: unknown): void {
+    if (call.scope) call.scope.end(op === ERR ? errorOf(value) : undefined);
     this.#current = undefined;
     this.#finished = call.seq;
     this.emit(op, call.seq, value);
@@ -245,6 +268,8 @@ export class WorkerRuntime {
 /** One call in a worker: its inbox entry and the TaskContext it runs with. */
 class Call extends LazyAbortContext implements TaskContext {
   #runtime: WorkerRuntime;
+  traceparent: string | undefined;
+  scope: Scope | undefined;
 
   constructor(runtime: WorkerRuntime, readonly seq: number, readonly op: number, readonly taskId: number, readonly id: string, readonly attempt: number, readonly args: unknown[]) {
     super();
@@ -254,6 +279,12 @@ class Call extends LazyAbortContext implements TaskContext {
   progress(value: unknown): void {
     this.#runtime.emit(PROGRESS, this.seq, value);
   }
+}
+
+/** A serialized error as a span records it. */
+function errorOf(value: unknown): Error {
+  const data = value as { name?: unknown; message?: unknown } | undefined;
+  return Object.assign(new Error(String(data?.message ?? 'the task failed')), { name: String(data?.name ?? 'Error') });
 }
 
 function reviveReason(name: string, message: string): Error {

@@ -1,7 +1,8 @@
 import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
 import type { Transport } from './transports.js';
-import { ABORT, CALL, CHUNK, DEF, ITEMS, isCall } from './wire.js';
+import { ABORT, CALL, CHUNK, DEF, ITEMS, TRACE, isCall } from './wire.js';
+import { hooks } from '../observe/hooks.js';
 import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
 import { takeTransfers, type Transferable } from './transfer.js';
 
@@ -71,6 +72,8 @@ export class WorkerSlot {
       this.known[taskId] = true;
     }
     const args = job.kind === 'chunk' ? this.#encodeChunk(job.args as unknown[][], kind, server) : this.#encode(job.args, kind, server);
+    const trace = hooks.current?.carrierOf(job);
+    if (trace !== undefined) this.outbox.push(TRACE, trace);
     this.outbox.push(job.kind === 'call' ? CALL : job.kind === 'chunk' ? CHUNK : ITEMS, taskId, job.id, job.runningAttempt, args);
     job.slot = this;
     this.fifo.push(job);
@@ -116,7 +119,7 @@ export class WorkerSlot {
     let next = fifo.length - countCalls(batch); // fifo index of the first call in this batch
     for (let i = 0; i < batch.length;) {
       const op = batch[i] as number;
-      const width = op === ABORT ? 4 : 5;
+      const width = op === ABORT ? 4 : op === TRACE ? 2 : 5;
       const record = batch.slice(i, i + width);
       i += width;
       try {

@@ -1,5 +1,6 @@
-import { connect, type KV, type NatsConnection } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import { ConnectionClosedError } from '../core/errors.js';
+import { loadPeer } from '../peers/load.js';
 import type { ResultStore } from './store.js';
 
 /**
@@ -14,6 +15,7 @@ const BUCKET = 'weft-results';
 const PLAIN_KEY = /^[-_a-zA-Z0-9]{1,200}$/;
 
 export async function openNatsResultStore(url: URL, connectTimeout: number, ttl: number): Promise<ResultStore> {
+  const { connect } = await loadPeer('nats', 'a nats:// result backend');
   const server = url.host || '127.0.0.1:4222';
   let nc: NatsConnection;
   try {

@@ -1,6 +1,7 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { isIP } from 'node:net';
 import { ConnectionClosedError } from '../core/errors.js';
+import { loadPeer } from '../peers/load.js';
 import type { ResultStore } from './store.js';
 
 /**
@@ -17,12 +18,15 @@ export async function openRedisResultStore(url: URL, connectTimeout: number): Pr
   const plain = new URL(url.href);
   plain.search = '';
   plain.hash = '';
+  const { Redis } = await loadPeer('ioredis', 'a redis:// result backend');
   const connection = new Redis(plain.href, {
     lazyConnect: true,
     protocol: 2,
     connectTimeout,
     maxRetriesPerRequest: MAX_RETRIES_PER_REQUEST,
     disconnectTimeout: 200,
+    // A burst of settles (tasks that ended together) leaves in one write.
+    enableAutoPipelining: true,
     ...(url.protocol === 'rediss:' ? { tls: isIP(url.hostname) ? {} : { servername: url.hostname } } : {}),
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
   });

@@ -15,22 +15,8 @@ import { checkMilliseconds, checkSignal, expected } from '../core/validate.js';
 
 export type WaitOutcome = 'ok' | 'not-equal' | 'timed-out';
 
-// In Node since 16 (waitAsync) and 20 (growable SharedArrayBuffer); in TypeScript's lib only
-// from es2024, which this project does not target.
-declare global {
-  interface SharedArrayBuffer {
-    readonly growable: boolean;
-    readonly maxByteLength: number;
-    grow(newLength: number): void;
-  }
-  interface SharedArrayBufferConstructor {
-    new (byteLength: number, options?: { maxByteLength?: number }): SharedArrayBuffer;
-  }
-  interface Atomics {
-    waitAsync(typedArray: Int32Array, index: number, value: number, timeout?: number):
-      { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-  }
-}
+// SharedArrayBuffer growth and Atomics.waitAsync are typed in src/types/shared-memory.d.ts
+// (not in the emitted declarations: they would clash with a consumer's lib es2024).
 
 let pendingWaits = 0;
 // Made once and ref'd only while a wait is pending: toggling ref is far cheaper than making and

@@ -1,5 +1,5 @@
 // `weft bench broker` against the servers on loopback (Redis, RabbitMQ, NATS JetStream) and
-// memory, a weft broker and fauxqs (an SQS emulator) it starts, with tiny counts; and an unreachable server, which is a skipped row, not a failure.
+// memory, a weft broker, fauxqs (an SQS emulator) and librdkafka's mock Kafka cluster it starts, with tiny counts; and an unreachable server, which is a skipped row, not a failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -19,7 +19,7 @@ function benchBroker(...args: string[]): { code: number | null; rows: Row[]; std
 test('weft bench broker --json: every broker consumed every message and answered every request', () => {
   const run = benchBroker('--json');
   assert.equal(run.code, 0, run.stderr);
-  assert.deepEqual(run.rows.map((r) => r.broker), ['memory', 'redis', 'amqp', 'nats', 'weft', 'sqs']);
+  assert.deepEqual(run.rows.map((r) => r.broker), ['memory', 'redis', 'amqp', 'nats', 'weft', 'sqs', 'kafka']);
   for (const row of run.rows) {
     assert.equal(row.skipped, undefined, `${row.broker} skipped: ${row.skipped}`);
     assert.deepEqual(row.consumed, [200, 200], `${row.broker}: the warm-up and the measured run each consumed all 200`);

@@ -65,8 +65,8 @@ describe('weft CLI', () => {
     const data = JSON.parse(readFileSync(join(dir, 'pi.json'), 'utf8')) as { rows: unknown[] };
     assert.equal(data.rows.length, 3);
     const html = readFileSync(join(dir, 'pi.html'), 'utf8');
-    assert.match(html, /<svg[^>]*aria-label="seconds per row"/);
-    assert.equal((html.match(/<rect /g) ?? []).length, 3);
+    assert.match(html, /<figcaption>seconds per run<\/figcaption>/);
+    assert.equal((html.match(/<g class="bar/g) ?? []).length, 6, 'a bar per row in each of two charts (seconds, speedup)');
     assert.match(html, /<td>inline<\/td>/);
   });
 
@@ -79,22 +79,35 @@ describe('weft CLI', () => {
     for (const r of data.ratios) assert.ok(r.time > 0 && r.memory > 0);
   });
 
-  test('bad input: unknown mode, unknown executor, bad number', () => {
+  test('bench sync --json: the Queue, the Pipe and a MessageChannel, every item checked on arrival', () => {
+    const run = weft('bench', 'sync', '--items', '2000', '--trips', '100', '--repeats', '2', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const data = JSON.parse(run.stdout) as { samples: Record<string, number[]> } & Record<string, number>;
+    assert.deepEqual(Object.keys(data.samples).sort(), ['pipe', 'port', 'port-echo', 'port-n', 'queue', 'queue-n']);
+    for (const [mode, samples] of Object.entries(data.samples)) assert.ok(samples.length === 2 && samples.every((s) => s > 0), `${mode}: ${samples}`);
+    for (const figure of ['queueRate', 'portRate', 'queueNumbers', 'portNumbers', 'pipeUs', 'portUs']) {
+      assert.ok(Number.isFinite(data[figure]) && data[figure]! > 0, `${figure}: ${data[figure]}`);
+    }
+  });
+
+  test('bad input: unknown mode, unknown executor, bad number (usage errors, exit 2; bench-strict.test.ts has the rest)', () => {
     const unknownMode = weft('bench', 'nope');
     assert.equal(unknownMode.code, 2);
     assert.match(unknownMode.stderr, /unknown mode "nope"/);
     const unknownExecutor = weft('bench', 'pi', '--executors', 'warp', '--tasks', '1', '--samples', '1');
-    assert.equal(unknownExecutor.code, 1);
+    assert.equal(unknownExecutor.code, 2);
     assert.match(unknownExecutor.stderr, /unknown executor "warp"; known: inline, green/);
     const badNumber = weft('bench', 'pi', '--tasks', 'many');
-    assert.equal(badNumber.code, 1);
+    assert.equal(badNumber.code, 2);
     assert.match(badNumber.stderr, /--tasks expects a positive integer, got "many"/);
   });
 
-  test('--help lists the commands and bench modes', () => {
+  test('--help lists the commands; bench --help lists the bench modes', () => {
     const run = weft('--help');
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /bench/);
-    assert.match(run.stdout, /pi\s+the articles' Monte Carlo pi/);
+    assert.match(run.stdout, /^ {2}bench /m);
+    const bench = weft('bench', '--help');
+    assert.equal(bench.code, 0);
+    assert.match(bench.stdout, /pi\s+the articles' Monte Carlo pi/);
   });
 });

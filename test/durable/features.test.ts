@@ -92,6 +92,25 @@ describe('the broker-backed cluster on Redis, with worker processes', () => {
     await w.stop();
   });
 
+  test('shutdown({ cancelPending: true }) with no worker cancels what waits on the broker and returns; a later worker does not run it', async () => {
+    const lonely = freshQueue('lonely');
+    const dir = tempDir();
+    const submitter = new ClusterExecutor({ broker: REDIS, queue: lonely });
+    const waiting = [submitter.submit(tasks.touch, join(dir, 'a')), submitter.submit(tasks.touch, join(dir, 'b'))];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(waiting.map((f) => f.state), ['running', 'running'], 'both were sent to the broker');
+    // It used to wait for their results forever: no worker was there to give them.
+    await submitter.shutdown({ cancelPending: true });
+    for (const future of waiting) await assert.rejects(future, CancelledError);
+    const w = await worker([lonely], 1);
+    const next = cluster({ queue: lonely });
+    assert.equal(await next.submit(tasks.square, 6), 36, 'the queue moves on past the revoked tasks');
+    await assert.rejects(next.result(waiting[0]!.id), CancelledError);
+    assert.deepEqual([existsSync(join(dir, 'a')), existsSync(join(dir, 'b'))], [false, false], 'a revoked task ran');
+    await w.stop();
+    await removeQueues(REDIS, [lonely, `${lonely}.dead`]);
+  });
+
   test('task.with({ queue }) and routes send tasks to another queue, served by its own workers', async () => {
     const w = await worker([other], 2);
     const submitter = cluster();

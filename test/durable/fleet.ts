@@ -56,7 +56,7 @@ export async function startWorker(url: string, options: FleetOptions): Promise<F
       if (text.includes('weft worker: consuming ')) resolve();
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => { text += chunk; });
+    child.stderr!.on('data', onData); // the worker's log lines are on stderr
     void exited.then(() => reject(new Error(`the worker exited before it consumed:\n${text}`)));
     const timer = setTimeout(() => reject(new Error(`the worker did not say it consumes within 20 s:\n${text}`)), 20_000);
     timer.unref();

@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Future } from '../../src/index.js';
+import { Codec } from '../../src/remote/codec.js';
 import { FIXTURES } from '../cluster/helpers.js';
 import { expectedValue, type LedgerValue } from '../fixtures/reliability-tasks.js';
 
@@ -58,6 +59,18 @@ export class Ledger {
       table.set(x, (table.get(x) ?? 0) + 1);
     }
     return { starts, finishes };
+  }
+
+  /** Processes running a task right now (a start not followed by its finish in that process). */
+  busyPids(): Set<number> {
+    const open = new Map<string, number>();
+    for (const [kind, x, pid] of this.lines()) {
+      const key = `${x} ${pid}`;
+      open.set(key, (open.get(key) ?? 0) + (kind === 's' ? 1 : -1));
+    }
+    const busy = new Set<number>();
+    for (const [key, count] of open) if (count > 0) busy.add(Number(key.slice(key.indexOf(' ') + 1)));
+    return busy;
   }
 
   /** Runs finished so far (all tasks, duplicates included). */
@@ -195,6 +208,26 @@ export async function redisQueueLength(url: string, queue: string): Promise<numb
   const redis = new Redis(plain.href);
   try {
     return await redis.xlen(`weft:q:${queue}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Tasks carried by the messages in a Redis queue's stream (a batch message carries several). */
+export async function redisQueuedTasks(url: string, queue: string): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const plain = new URL(url);
+  plain.search = '';
+  const redis = new Redis(plain.href);
+  const codec = new Codec();
+  try {
+    let tasks = 0;
+    for (const [, fields] of await redis.xrangeBuffer(`weft:q:${queue}`, '-', '+')) {
+      const payload = fields[fields.findIndex((field) => field.toString() === 'p') + 1];
+      const body = payload && codec.decode(payload) as { batch?: unknown[] } | undefined;
+      tasks += Array.isArray(body?.batch) ? body.batch.length : 1;
+    }
+    return tasks;
   } finally {
     redis.disconnect();
   }

@@ -13,7 +13,7 @@ import { removeQueues } from '../../src/broker/remove-queues.js';
 import type { LedgerValue } from '../fixtures/reliability-tasks.js';
 import { tempDir } from '../helpers.js';
 import { freshQueue, startWorker, type FleetWorker } from './fleet.js';
-import { Ledger, REL_TASKS, forgetRedisResults, redisQueueLength, waitUntil, within, wrongValues } from './reliability-helpers.js';
+import { Ledger, REL_TASKS, forgetRedisResults, redisQueuedTasks, waitUntil, within, wrongValues } from './reliability-helpers.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
 const TASKS = 1000;
@@ -41,7 +41,7 @@ for (const when of ['queued', 'running'] as const) {
       }), 20_000, 'the submitter to print its future ids');
       assert.equal(ids.length, TASKS);
       // Killed once its tasks are on the server: what was never published cannot outlive it.
-      await waitUntil(async () => (await redisQueueLength(REDIS, queue)) === TASKS, 15_000, `the ${TASKS} task messages to be on the queue`);
+      await waitUntil(async () => (await redisQueuedTasks(REDIS, queue)) === TASKS, 15_000, `the ${TASKS} tasks to be on the queue (in single or batch messages)`);
       const startWorkers = async () => {
         for (let i = 0; i < 2; i++) workers.push(await startWorker(REDIS, { queues: [queue], tasks: [REL_TASKS], pool: 'green', concurrency: 8 }));
         await within(Promise.all(workers.map((w) => w.ready)), 20_000, 'two workers to consume');

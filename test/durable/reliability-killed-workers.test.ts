@@ -54,7 +54,12 @@ for (const [kind, url, TASKS] of brokers) {
           // alive at any time, at least one of them consuming.
           const up = [...ready];
           if (finished || alive.size < FLEET || up.length < 2) continue;
-          const victim = up[Math.floor(Math.random() * up.length)]!;
+          // A worker running a task now, where there is one: a kill that hits work in flight
+          // is the case under test (a worker holding only prefetched messages is the easy one).
+          const busy = ledger.busyPids();
+          const running = up.filter((w) => busy.has(w.pid));
+          const candidates = running.length > 0 ? running : up;
+          const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
           victim.kill('SIGKILL');
           ready.delete(victim);
           kills++;

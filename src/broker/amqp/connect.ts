@@ -1,12 +1,14 @@
 /** Connecting to RabbitMQ: within a time limit, with weft's errors, without weft's URL settings. */
-import { connect, type ChannelModel } from 'amqplib';
+import type { ChannelModel } from 'amqplib';
 import { AuthenticationError, ConnectionClosedError, TimeoutError } from '../../core/errors.js';
+import { loadPeer } from '../../peers/load.js';
 
 /** Query parameters openBroker() reads itself; amqplib must not see them. */
 const WEFT_QUERY_PARAMS = ['redeliverAfter', 'connectTimeout', 'prefetch'];
 
 /** Connects, or rejects with a weft error within `timeoutMs` whatever the server does. */
 export async function connectWithin(url: URL, timeoutMs: number): Promise<ChannelModel> {
+  const { connect } = await loadPeer('amqplib', 'amqp:// broker URLs');
   const where = describeUrl(url);
   const attempt = connect(amqplibUrl(url), { timeout: timeoutMs });
   let timer: NodeJS.Timeout | undefined;

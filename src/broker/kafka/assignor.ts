@@ -13,13 +13,20 @@ import type { KafkaJs } from './client.js';
 export const ASSIGNOR_NAME = 'weft-pinned';
 const VERSION = 1;
 
-/** What a member tells the group leader when it joins. */
+/** What a member tells the group leader when it joins, per topic (a queue's topic and its retry topic). */
 export interface MemberClaim {
   /** Partitions it must keep: it holds messages of them not settled and committed yet. */
-  pinned: number[];
+  pinned: Record<string, number[]>;
   /** Partitions it had before this rebalance. */
-  owned: number[];
+  owned: Record<string, number[]>;
   /** Cancelling: wants no new partitions. */
+  draining: boolean;
+}
+
+/** A member's claim on one topic's partitions. */
+export interface TopicClaim {
+  pinned: number[];
+  owned: number[];
   draining: boolean;
 }
 
@@ -28,7 +35,7 @@ export interface MemberClaim {
  * then the previous owners up to an even share, then the least loaded member. Members sorted by
  * id: every leader computes the same assignment.
  */
-export function assignPartitions(partitions: number[], members: { id: string; claim: MemberClaim }[]): Map<string, number[]> {
+export function assignPartitions(partitions: number[], members: { id: string; claim: TopicClaim }[]): Map<string, number[]> {
   const sorted = [...members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const result = new Map<string, number[]>(sorted.map((m) => [m.id, []]));
   const free = new Set(partitions);
@@ -56,11 +63,18 @@ export function assignPartitions(partitions: number[], members: { id: string; cl
   return result;
 }
 
-/** The claim carried in a member's join metadata; an unreadable one claims nothing. */
-export function decodeClaim(userData: Buffer | null | undefined): MemberClaim {
+/**
+ * The claim on `topic` carried in a member's join metadata; an unreadable one claims nothing.
+ * A member of an earlier weft claims a plain list (it read only the queue's topic, so the list
+ * can only be that topic's: it is not subscribed to the retry topic).
+ */
+export function decodeClaim(userData: Buffer | null | undefined, topic: string): TopicClaim {
   try {
-    const value = JSON.parse(userData?.toString('utf8') || '{}') as Partial<MemberClaim>;
-    const numbers = (list: unknown): number[] => (Array.isArray(list) ? list.filter((n): n is number => Number.isInteger(n)) : []);
+    const value = JSON.parse(userData?.toString('utf8') || '{}') as { pinned?: unknown; owned?: unknown; draining?: unknown };
+    const numbers = (list: unknown): number[] => {
+      const forTopic = Array.isArray(list) ? list : typeof list === 'object' && list !== null ? (list as Record<string, unknown>)[topic] : undefined;
+      return Array.isArray(forTopic) ? forTopic.filter((n): n is number => Number.isInteger(n)) : [];
+    };
     return { pinned: numbers(value.pinned), owned: numbers(value.owned), draining: value.draining === true };
   } catch {
     return { pinned: [], owned: [], draining: false };
@@ -78,7 +92,7 @@ export function pinnedAssigner(kafkajs: KafkaJs, claim: () => MemberClaim): Part
       for (const topic of topics) {
         const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId);
         const subscribed = members.filter((m) => (MemberMetadata.decode(m.memberMetadata)?.topics ?? []).includes(topic));
-        const claims = subscribed.map((m) => ({ id: m.memberId, claim: decodeClaim(MemberMetadata.decode(m.memberMetadata)?.userData) }));
+        const claims = subscribed.map((m) => ({ id: m.memberId, claim: decodeClaim(MemberMetadata.decode(m.memberMetadata)?.userData, topic) }));
         for (const [id, assigned] of assignPartitions(partitions, claims)) perMember.get(id)![topic] = assigned;
       }
       return members.map((m) => ({

@@ -4,6 +4,7 @@
  */
 import type { Kafka, KafkaConfig, LogEntry, RetryOptions } from 'kafkajs';
 import { expected } from '../../core/validate.js';
+import { missingOr } from '../../peers/load.js';
 import type { TransportOptions } from '../transport.js';
 
 export type KafkaJs = typeof import('kafkajs');
@@ -13,7 +14,7 @@ export async function loadKafkaJs(): Promise<KafkaJs> {
   try {
     return await import('kafkajs');
   } catch (error) {
-    throw new Error('the kafka:// broker adapter needs the kafkajs package, an optional peer dependency of weft: npm install kafkajs', { cause: error });
+    throw missingOr(error, 'kafkajs', 'kafka:// broker URLs');
   }
 }
 

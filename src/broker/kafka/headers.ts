@@ -11,7 +11,7 @@ export const REPLY_TO = 'weft-reply-to';
 export const CORRELATION_ID = 'weft-correlation-id';
 /** The delivery attempt a requeued copy starts at (2 for the first requeue); absent: 1. */
 export const ATTEMPT = 'weft-attempt';
-/** On a dead letter: why it is there (`rejected`: nacked without requeue; `max-attempts`). */
+/** On a dead letter: why it is there (`rejected`: nacked without requeue; `max-attempts`; `not-weft (content type: ...)`: another program's record, refused unread). */
 export const DEAD_REASON = 'weft-dead-reason';
 /** On a dead letter: the queue it came from. */
 export const DEAD_QUEUE = 'weft-dead-queue';

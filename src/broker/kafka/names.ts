@@ -11,6 +11,14 @@ export function queueTopic(queue: string): string {
   return named('weft.q', queue);
 }
 
+/**
+ * Where a queue's requeued messages go (nack with requeue): read by the same consumer group as
+ * the queue's topic, so a retry is handled beside new work, not behind its partition's backlog.
+ */
+export function retryTopic(queue: string): string {
+  return named('weft.retry', queue);
+}
+
 /** Where a queue's rejected messages (nack without requeue, too many attempts) go. */
 export function deadLetterTopic(queue: string): string {
   return named('weft.dlq', queue);

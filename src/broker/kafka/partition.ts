@@ -25,6 +25,8 @@ export interface Entry {
 }
 
 export class PartitionState {
+  /** The queue's topic or its retry topic. */
+  readonly topic: string;
   readonly partition: number;
   /** Taken records from `#head` on; those before it are settled and committed. */
   readonly #entries: Entry[] = [];
@@ -44,8 +46,14 @@ export class PartitionState {
   /** The committed offset and its metadata were read from the server: records may be handed out. */
   loaded = false;
 
-  constructor(partition: number) {
+  constructor(topic: string, partition: number) {
+    this.topic = topic;
     this.partition = partition;
+  }
+
+  /** Its key among a consumer's partitions (of both its topics). */
+  get key(): string {
+    return partitionKey(this.topic, this.partition);
   }
 
   /** Adds a fetched record; false for one taken already (fetched again after a rebalance). */
@@ -143,4 +151,8 @@ export class PartitionState {
   entries(): Entry[] {
     return this.#entries.slice(this.#head);
   }
+}
+
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}\0${partition}`;
 }

@@ -9,6 +9,8 @@ import type { IHeaders, Message, Producer, TopicMessages } from 'kafkajs';
 
 export interface OutgoingRecord {
   key?: Buffer | string;
+  /** Where it goes; omitted: the partitioner chooses (by key, else spread). */
+  partition?: number;
   value: Buffer;
   headers: IHeaders;
 }

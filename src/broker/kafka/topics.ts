@@ -5,8 +5,9 @@
  */
 import type { Admin } from 'kafkajs';
 import type { QueueStats } from '../types.js';
-import { kafkaErrorType, messageOf } from './client.js';
-import { queueGroup, queueTopic } from './names.js';
+import { ConnectionClosedError } from '../../core/errors.js';
+import { isConnectionError, kafkaErrorType, messageOf } from './client.js';
+import { queueGroup, queueTopic, retryTopic } from './names.js';
 
 /** The commit metadata weft writes: `weft:<n>`, n the offset after the last record handed to a consumer. */
 const MARK = /^weft:(\d+)$/;
@@ -66,33 +67,38 @@ export class Topics {
       // A metadata request for the topic makes it where the server auto-creates topics.
       await this.#admin.fetchTopicMetadata({ topics: [topic] });
     } catch (error) {
+      // A server that went away is no server that refuses: the caller must be able to tell.
+      if (isConnectionError(error)) throw new ConnectionClosedError(`cannot create the Kafka topic ${topic}: no answer from the cluster (${messageOf(error)})`, { cause: error });
       throw new Error(`cannot create the Kafka topic ${topic}: the server offers no CreateTopics and does not create topics on first use (${messageOf(error)})`, { cause: error });
     }
   }
 
   /**
-   * From offsets: per partition, records below the group's committed offset are settled; those
+   * Over the queue's topic and its retry topic, from offsets: per partition, records below the group's committed offset are settled; those
    * from it up to the delivered end recorded in the commit's metadata are `unacked` (handed to a
    * consumer, or settled out of order and not committed yet); the rest up to the high watermark
    * are `waiting`. `consumers` from DescribeGroups where the server has it.
    */
   async stats(queue: string): Promise<QueueStats> {
-    const topic = queueTopic(queue);
-    if (!(await this.#admin.listTopics()).includes(topic)) return { waiting: 0, unacked: 0, consumers: this.#canDescribe ? 0 : undefined };
+    const existing = new Set(await this.#admin.listTopics());
+    const topics = [queueTopic(queue), retryTopic(queue)].filter((topic) => existing.has(topic));
+    if (topics.length === 0) return { waiting: 0, unacked: 0, consumers: this.#canDescribe ? 0 : undefined };
     const groupId = queueGroup(queue);
-    const [offsets, [committed]] = await Promise.all([
-      this.#admin.fetchTopicOffsets(topic),
-      this.#admin.fetchOffsets({ groupId, topics: [topic] }),
+    const [offsets, committed] = await Promise.all([
+      Promise.all(topics.map((topic) => this.#admin.fetchTopicOffsets(topic))),
+      this.#admin.fetchOffsets({ groupId, topics }),
     ]);
     let waiting = 0;
     let unacked = 0;
-    for (const { partition, high, low } of offsets) {
-      const entry = committed?.partitions.find((p) => p.partition === partition);
-      const commit = entry && Number(entry.offset) >= 0 ? Number(entry.offset) : Number(low);
-      const delivered = Math.min(Number(high), Math.max(commit, parseMark(entry?.metadata)));
-      waiting += Math.max(0, Number(high) - delivered);
-      unacked += Math.max(0, delivered - commit);
-    }
+    topics.forEach((topic, t) => {
+      for (const { partition, high, low } of offsets[t]!) {
+        const entry = committed.find((c) => c.topic === topic)?.partitions.find((p) => p.partition === partition);
+        const commit = entry && Number(entry.offset) >= 0 ? Number(entry.offset) : Number(low);
+        const delivered = Math.min(Number(high), Math.max(commit, parseMark(entry?.metadata)));
+        waiting += Math.max(0, Number(high) - delivered);
+        unacked += Math.max(0, delivered - commit);
+      }
+    });
     return { waiting, unacked, consumers: await this.#consumers(groupId) };
   }
 

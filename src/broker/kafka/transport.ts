@@ -1,10 +1,18 @@
 /**
  * The Kafka adapter (kafkajs). Each weft queue is a topic (`weft.q.<name>`) read by one consumer
  * group per queue, whose members are weft consumers; an ack commits the contiguous run of
- * settled offsets of a partition. A requeue publishes a copy at the end of the queue's topic
- * (attempt + 1); a rejected message, or one past `?maxAttempts=`, is copied to the dead-letter
- * topic `weft.dlq.<name>`. Inboxes are one topic per transport read from its start; broadcast
- * topics are topics read by one group per subscription from the high watermarks it began at.
+ * settled offsets of a partition. A requeue publishes a copy to the queue's retry topic
+ * `weft.retry.<name>` (header `weft-attempt`: attempt + 1), which the same group reads beside
+ * the queue's topic, then settles the original; a rejected message, or one past
+ * `?maxAttempts=`, is copied to the dead-letter topic
+ * `weft.dlq.<name>` with its reason. Inboxes are one topic per transport read from its start
+ * (request/reply: the reply carries the inbox number and the correlationId in headers);
+ * broadcast topics are topics read by one group per subscription from the high watermarks it began at.
+ *
+ * Why a retry topic: a copy put back on the queue's own topic would wait behind its partition's
+ * whole backlog; on the retry topic it is handled beside new work (the consumer hands out the
+ * partitions of both topics round robin). A nacked record never blocks its partition's commit:
+ * it is settled once its copy is on the server.
  *
  * Files: transport.ts (this: the clients, publishing, inboxes, topics, closing), consumer.ts (a
  * queue consumer: prefetch, commits, rebalances), partition.ts (one partition's records and
@@ -28,7 +36,7 @@ import {
 } from './headers.js';
 import { TopicListener } from './listener.js';
 import { Publisher, type OutgoingRecord } from './publisher.js';
-import { broadcastTopic, deadLetterTopic, inboxAddress, inboxTopic, parseInboxAddress, queueGroup, queueTopic } from './names.js';
+import { broadcastTopic, deadLetterTopic, inboxAddress, inboxTopic, parseInboxAddress, queueGroup, queueTopic, retryTopic } from './names.js';
 import { Topics } from './topics.js';
 
 export async function openKafkaTransport(url: URL, options: TransportOptions): Promise<BrokerTransport> {
@@ -109,11 +117,12 @@ export class KafkaTransport implements BrokerTransport {
     this.#ensureOpen();
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be a positive integer, got ${prefetch}`);
     const topic = queueTopic(queue);
-    await this.#call(this.#topics.ensure(topic));
+    const retries = retryTopic(queue);
+    await this.#call(Promise.all([this.#topics.ensure(topic), this.#topics.ensure(retries)]), `make the topics ${topic} and ${retries}`);
     const { kafkajs, kafka, admin, settings } = this.#clients;
     const consumer = new KafkaQueueConsumer({
-      kafkajs, kafka, admin, settings, queue, topic, groupId: queueGroup(queue), prefetch, onDelivery,
-      requeue: (message, attempt) => this.#send(topic, copyOf(message, { [ATTEMPT]: String(attempt) })),
+      kafkajs, kafka, admin, settings, queue, topic, retryTopic: retries, groupId: queueGroup(queue), prefetch, onDelivery,
+      requeue: (message, attempt) => this.#send(retries, copyOf(message, { [ATTEMPT]: String(attempt) })),
       deadLetter: (message, reason) => this.#send(deadLetterTopic(queue), copyOf(message, { [DEAD_REASON]: reason, [DEAD_QUEUE]: queue })),
       ensureOpen: () => this.#ensureOpen(),
       reachable: () => this.#reachable(),
@@ -124,7 +133,7 @@ export class KafkaTransport implements BrokerTransport {
     });
     this.#consumers.add(consumer);
     try {
-      await this.#call(consumer.start());
+      await this.#call(consumer.start(), `join the consumer group of ${topic}`);
     } catch (error) {
       this.#consumers.delete(consumer);
       throw error;
@@ -136,7 +145,7 @@ export class KafkaTransport implements BrokerTransport {
 
   async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#ensureOpen();
-    const inboxes = await this.#call(this.#inboxes ??= this.#startInboxes());
+    const inboxes = await this.#call(this.#inboxes ??= this.#startInboxes(), 'open the inbox topic');
     this.#ensureOpen();
     const n = ++this.#nextInbox;
     inboxes.open.set(String(n), onReply);
@@ -166,7 +175,7 @@ export class KafkaTransport implements BrokerTransport {
 
   queueStats(queue: string): Promise<QueueStats> {
     this.#ensureOpen();
-    return this.#call(this.#topics.stats(queue));
+    return this.#call(this.#topics.stats(queue), `read the offsets of ${queueTopic(queue)}`);
   }
 
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
@@ -181,9 +190,9 @@ export class KafkaTransport implements BrokerTransport {
   async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
     this.#ensureOpen();
     const kafkaTopic = broadcastTopic(topic);
-    await this.#call(this.#topics.ensure(kafkaTopic));
+    await this.#call(this.#topics.ensure(kafkaTopic), `make the topic ${kafkaTopic}`);
     // What the server has taken so far is not for this subscription: it begins at the high watermarks.
-    const offsets = await this.#call(this.#clients.admin.fetchTopicOffsets(kafkaTopic));
+    const offsets = await this.#call(this.#clients.admin.fetchTopicOffsets(kafkaTopic), `read the offsets of ${kafkaTopic}`);
     const { kafka, settings, clientId } = this.#clients;
     let cancelled = false;
     const listener = new TopicListener({
@@ -200,7 +209,7 @@ export class KafkaTransport implements BrokerTransport {
     });
     this.#subscriptions.add(listener);
     try {
-      await this.#call(listener.start());
+      await this.#call(listener.start(), `read ${kafkaTopic}`);
     } catch (error) {
       this.#subscriptions.delete(listener);
       await listener.stop();
@@ -267,33 +276,36 @@ export class KafkaTransport implements BrokerTransport {
   /** Publishes one record; through the main publisher its topic is made first when new (an inbox's exists already). */
   async #send(topic: string, message: OutgoingRecord, publisher = this.#publisher): Promise<void> {
     this.#ensureOpen();
-    if (publisher === this.#publisher) await this.#call(this.#topics.ensure(topic));
+    if (publisher === this.#publisher) await this.#call(this.#topics.ensure(topic), `make the topic ${topic}`);
     try {
       await publisher.send(topic, message);
     } catch (error) {
-      this.#suspect(error);
-      if (this.#ended) throw this.#ended;
-      throw error;
+      throw await this.#failure(error, `send to ${topic}`);
     }
   }
 
-  /** A call to the server; when the transport ended meanwhile, its error says so. */
-  async #call<T>(operation: Promise<T>): Promise<T> {
+  /** A call to the server; its failure as #failure() says. */
+  async #call<T>(operation: Promise<T>, what = 'complete a request'): Promise<T> {
     try {
       return await operation;
     } catch (error) {
-      this.#suspect(error);
-      if (this.#ended) throw this.#ended;
-      throw error;
+      throw await this.#failure(error, what);
     }
   }
 
-  /** A connection error after kafkajs's retries: lost, unless the cluster still answers. */
-  #suspect(error: unknown): void {
-    if (this.#ended || !isConnectionError(error)) return;
-    void this.#reachable().then((answers) => {
-      if (!answers) this.#lose(error as Error);
-    });
+  /**
+   * The error a failed call rejects with, as the other adapters': the transport's own once it
+   * ended (closed, or lost); for a connection error (after kafkajs's retries) a
+   * ConnectionClosedError, and the transport is lost unless the cluster still answers (a broker
+   * that restarted is no loss); anything else (the server refused the request) as it came.
+   */
+  async #failure(error: unknown, what: string): Promise<unknown> {
+    if (this.#ended) return this.#ended;
+    if (!isConnectionError(error)) return error;
+    if (!(await this.#reachable())) this.#lose(error as Error);
+    if (this.#ended) return this.#ended;
+    if (error instanceof ConnectionClosedError) return error;
+    return new ConnectionClosedError(`Kafka at ${this.#clients.where}: could not ${what}: ${messageOf(error)}`, { cause: error });
   }
 
   /**

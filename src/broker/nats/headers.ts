@@ -1,5 +1,6 @@
 /** How weft's message properties and a user's headers travel in NATS headers. */
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
+import type { MsgHdrs } from 'nats';
+import { peer } from '../../peers/load.js';
 import { CONTENT_TYPE, type TransportProperties } from '../transport.js';
 
 export const REPLY_TO = 'Weft-Reply-To';
@@ -16,7 +17,7 @@ function isPlainHeaderName(name: string): boolean {
 
 /** Headers that say only what the payload is: for inboxes' and topics' payloads. */
 export function contentTypeHeaders(): MsgHdrs {
-  const headers = natsHeaders();
+  const headers = peer('nats').headers();
   headers.set(CONTENT_TYPE_HEADER, CONTENT_TYPE);
   return headers;
 }
@@ -34,7 +35,7 @@ function isPlainHeaderValue(value: string): boolean {
 }
 
 export function encodeHeaders(properties: TransportProperties): MsgHdrs {
-  const headers = natsHeaders();
+  const headers = peer('nats').headers();
   headers.set(CONTENT_TYPE_HEADER, properties.contentType ?? CONTENT_TYPE);
   if (properties.replyTo !== undefined) headers.set(REPLY_TO, encodeURIComponent(properties.replyTo));
   if (properties.correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(properties.correlationId));

@@ -1,5 +1,6 @@
 /** The NATS adapter's pull loop: asks the shared durable for messages within a consumer's prefetch. */
-import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import { peer } from '../../peers/load.js';
 import { DURABLE } from './names.js';
 
 /** How long one pull request waits on an empty queue before it is renewed (the server's minimum is 1 s). */
@@ -80,7 +81,7 @@ export class Puller {
   }
 
   #request(batch: number): void {
-    const inbox = createInbox();
+    const inbox = peer('nats').createInbox();
     let left = batch;
     let ended = false;
     const end = (failed: boolean): void => {
@@ -120,7 +121,7 @@ export class Puller {
     timer.unref();
     this.#pulls.add(sub);
     this.#requested += batch;
-    this.#nc.publish(this.#nextSubject, jsonBytes({ batch, expires: nanos(PULL_EXPIRES) }), { reply: inbox });
+    this.#nc.publish(this.#nextSubject, jsonBytes({ batch, expires: peer('nats').nanos(PULL_EXPIRES) }), { reply: inbox });
   }
 
   /** After a failed request (stream or consumer gone, server busy) ask again later, not in a hot loop. */

@@ -3,7 +3,8 @@
  * pull consumer `weft`, each made once per transport on first use; and the figures read from
  * them without making anything.
  */
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, nanos, type JetStreamManager } from 'nats';
+import type { JetStreamManager } from 'nats';
+import { peer } from '../../peers/load.js';
 import type { QueueStats } from '../types.js';
 import { DURABLE, natsStreamName, queueToken } from './names.js';
 
@@ -73,8 +74,8 @@ export class Streams {
       await this.#jsm.streams.add({
         name: route.stream,
         subjects: [route.subject],
-        retention: RetentionPolicy.Workqueue,
-        storage: StorageType.File,
+        retention: peer('nats').RetentionPolicy.Workqueue,
+        storage: peer('nats').StorageType.File,
       });
     } catch (error) {
       // Adding an identical stream again succeeds; one made with other settings (by hand, or
@@ -97,9 +98,9 @@ export class Streams {
   async #createDurable(stream: string): Promise<void> {
     const config = {
       durable_name: DURABLE,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(this.#redeliverAfter),
+      ack_policy: peer('nats').AckPolicy.Explicit,
+      deliver_policy: peer('nats').DeliverPolicy.All,
+      ack_wait: peer('nats').nanos(this.#redeliverAfter),
       // Every weft consumer limits itself (prefetch); the server must not limit them all together.
       max_ack_pending: -1,
     };

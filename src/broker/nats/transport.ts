@@ -9,17 +9,15 @@
  * prefetch), headers.ts (properties and the content type in NATS headers), names.ts (stream
  * names and subjects).
  */
-import {
-  Events,
-  connect,
-  createInbox,
-  type JetStreamClient,
-  type JetStreamManager,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
+import type {
+  JetStreamClient,
+  JetStreamManager,
+  Msg,
+  NatsConnection,
+  Subscription,
 } from 'nats';
 import { ConnectionClosedError } from '../../core/errors.js';
+import { loadPeer, peer } from '../../peers/load.js';
 import type {
   BrokerTransport, Delivery, PayloadListener, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
 } from '../transport.js';
@@ -44,6 +42,7 @@ export interface NatsReconnect {
 }
 
 export async function openNatsTransport(url: URL, options: TransportOptions, reconnect: NatsReconnect = {}): Promise<BrokerTransport> {
+  const { connect } = await loadPeer('nats', 'nats:// broker URLs');
   const server = url.host || '127.0.0.1:4222';
   let nc: NatsConnection;
   try {
@@ -133,7 +132,7 @@ export class NatsTransport implements BrokerTransport {
 
   async openInbox(onReply: PayloadListener<[correlationId: string | undefined]>): Promise<string> {
     this.#ensureOpen();
-    const inbox = createInbox();
+    const inbox = peer('nats').createInbox();
     const subscription = this.#nc.subscribe(inbox, {
       callback: (error, msg) => {
         if (error) return;
@@ -272,10 +271,10 @@ export class NatsTransport implements BrokerTransport {
    */
   async #followStatus(): Promise<void> {
     for await (const status of this.#nc.status()) {
-      if (status.type === Events.Disconnect) {
+      if (status.type === peer('nats').Events.Disconnect) {
         this.#connected = false;
         for (const puller of this.#pullers) puller.suspend();
-      } else if (status.type === Events.Reconnect) {
+      } else if (status.type === peer('nats').Events.Reconnect) {
         this.#connected = true;
         for (const puller of this.#pullers) puller.resume();
         // Core NATS keeps nothing for a subscriber that is away: inbox and topic messages sent meanwhile are gone.

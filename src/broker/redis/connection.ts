@@ -1,7 +1,8 @@
 /** The connections of the Redis adapter: how they are made, given up on and closed. */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { isIP } from 'node:net';
 import { ConnectionClosedError } from '../../core/errors.js';
+import { peer } from '../../peers/load.js';
 import type { TransportOptions } from '../transport.js';
 
 /** Requests queued while disconnected fail after this many reconnection attempts. */
@@ -21,7 +22,7 @@ export function createConnection(url: URL, options: TransportOptions, extra: Par
   plain.search = '';
   plain.hash = '';
   let downSince: number | undefined;
-  const connection = new Redis(plain.href, {
+  const connection = new (peer('ioredis').Redis)(plain.href, {
     lazyConnect: true,
     protocol: 2,
     connectTimeout: options.connectTimeout,

@@ -39,6 +39,8 @@ export class RedisConsumer implements TransportConsumer {
   readonly #key: string;
   readonly #name = `weft-${randomUUID()}`;
   readonly #prefetch: number;
+  /** Reads more only once at most this many are held: one read per batch, not per settle. */
+  readonly #refillAt: number;
   readonly #onDelivery: (delivery: Delivery) => void;
   /** Delivered and not yet settled, by entry id. */
   readonly #held = new Map<string, HeldEntry>();
@@ -52,7 +54,7 @@ export class RedisConsumer implements TransportConsumer {
 
   constructor(
     transport: ConsumerHost, connection: Redis, clientId: number,
-    queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void,
+    queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void, refillAt: number,
   ) {
     this.#transport = transport;
     this.#connection = connection;
@@ -60,6 +62,7 @@ export class RedisConsumer implements TransportConsumer {
     this.#queue = queue;
     this.#key = streamKey(queue);
     this.#prefetch = prefetch;
+    this.#refillAt = refillAt;
     this.#onDelivery = onDelivery;
     this.#claimEvery = Math.max(10, Math.floor(transport.redeliverAfter / 2));
     this.#loop = this.#run();
@@ -135,7 +138,7 @@ export class RedisConsumer implements TransportConsumer {
         }
         const free = this.#prefetch - this.#held.size;
         const untilClaim = this.#nextClaimAt - Date.now();
-        if (free <= 0) await this.#waitForSettle(untilClaim);
+        if (free <= 0 || this.#held.size > this.#refillAt) await this.#waitForSettle(untilClaim);
         else await this.#read(free, Math.min(MAX_BLOCK_MS, untilClaim));
       } catch (error) {
         if (this.#stopping) break;

@@ -22,8 +22,9 @@
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { ConnectionClosedError } from '../../core/errors.js';
+import { loadPeer } from '../../peers/load.js';
 import type {
-  BrokerTransport, Delivery, PayloadListener, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
+  BrokerTransport, Delivery, PayloadListener, TransportConsumeOptions, TransportConsumer, TransportOptions, TransportProperties, TransportSubscription,
 } from '../transport.js';
 import type { QueueStats } from '../types.js';
 import { connectOrThrow, createConnection, quit, serverAddress } from './connection.js';
@@ -35,14 +36,19 @@ import {
 } from './pubsub.js';
 
 export async function openRedisTransport(url: URL, options: TransportOptions): Promise<BrokerTransport> {
+  await loadPeer('ioredis', 'redis:// broker URLs');
   const address = serverAddress(url);
-  const main = createConnection(url, options, { commandTimeout: options.connectTimeout });
+  // Auto-pipelining: the commands issued in one tick (a burst of submits, the store/reply/ack of
+  // tasks that ended together) leave in one write and are answered in one read, on both sides.
+  const main = createConnection(url, options, { commandTimeout: options.connectTimeout, enableAutoPipelining: true });
   await connectOrThrow(main, address);
   return new RedisTransport(url, options, main, address);
 }
 
 export class RedisTransport implements BrokerTransport {
   readonly kind = 'redis';
+  /** PUBLISH (reply) and the settle script (ack) both go over #main, in the order issued. */
+  readonly repliesPrecedeAcks = true;
   readonly #url: URL;
   readonly #options: TransportOptions;
   readonly #main: Redis;
@@ -90,10 +96,10 @@ export class RedisTransport implements BrokerTransport {
   async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
     this.#assertOpen();
     await this.ensureQueue(queue);
-    await this.#main.callBuffer('XADD', streamKey(queue), '*', ...entryFields(payload, properties));
+    await this.#main.call('XADD', streamKey(queue), '*', ...entryFields(payload, properties));
   }
 
-  async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
+  async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void, options: TransportConsumeOptions = {}): Promise<TransportConsumer> {
     this.#assertOpen();
     if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be a positive integer, got ${prefetch}`);
     await this.ensureQueue(queue);
@@ -104,7 +110,7 @@ export class RedisTransport implements BrokerTransport {
       await connectOrThrow(connection, this.#address);
       const clientId = Number(await connection.call('CLIENT', 'ID'));
       this.#assertOpen();
-      consumer = new RedisConsumer(this, connection, clientId, queue, prefetch, onDelivery);
+      consumer = new RedisConsumer(this, connection, clientId, queue, prefetch, onDelivery, options.refillAt ?? prefetch - 1);
       this.#consumers.add(consumer);
       return consumer;
     } catch (error) {
@@ -141,7 +147,7 @@ export class RedisTransport implements BrokerTransport {
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#assertOpen();
     if (replyTo.startsWith(INBOX_PREFIX)) {
-      await this.#main.callBuffer('PUBLISH', replyTo, encodeReply(payload, correlationId));
+      await this.#main.call('PUBLISH', replyTo, encodeReply(payload, correlationId));
     } else {
       await this.publish(replyTo, payload, correlationId === undefined ? {} : { correlationId });
     }
@@ -156,7 +162,7 @@ export class RedisTransport implements BrokerTransport {
   /** Resolves with PUBLISH's reply: the server has handed it to the subscribers it has now. */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#assertOpen();
-    await this.#main.callBuffer('PUBLISH', topicChannel(topic), encodeTopicPayload(payload));
+    await this.#main.call('PUBLISH', topicChannel(topic), encodeTopicPayload(payload));
   }
 
   async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
@@ -220,10 +226,10 @@ export class RedisTransport implements BrokerTransport {
     if (this.#state === 'lost' || this.#state === 'closed') throw this.#closedError();
     const args = [streamKey(queue), GROUP, id, ...(copy ?? [])];
     try {
-      await this.#main.callBuffer('EVALSHA', SETTLE_SHA, 1, ...args);
+      await this.#main.call('EVALSHA', SETTLE_SHA, 1, ...args);
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
-      await this.#main.callBuffer('EVAL', SETTLE_SCRIPT, 1, ...args);
+      await this.#main.call('EVAL', SETTLE_SCRIPT, 1, ...args);
     }
   }
 

@@ -8,6 +8,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type * as Sdk from '@aws-sdk/client-sqs';
+import { missingOr } from '../../peers/load.js';
 import type { IncomingMessage, OutgoingMessage } from './attributes.js';
 import type { SqsSettings } from './url.js';
 
@@ -23,8 +24,7 @@ export async function loadSqsSdk(): Promise<SqsSdk> {
   try {
     return await import('@aws-sdk/client-sqs');
   } catch (error) {
-    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
-    throw new Error('sqs:// broker URLs need the AWS SDK\'s SQS client, an optional peer dependency of weft: npm install @aws-sdk/client-sqs', { cause: error });
+    throw missingOr(error, '@aws-sdk/client-sqs', 'sqs:// broker URLs');
   }
 }
 

@@ -9,20 +9,28 @@ import { openResultStore } from '../../results/open.js';
 import type { ResultStore } from '../../results/store.js';
 import type { DurableSettings } from './options.js';
 import {
-  CONTROL_TOPIC, MESSAGE_VERSION, PROGRESS, RESULT, RETRYING, REVOKE, YIELD,
-  type BrokerWorkerInfo, type StoredResult, type TaskMessage,
+  CONTROL_TOPIC, MESSAGE_VERSION, PREFETCH_PER_SLOT, PROGRESS, RESULT, RESULTS, RETRYING, REVOKE, YIELD,
+  type BatchItem, type BatchMessage, type BrokerWorkerInfo, type StoredResult, type TaskMessage,
 } from './messages.js';
+import { SubmitBatches } from './submit-batches.js';
+import type { TaskRef } from '../../core/task.js';
 import { ResultWatch } from './result-watch.js';
 import { askWorkers } from './status.js';
+
+/** shutdown({ cancelPending }): how long the workers are given to say what they run. */
+const CANCEL_ASK_MS = 500;
+import { hooks } from '../../observe/hooks.js';
+import { TRACEPARENT_HEADER } from '../../observe/traceparent.js';
 
 /**
  * The submitter's side of the broker-backed cluster: jobs the executor starts become task
  * messages on the broker; outcomes come back to this submitter's inbox, and are in the result
  * store for anyone else.
  *
- *   ExecutorBase ─▶ dispatch(job) ─▶ publish TaskMessage (queue by route, replyTo = inbox)
+ *   ExecutorBase ─▶ dispatch(job) ─▶ calls of one tick coalesced per queue (submit-batches.ts)
+ *        │            ─▶ publish TaskMessage or BatchMessage (queue by route, replyTo = inbox)
  *        ▲                                                   │ workers (any host, any number)
- *        └── resolve / reject / pushValue ◀── inbox ◀────────┘ RESULT | PROGRESS | YIELD | RETRYING
+ *        └── resolve / reject / pushValue ◀── inbox ◀────────┘ RESULT(S) | PROGRESS | YIELD | RETRYING
  *   cancel ─▶ REVOKE on the control topic (running: its signal aborts) + a 'cancelled' record
  *             in the store (first settle wins: a later outcome is dropped)
  *   connection lost ─▶ reconnect; jobs in flight are looked up in the store until settled
@@ -45,6 +53,8 @@ const FIRST_RECONNECT_MS = 100;
 const MAX_RECONNECT_MS = 5000;
 /** A failed publish waits at most this long before it tries again, less if the connection comes back first. */
 const MAX_PUBLISH_RETRY_MS = 1000;
+/** Messages a fleet nobody asked about is taken to hold at once (for batch sizes). */
+const DEFAULT_HELD = 4;
 
 export class BrokerEngine {
   readonly #host: EngineHost;
@@ -66,6 +76,8 @@ export class BrokerEngine {
   #fleet: BrokerWorkerInfo[] = [];
   /** Publishes waiting to try again: woken when the connection is back. */
   readonly #publishWaiters = new Set<() => void>();
+  /** The calls of one tick, coalesced per queue (submit-batches.ts). */
+  readonly #batches = new SubmitBatches((queue, jobs) => this.#send(queue, jobs), () => this.#heldEstimate(), () => this.#settings.batchSize);
 
   constructor(host: EngineHost, settings: DurableSettings) {
     this.#host = host;
@@ -75,6 +87,17 @@ export class BrokerEngine {
   /** Tasks the workers that answered the last status request run at once. */
   get fleetCapacity(): number {
     return this.#fleet.reduce((sum, w) => sum + w.capacity, 0);
+  }
+
+  /** Messages those workers hold at most: what one read of theirs can take from a queue. */
+  get fleetHeld(): number {
+    return this.#fleet.reduce((sum, w) => sum + (w.prefetch ?? w.capacity * PREFETCH_PER_SLOT), 0);
+  }
+
+  /** What the fleet holds, or a guess before any worker answered (the local workers', else a few). */
+  #heldEstimate(): number {
+    const s = this.#settings;
+    return this.fleetHeld || s.localWorkers * s.localConcurrency * PREFETCH_PER_SLOT || DEFAULT_HELD;
   }
 
   get workers(): BrokerWorkerInfo[] {
@@ -104,30 +127,70 @@ export class BrokerEngine {
   }
 
   dispatch(job: Job): void {
-    const attempt = job.runningAttempt;
-    const task = job.task!;
-    const message: TaskMessage = {
-      v: MESSAGE_VERSION,
-      id: job.id,
-      task: task.taskName,
-      module: task.moduleUrl,
-      key: task.key,
-      kind: job.kind,
-      args: job.args as unknown[],
-      attempt: 1,
-      retries: job.options.retries ?? 0,
-      retryDelay: job.options.retryDelay ?? 100,
-      timeout: job.options.timeout ?? 0,
-      notBefore: 0,
-      submitted: Date.now(),
-    };
     this.#jobs.set(job.id, job);
     job.slot = this.#route(job);
-    this.#publish(job, message).catch((error: Error) => {
-      if (this.#jobs.get(job.id) !== job) return;
-      this.#jobs.delete(job.id);
-      this.#host.rejectAttempt(job, attempt, error);
+    // A call goes with the others of this tick, unless something of its own must travel in
+    // its message's headers (its trace) or it is one of map's chunks (batched already).
+    if (job.kind === 'call' && this.#settings.batchSize > 1 && hooks.current?.carrierOf(job) === undefined) {
+      this.#batches.add(job.slot as string, job);
+    } else {
+      this.#send(job.slot as string, [job]);
+    }
+  }
+
+  /** Publishes `jobs` (one queue's) as one message; a job whose message cannot go fails alone. */
+  #send(queue: string, jobs: Job[]): void {
+    const attempts = jobs.map((job) => job.runningAttempt);
+    this.#publish(queue, jobs).catch((error: Error) => {
+      jobs.forEach((job, i) => {
+        if (this.#jobs.get(job.id) !== job) return;
+        this.#jobs.delete(job.id);
+        this.#host.rejectAttempt(job, attempts[i]!, error);
+      });
     });
+  }
+
+  /** One job: a TaskMessage; several: a BatchMessage. */
+  #message(jobs: Job[]): TaskMessage | BatchMessage {
+    const submitted = Date.now();
+    if (jobs.length === 1) {
+      const job = jobs[0]!;
+      const task = job.task!;
+      return {
+        v: MESSAGE_VERSION, id: job.id, task: task.taskName, module: task.moduleUrl, key: task.key, kind: job.kind,
+        args: job.args as unknown[], attempt: 1, retries: job.options.retries ?? 0, retryDelay: job.options.retryDelay ?? 100,
+        timeout: job.options.timeout ?? 0, notBefore: 0, submitted,
+      };
+    }
+    const tasks: BatchMessage['tasks'] = [];
+    const index = new Map<TaskRef, number>();
+    const batch = jobs.map((job): BatchItem => {
+      const task = job.task!;
+      let i = index.get(task);
+      if (i === undefined) {
+        i = tasks.push([task.taskName, task.moduleUrl, task.key]) - 1;
+        index.set(task, i);
+      }
+      return [job.id, i, job.args as unknown[], job.options.retries ?? 0, job.options.retryDelay ?? 100, job.options.timeout ?? 0];
+    });
+    return { v: MESSAGE_VERSION, tasks, batch, submitted };
+  }
+
+  /**
+   * shutdown({ cancelPending }): the tasks this submitter awaits that no worker has started are
+   * cancelled (revoked: dropped when a worker takes them). Which have started is asked of the
+   * workers (their status answer lists what they run); one that starts in between is aborted.
+   * Without an answer from the broker every task is cancelled: none could settle anyway.
+   */
+  async cancelUnstarted(wait = CANCEL_ASK_MS): Promise<void> {
+    let started = new Set<string>();
+    try {
+      const fleet = await this.inspect(wait);
+      started = new Set(fleet.flatMap((worker) => (worker.running ?? []).map((task) => task.id)));
+    } catch (error) {
+      this.#host.emit('connection-error', error as Error);
+    }
+    for (const job of [...this.#jobs.values()]) if (!started.has(job.id)) job.future.cancel();
   }
 
   /** Cancelled: every worker hears it; the store keeps it so no later outcome wins. */
@@ -205,24 +268,38 @@ export class BrokerEngine {
   }
 
   /**
-   * Publishes a job's message. A body the broker cannot carry (TypeError, RangeError) fails the
-   * job; a server that cannot take it now (down, restarting, reconnecting) is tried again with
-   * backoff until it does, or the job is settled or cancelled meanwhile, or the engine closes.
-   * A publish that failed may still have reached the server: the task then runs twice at
-   * most, and its first stored outcome wins.
+   * Publishes the message of the jobs still in flight among `jobs`. A body the broker cannot
+   * carry (TypeError, RangeError) is split in two, down to the job that cannot go, which fails;
+   * a server that cannot take it now (down, restarting, reconnecting) is tried again with
+   * backoff until it does, or every job is settled or cancelled meanwhile, or the engine closes.
+   * A publish that failed may still have reached the server: a task then runs twice at most,
+   * and its first stored outcome wins.
    */
-  async #publish(job: Job, message: TaskMessage): Promise<void> {
+  async #publish(queue: string, jobs: Job[]): Promise<void> {
     await this.start(); // a cluster that never connected is broken: its jobs fail
+    const live = () => jobs.filter((job) => this.#jobs.get(job.id) === job); // not settled or cancelled meanwhile
     for (let failures = 0; ; failures++) {
-      if (this.#jobs.get(job.id) !== job) return; // settled or cancelled meanwhile
+      if (live().length === 0) return;
       if (this.#closed) throw new ConnectionClosedError('the cluster was shut down before the task reached the broker');
       try {
         await this.#ready();
-        if (this.#jobs.get(job.id) !== job || this.#closed) continue;
-        await this.#broker!.publish(job.slot as string, message, { replyTo: this.#inbox!.address, headers: { 'weft-task': message.task } });
+        const now = live();
+        if (now.length === 0 || this.#closed) continue;
+        const message = this.#message(now);
+        const headers: Record<string, string> = { 'weft-task': 'task' in message ? message.task : message.tasks.map((t) => t[0]).join(',') };
+        const trace = now.length === 1 ? hooks.current?.carrierOf(now[0]!) : undefined;
+        if (trace !== undefined) headers[TRACEPARENT_HEADER] = trace;
+        await this.#broker!.publish(queue, message, { replyTo: this.#inbox!.address, headers });
         return;
       } catch (error) {
-        if (error instanceof TypeError || error instanceof RangeError) throw error;
+        if (error instanceof TypeError || error instanceof RangeError) {
+          const now = live();
+          if (now.length <= 1) throw error;
+          const half = now.length >> 1;
+          this.#send(queue, now.slice(0, half));
+          this.#send(queue, now.slice(half));
+          return;
+        }
         await new Promise<void>((resolve) => {
           const wake = () => { clearTimeout(timer); this.#publishWaiters.delete(wake); resolve(); };
           const timer = setTimeout(wake, Math.min(MAX_PUBLISH_RETRY_MS, FIRST_RECONNECT_MS * 2 ** Math.min(failures, 16)));
@@ -315,20 +392,31 @@ export class BrokerEngine {
     this.#host.rejectAttempt(job, job.runningAttempt, value);
   }
 
+  #onResult(id: unknown, ok: unknown, value: unknown, attempts: unknown): void {
+    const job = typeof id === 'string' ? this.#jobs.get(id) : undefined;
+    if (!job) return; // settled already (cancelled, or an earlier copy's outcome)
+    this.#jobs.delete(job.id);
+    this.#watch?.forget(job.id);
+    this.#settle(job, ok === true, value, Number(attempts));
+  }
+
   #onReply(body: unknown): void {
     if (!Array.isArray(body)) return;
     const op = body[0];
+    if (op === RESULTS) {
+      if (Array.isArray(body[1])) for (const item of body[1]) if (Array.isArray(item)) this.#onResult(item[0], item[1], item[2], item[3]);
+      return;
+    }
     const job = typeof body[1] === 'string' ? this.#jobs.get(body[1]) : undefined;
     if (!job) return; // settled already (cancelled, or an earlier copy's outcome)
     if (op === RESULT) {
-      this.#jobs.delete(job.id);
-      this.#watch?.forget(job.id);
-      this.#settle(job, body[2] === true, body[3], Number(body[4]));
+      this.#onResult(body[1], body[2], body[3], body[4]);
     } else if (op === PROGRESS) {
       if (job.future.state === 'running') futureInternals.reportProgress(job.future, body[2]);
     } else if (op === YIELD) {
       this.#host.pushValue(job, job.runningAttempt, body[2]);
     } else if (op === RETRYING) {
+      hooks.current?.taskRetrying('ClusterExecutor', job, body[3]);
       this.#host.emit('task-retried', { id: job.id, task: job.task?.taskName, attempt: Number(body[2]), error: body[3] });
     }
   }

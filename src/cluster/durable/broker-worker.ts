@@ -9,25 +9,35 @@ import { CALL, CHUNK, ERR, OK, POOL_KINDS, PROGRESS as RUN_PROGRESS, YIELD as RU
 import { createPool, Runner } from '../worker-runner.js';
 import { loadTaskModules, TaskTable } from '../worker-tasks.js';
 import {
-  ASK_STATUS, CONTROL_TOPIC, PROGRESS, REVOKE, STATUS, YIELD, checkTaskMessage,
+  ASK_STATUS, CONTROL_TOPIC, DRAIN, PREFETCH_PER_SLOT, PROGRESS, REVOKE, STATUS, YIELD, checkBatchMessage, checkTaskMessage, isBatchMessage,
   type BrokerWorkerInfo, type TaskMessage,
 } from './messages.js';
 import { Revocations } from './revocations.js';
 import { Settler, type Held } from './settler.js';
+import { Parcel } from './parcel.js';
+import { TracedWork } from '../../observe/traced-work.js';
+import { diagnostics } from '../../observe/diagnostics.js';
+import { TRACEPARENT_HEADER } from '../../observe/traceparent.js';
+import { TaskLog } from './task-log.js';
+import { RetryReport, type LevelledLog } from '../retry-report.js';
 
 /**
  * `weft worker --broker URL`: takes tasks from broker queues, runs them on a local pool, stores
  * each outcome in the result backend and only then acknowledges the task (acks late).
  *
  *   queues ─▶ consume (prefetch = concurrency × PREFETCH_PER_SLOT, manual ack) ─▶ check body
- *     │        (a body that is not a task message: dead-lettered with the reason)
- *     ├─ revoked here ─▶ ack, not run
- *     ├─ redelivered and already has a result ─▶ that result to the submitter again ─▶ ack, not run
+ *     │        (a body that is not a task message: dead-lettered with the reason); a batch
+ *     │        message is unpacked into its tasks, each handled as below, and acknowledged
+ *     │        once all of them are closed (parcel.ts)
+ *     ├─ revoked here ─▶ closed, not run
+ *     ├─ redelivered (or submitted while this worker did not hear revokes) and already has a
+ *     │  result (a revoke's cancelled one too) ─▶ that result to the submitter again ─▶ closed, not run
  *     └─ Runner (the embedded cluster's: slices, generators, cancellation) ─▶ pool
  *           progress / yields ─▶ the submitter's inbox
  *           outcome ─▶ Settler: retry (republish with a later notBefore) | store (first wins)
- *                      ─▶ dead letter if it failed for good ─▶ reply to the submitter ─▶ ack
+ *                      ─▶ dead letter if it failed for good ─▶ reply to the submitter ─▶ close (ack with the last)
  *   control topic: REVOKE aborts running tasks' signals; ASK_STATUS answers with this worker's info
+ *                  (running and recent tasks included); DRAIN <name> drains this worker
  *
  * The broker client keeps held messages owned while this process lives (lease renewal is the
  * adapter's: XCLAIM refresh, NATS in-progress acks, AMQP channel ownership); a worker that dies
@@ -56,24 +66,36 @@ export interface BrokerWorkerOptions {
   name?: string;
   /** Longest pause between reconnection attempts, in ms. @default 5000 */
   maxReconnectDelay?: number;
-  log?: (line: string) => void;
+  /** Where progress lines go, with their level (connection trouble is 'warn'). @default none */
+  log?: LevelledLog;
 }
 
-/** Held messages per slot (Celery's prefetch multiplier is 4 too): each task costs several round trips to the server (read, store, reply, ack), so a slot needs a few in hand to stay busy; more would hoard long tasks an idle worker could take (measured: 2 → 4 per slot cut CPU per task by a third). */
-const PREFETCH_PER_SLOT = 4;
 const FIRST_RECONNECT_MS = 100;
 const DEFAULT_MAX_RECONNECT_MS = 5000;
+/**
+ * A task submitted before this worker heard the control topic (plus this margin, for clocks
+ * and the broadcast's delay) may have been revoked while it was not listening: the store is
+ * asked first (the revoke left a cancelled outcome there). Only a backlog found at start, or
+ * after a reconnect, pays for it.
+ */
+const UNHEARD_MARGIN_MS = 2000;
 
 type Settings = Required<Omit<BrokerWorkerOptions, 'resultBackend' | 'log' | 'tasks'>>;
 
 export class BrokerWorker {
   readonly #options: Settings;
-  readonly #log: (line: string) => void;
+  readonly #log: LevelledLog;
+  readonly #retry: RetryReport;
   readonly #table: TaskTable;
   readonly #taskIds = new Map<string, number>();
   readonly #runner: Runner;
   readonly #held = new Map<number, Held>();
+  /** Deliveries received with a trace carrier, until their outcome is known. */
+  readonly #traced = new TracedWork();
   readonly #revoked = new Revocations();
+  /** Since when this worker hears revokes on the control topic (this connection's subscription). */
+  #hearingSince = Number.POSITIVE_INFINITY;
+  readonly #taskLog = new TaskLog();
   readonly #settler: Settler;
   readonly #startedAt = Date.now();
   #nextLease = 1;
@@ -89,10 +111,11 @@ export class BrokerWorker {
   #ready: { resolve(): void; reject(error: Error): void; promise: Promise<void> };
   readonly #loop: Promise<void>;
 
-  private constructor(options: Settings, table: TaskTable, runnerPool: ReturnType<typeof createPool>, store: ResultStore | undefined, log: (line: string) => void) {
+  private constructor(options: Settings, table: TaskTable, runnerPool: ReturnType<typeof createPool>, store: ResultStore | undefined, log: LevelledLog) {
     this.#options = options;
     this.#table = table;
     this.#log = log;
+    this.#retry = new RetryReport('use', redact(options.broker), options.maxReconnectDelay, log);
     const gate = options.pool === 'green' || options.pool === 'inline' ? options.concurrency : Infinity;
     this.#runner = new Runner(runnerPool, table, (op, lease, value) => this.#emit(op, lease, value), gate);
     this.#settler = new Settler({
@@ -102,7 +125,7 @@ export class BrokerWorker {
       broker: () => this.#broker,
       revoked: (id) => this.#revoked.has(id),
       closing: () => this.#state === 'closed',
-      log,
+      log: (line) => log(line, 'warn'),
     });
     let resolve!: () => void;
     let reject!: (error: Error) => void;
@@ -143,7 +166,7 @@ export class BrokerWorker {
       resultTtl,
       name: options.name ?? `${hostname()}:${process.pid}`,
       maxReconnectDelay: options.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_MS,
-    }, table, pool, store, options.log ?? (() => {}));
+    }, table, pool, store, diagnostics(options.log, { worker: options.name ?? `${hostname()}:${process.pid}` }));
   }
 
   get tasks(): string[] {
@@ -168,9 +191,10 @@ export class BrokerWorker {
     const o = this.#options;
     return {
       name: o.name, host: hostname(), pid: process.pid, pool: o.pool, queues: o.queues, tasks: this.#table.names,
-      capacity: o.concurrency, inFlight: this.#held.size, completed: this.#runner.completed, failed: this.#runner.failed,
+      capacity: o.concurrency, prefetch: o.prefetch, inFlight: this.#held.size, completed: this.#runner.completed, failed: this.#runner.failed,
       duplicates: this.#settler.duplicates, startedAt: this.#startedAt, at: Date.now(),
       state: this.#state === 'running' ? 'ready' : 'draining',
+      running: this.#taskLog.running(), recent: this.#taskLog.recent(),
     };
   }
 
@@ -207,7 +231,7 @@ export class BrokerWorker {
       } catch (error) {
         if (this.#closed) break;
         failures++;
-        this.#log(`${new Date().toISOString()} cannot use ${redact(this.#options.broker)}: ${(error as Error).message}`);
+        this.#retry.failed(error as Error);
       }
       if (this.#state !== 'running') break;
       const delay = Math.min(this.#options.maxReconnectDelay, FIRST_RECONNECT_MS * 2 ** Math.min(failures, 16)) * (0.5 + Math.random() / 2);
@@ -226,21 +250,27 @@ export class BrokerWorker {
     try {
       if (this.#closed) return;
       await broker.subscribe(CONTROL_TOPIC, (body) => this.#onControl(body), { onError: () => {} });
+      this.#hearingSince = Date.now();
       this.#consumers = [];
       for (const queue of this.#options.queues) {
         this.#consumers.push(await broker.consume<unknown>(queue, (message) => this.#onMessage(queue, message), {
           prefetch: this.#options.prefetch,
+          // Refill once nothing held waits for a slot: one read per batch instead of one per
+          // settled task, and every slot still has a task in hand while the batch is read.
+          ...(this.#options.prefetch > this.#options.concurrency ? { refillAt: this.#options.concurrency } : {}),
           autoAck: false,
           onRefused: (error: Error, message: RefusedMessage) => this.#settler.refused(queue, error, message),
-          onError: (error) => this.#log(`${queue}: ${error.message}`),
+          onError: (error) => this.#log(`${queue}: ${error.message}`, 'warn'),
         }));
       }
       this.#log(`consuming ${this.#options.queues.join(', ')} on ${redact(this.#options.broker)} as ${this.#options.name} (${this.#options.pool} x ${this.#options.concurrency}; tasks: ${this.#table.names.join(', ')})`);
+      this.#retry.succeeded();
       this.#ready.resolve();
       const lost = await broker.closed;
-      if (!this.#closed) this.#log(`${new Date().toISOString()} lost the broker (${lost.message}); reconnecting`);
+      if (!this.#closed) this.#log(`lost the broker (${lost.message}); reconnecting`, 'warn');
     } finally {
       this.#broker = undefined;
+      this.#hearingSince = Number.POSITIVE_INFINITY;
       this.#consumers = [];
       await broker.close().catch(() => {});
     }
@@ -249,22 +279,50 @@ export class BrokerWorker {
   // ---- tasks --------------------------------------------------------------------------------
 
   async #onMessage(queue: string, message: Message<unknown>): Promise<void> {
-    let task: TaskMessage;
+    const batched = isBatchMessage(message.body);
+    let tasks: TaskMessage[];
     try {
-      task = checkTaskMessage(message.body);
+      tasks = batched ? checkBatchMessage(message.body) : [checkTaskMessage(message.body)];
     } catch (error) {
       return this.#settler.deadLetterBody(queue, message, error as Error);
     }
     if (this.#state === 'closed') return; // the connection closes: it goes back to the queue
-    if (this.#revoked.has(task.id)) return void message.ack().catch(() => {});
-    if (message.redelivered && await this.#settler.settledBefore({ queue, message, task })) return;
-    const wait = task.notBefore - Date.now();
+    const parcel = new Parcel(message, tasks.length, batched);
+    let helds = tasks.map((task): Held => ({ queue, message, task, parcel })).filter((held) => this.#runnable(held));
+    // Delivered before, or submitted while this worker did not hear revokes: its outcome (a
+    // cancelled one included) may be stored already.
+    const unheard = helds.some((held) => held.task.submitted < this.#hearingSince + UNHEARD_MARGIN_MS);
+    if ((message.redelivered || unheard) && helds.length > 0) {
+      const settled = await this.#settler.settledBefore(helds);
+      helds = helds.filter((_, i) => !settled[i]);
+    }
+    const wait = batched || helds.length === 0 ? 0 : helds[0]!.task.notBefore - Date.now(); // a retry's backoff
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (this.#closed || this.#revoked.has(task.id)) return;
+    if (this.#closed) return;
+    for (const held of helds) if (this.#runnable(held)) this.#start(held);
+  }
+
+  /** False for a task revoked before it started: it is dropped (its message is settled with the rest). */
+  #runnable(held: Held): boolean {
+    if (!this.#revoked.has(held.task.id)) return true;
+    this.#settler.drop(held);
+    return false;
+  }
+
+  #start(held: Held): void {
+    const { task, message, queue } = held;
     const leaseId = this.#nextLease++;
-    this.#held.set(leaseId, { queue, message, task });
+    this.#held.set(leaseId, held);
+    this.#taskLog.started(leaseId, task);
     const args = task.kind === 'items' ? task.args.map((item) => [item]) : task.args;
-    this.#runner.run(task.kind === 'call' ? CALL : CHUNK, leaseId, this.#taskId(task), task.id, task.attempt, task.timeout, args);
+    const run = () => this.#runner.run(task.kind === 'call' ? CALL : CHUNK, leaseId, this.#taskId(task), task.id, task.attempt, task.timeout, args);
+    const trace = message.headers[TRACEPARENT_HEADER];
+    if (trace === undefined) return run();
+    this.#traced.begin(leaseId, task.task, trace, {
+      'messaging.system': messagingSystem(this.#options.broker), 'messaging.destination.name': queue, 'messaging.message.id': task.id,
+      'weft.task.attempt': task.attempt, 'weft.message.redelivered': message.redelivered,
+    }, run);
+    if (message.redelivered) this.#traced.event(leaseId, 'redelivered');
   }
 
   /** Task names become the Runner's numeric ids, defined once each. */
@@ -281,8 +339,11 @@ export class BrokerWorker {
   #emit(op: number, leaseId: number, value: unknown): void {
     const held = this.#held.get(leaseId);
     if (!held) return;
+    if (op === RUN_PROGRESS) this.#taskLog.progress(leaseId, value);
     if (op === RUN_PROGRESS || op === RUN_YIELD) return this.#settler.notify(held, op === RUN_PROGRESS ? PROGRESS : YIELD, value);
     this.#held.delete(leaseId);
+    this.#traced.end(leaseId, op === ERR ? value ?? 'failed' : undefined);
+    this.#taskLog.finished(leaseId, op === OK, value);
     this.#settler.finish(held, op === OK, op === ERR && value === undefined ? new Error('the task failed without an error') : value);
   }
 
@@ -298,8 +359,17 @@ export class BrokerWorker {
       }
     } else if (body[0] === ASK_STATUS && typeof body[1] === 'string') {
       this.#broker?.send(body[1], [STATUS, this.info()]).catch(() => {});
+    } else if (body[0] === DRAIN && body[1] === this.#options.name) {
+      this.#log(`asked to drain (control topic)`, 'info');
+      void this.drain();
     }
   }
+}
+
+/** OpenTelemetry's messaging.system value for a broker URL. */
+function messagingSystem(url: string): string {
+  const scheme = url.slice(0, url.indexOf(':'));
+  return ({ redis: 'redis', rediss: 'redis', amqp: 'rabbitmq', amqps: 'rabbitmq', nats: 'nats', kafka: 'kafka', sqs: 'aws_sqs' } as Record<string, string>)[scheme] ?? 'weft';
 }
 
 /** A broker URL without its password, for logs. */

@@ -1,7 +1,8 @@
-import { checkNonNegativeInteger, checkPositiveInteger, expected } from '../../core/validate.js';
+import { checkKnownOptions, checkNonNegativeInteger, checkPositiveInteger, expected } from '../../core/validate.js';
 import { defaultResultBackend } from '../../results/open.js';
 import { DEFAULT_RESULT_TTL_MS } from '../../results/store.js';
 import { POOL_KINDS, type PoolKind } from '../protocol.js';
+import { MAX_BATCH } from './messages.js';
 
 /** `new ClusterExecutor({ broker, ... })`: the cluster's queue and results live on a server. */
 export interface BrokerClusterOptions {
@@ -29,6 +30,13 @@ export interface BrokerClusterOptions {
   localConcurrency?: number;
   /** How many failed tasks `deadLetters()` keeps here (the server keeps its own). @default 1000 */
   maxDeadLetters?: number;
+  /**
+   * Calls submitted in one tick to one queue travel together, up to this many per broker
+   * message (each still its own task: id, retries, timeout, result, cancellation). 1 sends
+   * each call in a message of its own (for a fleet with workers older than batches: they
+   * dead-letter a batch as a body they cannot read). @default 64
+   */
+  batchSize?: number;
 }
 
 export interface DurableSettings {
@@ -43,10 +51,14 @@ export interface DurableSettings {
   localPool: PoolKind;
   localConcurrency: number;
   maxDeadLetters: number;
+  batchSize: number;
 }
 
 export function checkBrokerClusterOptions(o: BrokerClusterOptions): DurableSettings {
   if ('listen' in o) throw new TypeError('ClusterExecutor takes either { listen } (an embedded scheduler) or { broker }, not both');
+  checkKnownOptions('ClusterExecutor({ broker })', o, {
+    broker: true, resultBackend: true, resultTtl: true, queue: true, routes: true, concurrency: true, localWorkers: true, localPool: true, localConcurrency: true, maxDeadLetters: true, batchSize: true,
+  });
   let url: URL;
   try {
     url = new URL(String(o.broker));
@@ -74,6 +86,7 @@ export function checkBrokerClusterOptions(o: BrokerClusterOptions): DurableSetti
     localPool,
     localConcurrency: checkPositiveInteger('localConcurrency', o.localConcurrency ?? 1),
     maxDeadLetters: checkNonNegativeInteger('maxDeadLetters', o.maxDeadLetters ?? 1000),
+    batchSize: checkPositiveInteger('batchSize', o.batchSize ?? MAX_BATCH),
   };
 }
 

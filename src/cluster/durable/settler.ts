@@ -1,7 +1,11 @@
 import type { Broker, Message, RefusedMessage } from '../../broker/types.js';
+import type { Parcel } from './parcel.js';
+import { ReplyOutbox } from './reply-outbox.js';
 import { CancelledError } from '../../core/errors.js';
 import { Codec } from '../../remote/codec.js';
 import type { ResultStore } from '../../results/store.js';
+import { logger } from '../../log.js';
+import { TRACEPARENT_HEADER } from '../../observe/traceparent.js';
 import {
   MESSAGE_VERSION, RESULT, RETRYING, deadLetterQueue, readStoredResult,
   type DeadLetterRecord, type StoredResult, type TaskMessage,
@@ -10,11 +14,15 @@ import {
 /**
  * The worker's side of a task's end, in the order that makes it durable (acks late):
  *
- *   failed, attempts left ─▶ publish a copy with attempt + 1 and a later notBefore ─▶ ack
+ *   failed, attempts left ─▶ publish a copy with attempt + 1 and a later notBefore (that task
+ *            alone, also from a batch) ─▶ close
  *   otherwise ─▶ store the outcome (first settle wins) ─▶ failed: a dead letter in
- *            `<queue>.dead` ─▶ reply to the submitter ─▶ ack
+ *            `<queue>.dead` ─▶ reply to the submitter (reply-outbox.ts: the replies of tasks
+ *            that end together leave in one write) ─▶ close
  *   a duplicate run (another stored first) ─▶ its outcome dropped; the stored one is sent to
- *            the submitter ─▶ ack
+ *            the submitter ─▶ close
+ *   close: the task is done with; its message is acknowledged once every task it carried is
+ *            closed (parcel.ts: one task, or a batch)
  *
  * Nothing is acknowledged before what replaces it is on the server and the reply has left: a
  * crash anywhere in between redelivers the task, and its redelivered copy finds the stored
@@ -24,8 +32,13 @@ import {
  */
 export interface Held {
   queue: string;
+  /** The broker message the task came in (its parcel's). */
   message: Message<unknown>;
   task: TaskMessage;
+  /** The message's other tasks, if it was a batch: it is settled once all are closed. */
+  parcel: Parcel;
+  /** Set by the parcel when this task is done with. */
+  closed?: boolean;
 }
 
 export interface SettlerHost {
@@ -46,12 +59,14 @@ export class Settler {
   readonly #host: SettlerHost;
   readonly #codec = new Codec();
   readonly #pending = new Set<Promise<void>>();
+  readonly #outbox: ReplyOutbox;
   #idleWaiters: (() => void)[] = [];
   /** Outcomes dropped because another run of the task had stored first. */
   duplicates = 0;
 
   constructor(host: SettlerHost) {
     this.#host = host;
+    this.#outbox = new ReplyOutbox({ broker: () => host.broker(), giveBack: (held) => this.#giveBack(held), log: (line) => host.log(line) });
   }
 
   /** Progress and yielded values go straight to the submitter; none is kept. */
@@ -71,24 +86,34 @@ export class Settler {
   }
 
   /**
-   * A redelivered task whose outcome is stored already (it ran elsewhere, or it was cancelled):
-   * true when it is, and then its stored outcome goes to the submitter again before the ack
-   * (the run that stored it may have died before its reply left), so the task is not run again.
+   * The tasks of a redelivered message whose outcome is stored already (they ran elsewhere, or
+   * were cancelled): true for each that is, and then its stored outcome goes to the submitter
+   * again before it is closed (the run that stored it may have died before its reply left), so
+   * it is not run again. A batch asks the store once for all its tasks.
    */
-  async settledBefore(held: Held): Promise<boolean> {
-    if (!this.#host.store) return false;
-    let bytes: Uint8Array | undefined;
+  async settledBefore(helds: Held[]): Promise<boolean[]> {
+    const store = this.#host.store;
+    if (!store) return helds.map(() => false);
+    let records: (Uint8Array | undefined)[];
     try {
-      bytes = await this.#host.store.get(held.task.id);
+      records = helds.length === 1 ? [await store.get(helds[0]!.task.id)] : await store.getMany(helds.map((held) => held.task.id));
     } catch {
-      return false; // cannot tell: run it; a second outcome is dropped when it is stored
+      return helds.map(() => false); // cannot tell: run them; a second outcome is dropped when it is stored
     }
-    if (bytes === undefined) return false;
-    this.#track(this.#replyStored(held, bytes).then(() => held.message.ack()).catch((error: Error) => {
-      this.#host.log(`the stored outcome of task ${held.task.id} could not be sent again: ${error.message}`);
-      return this.#giveBack(held);
-    }));
-    return true;
+    return helds.map((held, i) => {
+      const bytes = records[i];
+      if (bytes === undefined) return false;
+      this.#track(this.#replyStored(held, bytes).catch((error: Error) => {
+        this.#host.log(`the stored outcome of task ${held.task.id} could not be sent again: ${error.message}`);
+        return this.#giveBack(held);
+      }));
+      return true;
+    });
+  }
+
+  /** A task that will not run (revoked when it was taken): closed without a word. */
+  drop(held: Held): void {
+    this.#track(Promise.resolve(held.parcel.close(held)).catch(() => {}));
   }
 
   /** A body that is not a task message: kept in the dead-letter queue with the reason. */
@@ -126,15 +151,17 @@ export class Settler {
     const broker = this.#host.broker();
     if (!ok && value instanceof CancelledError && this.#host.revoked(task.id)) {
       // Revoked: the submitter has settled it (and stored 'cancelled'); nothing more to say.
-      return message.ack();
+      return held.parcel.close(held);
     }
     if (!ok && task.attempt <= task.retries && !(value instanceof CancelledError)) {
       if (!broker) throw new Error('no broker connection to publish the retry on');
       const delay = task.retryDelay * 2 ** (task.attempt - 1) * (0.5 + Math.random() / 2);
       const next: TaskMessage = { ...task, attempt: task.attempt + 1, notBefore: Date.now() + delay };
-      await broker.publish(queue, next, replyTo === undefined ? {} : { replyTo });
+      // The retry stays in the submitter's trace (the header is there only while it traces).
+      const trace = message.headers[TRACEPARENT_HEADER];
+      await broker.publish(queue, next, { ...(replyTo === undefined ? {} : { replyTo }), ...(trace === undefined ? {} : { headers: { [TRACEPARENT_HEADER]: trace } }) });
       if (replyTo !== undefined) broker.send(replyTo, [RETRYING, task.id, task.attempt, value]).catch(() => {});
-      return message.ack();
+      return held.parcel.close(held);
     }
     let record: StoredResult = [ok, value, task.attempt, this.#host.worker, Date.now()];
     let bytes: Buffer;
@@ -151,56 +178,45 @@ export class Settler {
       // died before its reply left, so the submitter hears it (again) from here.
       this.duplicates++;
       const stored = await this.#host.store.get(task.id);
-      if (stored !== undefined) await this.#replyStored(held, stored);
-      return message.ack();
+      if (stored !== undefined) return this.#replyStored(held, stored);
+      return held.parcel.close(held);
     }
     const now = this.#host.broker();
     if (!now) throw new Error('no broker connection to report the outcome on');
     if (!ok) {
+      logger().warn('task dead-lettered after its last attempt', { task: task.task, id: task.id, queue, attempts: task.attempt, error: record[1] });
       await this.#deadLetter(queue, {
         v: MESSAGE_VERSION, id: task.id, task: task.task, queue, args: task.args, attempts: task.attempt, error: record[1],
         failedAt: record[4], worker: this.#host.worker, message: task, raw: null,
       });
     }
-    if (replyTo !== undefined) {
-      try {
-        await now.send(replyTo, [RESULT, task.id, record[0], record[1], task.attempt]);
-      } catch (error) {
-        // Not sent (the connection is down): not acknowledged either, so the submitter hears it
-        // from the next delivery. A body the broker cannot carry would not go later either.
-        if (!(error instanceof TypeError || error instanceof RangeError)) throw error;
-        this.#host.log(`the outcome of task ${task.id} cannot reach its submitter${this.#host.store ? ' (it is stored)' : ''}: ${error.message}`);
-      }
-    }
-    await message.ack();
+    if (replyTo === undefined) return held.parcel.close(held);
+    return this.#outbox.post(held, [task.id, record[0], record[1], task.attempt], bytes.length);
   }
 
   /**
-   * A message whose end could not be completed goes back to its queue now (nack, requeue): its
-   * next delivery, here or elsewhere, finds the stored outcome and sends it, or runs the task
-   * anew. Left unsettled it would stay this worker's as long as it lives (the transport renews
-   * its hold). Where the nack fails too (no connection), the server delivers it again after
+   * A task whose end could not be completed sends its message back to its queue (nack, requeue;
+   * a batch once its other tasks are closed too): its next delivery, here or elsewhere, finds
+   * the stored outcomes and sends them, or runs the tasks anew. Left unsettled it would stay
+   * this worker's as long as it lives (the transport renews its hold). Where the nack fails too (no connection), the server delivers it again after
    * redeliverAfter. The pause keeps a persistent failure from spinning.
    */
   async #giveBack(held: Held): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS));
-    await Promise.resolve().then(() => held.message.nack(true)).catch(() => {});
+    await Promise.resolve().then(() => held.parcel.fail(held)).catch(() => {});
   }
 
-  /** Sends a stored outcome to the task's submitter (which drops it if it has it already). */
+  /** Sends a stored outcome to the task's submitter (which drops it if it has it already), then closes the task. */
   async #replyStored(held: Held, bytes: Uint8Array): Promise<void> {
-    const replyTo = held.message.replyTo;
-    if (replyTo === undefined) return;
+    if (held.message.replyTo === undefined) return held.parcel.close(held);
     let record: StoredResult | undefined;
     try {
       record = readStoredResult(this.#codec.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
     } catch {
       record = undefined;
     }
-    if (!record) return; // not weft's record: nothing to tell
-    const broker = this.#host.broker();
-    if (!broker) throw new Error('no broker connection to report the outcome on');
-    await broker.send(replyTo, [RESULT, held.task.id, record[0], record[1], record[2]]);
+    if (!record) return held.parcel.close(held); // not weft's record: nothing to tell
+    return this.#outbox.post(held, [held.task.id, record[0], record[1], record[2]], bytes.byteLength);
   }
 
   /** Stores a final outcome; true when this run's outcome is the one kept. */

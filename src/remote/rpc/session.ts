@@ -1,6 +1,6 @@
 import { ProtocolError, serializeError } from '../../core/errors.js';
 import { Deque } from '../../core/deque.js';
-import type { Future } from '../../core/future.js';
+import { futureInternals, type Future } from '../../core/future.js';
 import { invokeTask, isPromiseLike } from '../../core/invoke.js';
 import { Codec, reviveError, type RefContext } from '../codec.js';
 import { FrameType, HEADER_SIZE } from '../frame.js';
@@ -10,13 +10,16 @@ import { cancelError, IncomingCall, OutgoingCall, type CallOptions, type CancelR
 import type { Descriptor } from './describe.js';
 import { ExportTable, type Exported } from './exports.js';
 import { makeProxy, proxyHandle, type ProxySession } from './proxy.js';
+import { hooks, type Hooks, type Scope } from '../../observe/hooks.js';
+import { propagateTraces } from '../../observe/propagate.js';
 
 /**
  * RPC over one FramedLink (a TCP/TLS Connection or a ZeroMQ peer, link.ts), the same in both
  * directions: either side may call objects the other lends (the server's root, and anything
  * sent by reference either way). Frame bodies:
  *
- *   CALL     id  [target, method, args]     the caller's id; target 0 is the root
+ *   CALL     id  [target, method, args, traceparent?]   the caller's id; target 0 is the root;
+ *                                           the trace carrier only while the caller traces
  *   GET      id  [target, property]
  *   DESCRIBE id  [target]                   → RESULT [methods, properties]
  *   RESULT   id  value          ERROR id  error          (exactly one per call)
@@ -76,7 +79,18 @@ export class RpcSession implements RefContext, ProxySession {
   // ---- calling the peer ---------------------------------------------------------------------
 
   call(target: number, method: string, args: unknown[], options: CallOptions | undefined): Future<any, any> {
+    const h = hooks.current;
+    if (h !== undefined) return this.#observedCall(h, target, method, args, options);
     return this.#send(FrameType.CALL, [target, method, args], method, options);
+  }
+
+  /** A call while observing: a CLIENT span (and metrics) around it, its carrier in the frame. */
+  #observedCall(h: Hooks, target: number, method: string, args: unknown[], options: CallOptions | undefined): Future<any, any> {
+    const scope = h.rpcCall(method);
+    const body = scope.traceparent === undefined ? [target, method, args] : [target, method, args, scope.traceparent];
+    return this.#send(FrameType.CALL, body, method, options).onDone((future) => {
+      scope.end(future.state === 'done' ? undefined : futureInternals.outcome(future));
+    });
   }
 
   read(target: number, name: string, options: CallOptions | undefined): Future<any, any> {
@@ -237,22 +251,30 @@ export class RpcSession implements RefContext, ProxySession {
     if (this.#incoming.size >= this.#maxIncoming) {
       return this.#reply(FrameType.ERROR, id, new ProtocolError(`too many calls in flight on this connection (limit ${this.#maxIncoming})`));
     }
-    this.#invoke(id, fn as (...args: unknown[]) => unknown, args, entry.target);
+    const traced = typeof message[3] === 'string' ? message[3] : undefined;
+    if (traced !== undefined) propagateTraces();
+    const call = new IncomingCall(this, id);
+    const scope = hooks.current?.received(call, 'rpc', method, traced, { 'rpc.weft.object_id': message[0] });
+    this.#invoke(call, fn as (...args: unknown[]) => unknown, args, entry.target, scope);
   }
 
-  #invoke(id: number, fn: (...args: unknown[]) => unknown, args: unknown[], target: object): void {
-    const call = new IncomingCall(this, id);
+  #invoke(call: IncomingCall, fn: (...args: unknown[]) => unknown, args: unknown[], target: object, scope: Scope | undefined): void {
+    const id = call.callId;
     let out: unknown;
     try {
-      out = invokeTask(fn, args, call, IncomingCall.onValue, target);
+      out = scope === undefined ? invokeTask(fn, args, call, IncomingCall.onValue, target) : hooks.current!.within(scope, () => invokeTask(fn, args, call, IncomingCall.onValue, target));
     } catch (error) {
+      scope?.end(error);
       return this.#reply(FrameType.ERROR, id, error);
     }
-    if (!isPromiseLike(out)) return this.#reply(FrameType.RESULT, id, out);
+    if (!isPromiseLike(out)) {
+      scope?.end();
+      return this.#reply(FrameType.RESULT, id, out);
+    }
     this.#incoming.set(id, call);
     out.then(
-      (value) => this.#incoming.delete(id) && this.#reply(FrameType.RESULT, id, value),
-      (error) => this.#incoming.delete(id) && this.#reply(FrameType.ERROR, id, error),
+      (value) => { scope?.end(); this.#incoming.delete(id) && this.#reply(FrameType.RESULT, id, value); },
+      (error) => { scope?.end(error); this.#incoming.delete(id) && this.#reply(FrameType.ERROR, id, error); },
     );
   }
 

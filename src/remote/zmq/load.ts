@@ -1,4 +1,5 @@
 import { expected } from '../../core/validate.js';
+import { missingOr } from '../../peers/load.js';
 
 /**
  * The `zeromq` package (v6), loaded the first time a zmq+tcp:// server or client is made: it is
@@ -13,10 +14,9 @@ export function loadZeromq(): Promise<Zmq> {
     (module) => module,
     (error: unknown) => {
       loading = undefined;
-      const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
-      throw new Error(missing
-        ? 'zmq+tcp:// needs the zeromq package (v6), an optional peer dependency of weft: npm install zeromq@6'
-        : `the zeromq package could not be loaded: ${(error as Error).message}`, { cause: error });
+      const missing = missingOr(error, 'zeromq', 'zmq+tcp:// (ZeroMQ)');
+      if (missing !== error) throw missing;
+      throw new Error(`the zeromq package could not be loaded: ${(error as Error).message}`, { cause: error });
     },
   );
   return loading;
