@@ -123,12 +123,14 @@ describe('weft command line', () => {
   });
 
   // util-linux's `script` runs the command on a pseudo-terminal, so stdout.isTTY is true there.
+  // It runs it through $SHELL -c; `exec` makes weft the only process in the terminal's foreground
+  // group, else a shell such as dash gets the Ctrl-C too and exits with 130 whatever weft did.
   test('status --watch on a terminal redraws in place: the screen is cleared before each table', async () => {
     const key = 'watch-tty-key';
     await using cluster = new ClusterExecutor({ listen: { host: '127.0.0.1', port: 0 }, authkey: key });
     await cluster.start();
     const command = [process.execPath, CLI, 'status', '--connect', cluster.url, '--watch', '--interval', '100'].map((a) => `'${a}'`).join(' ');
-    const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, WEFT_AUTHKEY: key }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qfec', `exec ${command}`, '/dev/null'], { env: { ...process.env, WEFT_AUTHKEY: key }, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     const exited = once(child, 'exit');
     await new Promise<void>((resolve, reject) => {
