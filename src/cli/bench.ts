@@ -183,7 +183,8 @@ export async function runBench(argv: string[]): Promise<number> {
   setBenchProgress(progress);
   // weft's own log lines in this process (a worker lost, a reconnect) go above the live line
   // instead of through it. (Worker processes the cluster starts write to stderr themselves.)
-  setLogger(consoleLogger({ write: (line) => progress.above(line) }));
+  // Warnings and errors only: the workers a benchmark starts and stops are not news.
+  setLogger(consoleLogger({ level: 'warn', write: (line) => progress.above(line) }));
   // With --json, stdout is the JSON alone: what `all` says goes to stderr.
   const say = (text: string) => (json ? values.quiet !== true && console.error(text) : console.log(text));
   if (all) say(allHeader(selected.length));

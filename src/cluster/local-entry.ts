@@ -26,8 +26,10 @@ const config = JSON.parse(raw) as {
   broker: string; resultBackend: string | false; resultTtl: number; queues: string[]; tasks: string[];
 };
 
-// Its diagnostics (reconnects, a lost broker) reach the parent's stderr, named after it.
-setLogger(consoleLogger({ base: { localWorker: config.name } }));
+// Its diagnostics (reconnects, a lost broker) reach the parent's stderr, named after it: warnings
+// and errors only, since its joining, consuming and draining are the parent's own doing, not news
+// (a bench run printed some 300 such lines).
+setLogger(consoleLogger({ level: 'warn', base: { localWorker: config.name } }));
 process.on('disconnect', () => process.exit(0));
 const worker = config.mode === 'broker'
   ? await BrokerWorker.start({
