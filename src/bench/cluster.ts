@@ -7,7 +7,8 @@
  *   - awaited round trips, one task at a time: median and p90 microseconds;
  *   - the articles' Celery comparison: pi as a `group` of `tasks` tasks of `samples` points,
  *     against a plain loop doing the same work (speedup).
- * The loop and the rows take turns within each repeat, so a noisy neighbour hurts all alike.
+ * The loop and the rows take turns within each repeat, the first one rotating (harness.ts's
+ * round order), so a noisy neighbour hurts all alike.
  * Every answer is checked (cluster-contender.ts): a wrong one fails the run.
  * Goals, issue 5 (embedded): >= 50,000 tasks/s; median round trip <= 150 µs; pi group >= 1.6x
  * the loop. Issue 10 (on a broker, Redis): >= 3x BullMQ's jobs/s; median round trip <= 1 ms;
@@ -24,7 +25,7 @@ import { checkPi, executorContender, type ClusterContender } from './cluster-con
 import { clusterNotes } from './cluster-goals.js';
 import { figureChart, roundsChart, speedupChart, type TimedRow } from './chart-builders.js';
 import { perTask, sampleCpu, type CpuSample } from './cpu-meter.js';
-import { progress, progressSteps, reportSpread, summarize, type BenchReport, type Cell } from './harness.js';
+import { inRounds, progress, progressSteps, reportSpread, summarize, type BenchReport, type Cell } from './harness.js';
 import { monteCarloLoop } from './tasks.js';
 
 export interface ClusterBenchOptions {
@@ -203,20 +204,24 @@ export async function benchCluster(options: ClusterBenchOptions): Promise<BenchR
       return (performance.now() - start) / 1000;
     };
     plainLoop(); // warm-up
-    for (let r = 0; r < options.repeats; r++) {
-      loopSeconds.push(plainLoop()); // in the same turn as the rows, so they share the machine's mood
-      for (const entry of live) {
-        const contender = entry.contender!;
-        steps.running(contender.name, `run ${r + 1}/${options.repeats}`);
-        const before = await sampleCpu(contender.cpu);
-        entry.tput.push(await throughput(contender, options.trivial));
-        const cost = perTask(before, await sampleCpu(contender.cpu), options.trivial);
-        if (cost) entry.cpu.push(cost);
-        await roundTrips(contender, options.calls, entry.rtt);
-        entry.pi.push(await piGroup(contender, tasks, samples));
-        steps.finished(contender.name, `run ${r + 1}/${options.repeats}`, `${Math.round(entry.tput.at(-1)!)} tasks/s, pi group ${entry.pi.at(-1)!.toFixed(3)} s`);
+    // The loop and the rows take turns in rounds, the first one rotating (harness.ts), so that
+    // they share the machine's mood and none is always timed first.
+    await inRounds(live.length + 1, { rounds: options.repeats }, async (i, r) => {
+      if (i === 0) {
+        loopSeconds.push(plainLoop());
+        return;
       }
-    }
+      const entry = live[i - 1]!;
+      const contender = entry.contender!;
+      steps.running(contender.name, `run ${r + 1}/${options.repeats}`);
+      const before = await sampleCpu(contender.cpu);
+      entry.tput.push(await throughput(contender, options.trivial));
+      const cost = perTask(before, await sampleCpu(contender.cpu), options.trivial);
+      if (cost) entry.cpu.push(cost);
+      await roundTrips(contender, options.calls, entry.rtt);
+      entry.pi.push(await piGroup(contender, tasks, samples));
+      steps.finished(contender.name, `run ${r + 1}/${options.repeats}`, `${Math.round(entry.tput.at(-1)!)} tasks/s, pi group ${entry.pi.at(-1)!.toFixed(3)} s`);
+    });
     steps.end();
   } finally {
     for (const { contender } of entries) await contender?.close();

@@ -63,34 +63,51 @@ export interface Contender<V> {
 }
 
 /**
- * Measures several contenders in rounds: each round runs every contender once, in turn. Drift on
- * a shared machine (another process waking up, the JIT settling) then lands on all of them
- * alike, instead of on whichever happened to be measured during it.
+ * The order the rows run in during round `round` (0-based): every row once, the first one
+ * rotating (round 0 starts with row 0, round 1 with row 1, ...). Whatever a round's start does
+ * to the row timed first (the previous round's garbage being collected, a pool waking from
+ * idle) then lands on each row in turn instead of always on the first one listed.
+ */
+export function roundOrder(rows: number, round: number): number[] {
+  const first = rows > 0 ? round % rows : 0;
+  return Array.from({ length: rows }, (_, i) => (first + i) % rows);
+}
+
+/**
+ * Runs `step(row, round)` for every row in every round, the rows in roundOrder: the loop every
+ * mode that times several rows uses, so that drift on a shared machine (a neighbour waking up,
+ * the JIT settling) lands on all rows alike instead of on whichever was being timed during it.
+ * Rounds below 0 are warm-ups: `rounds` counts only the measured ones.
+ */
+export async function inRounds(rows: number, { warmup = 0, rounds }: { warmup?: number; rounds: number }, step: (row: number, round: number) => Promise<void>): Promise<void> {
+  for (let round = -warmup; round < rounds; round++) {
+    for (const row of roundOrder(rows, round + warmup)) await step(row, round);
+  }
+}
+
+/**
+ * Measures several contenders in rounds (inRounds): each round runs every contender once, the
+ * first one rotating; warm-up rounds are taken the same way and thrown away.
  */
 export async function measureInterleaved<V>(contenders: Contender<V>[], options: MeasureOptions = {}): Promise<Measurement<V>[]> {
   const { warmup = 1, repeats = 3 } = options;
   const task = benchProgress().task(contenders.length * (warmup + repeats));
   try {
-    for (const contender of contenders) {
-      for (let i = 0; i < warmup; i++) {
-        task.running(contender.name, 'warm-up');
-        await contender.run();
-        task.finished(contender.name, 'warm-up');
-      }
-    }
     const samples = contenders.map(() => [] as number[]);
     const values = new Array<V>(contenders.length);
-    for (let round = 0; round < repeats; round++) {
-      for (let c = 0; c < contenders.length; c++) {
-        const step = `run ${round + 1}/${repeats}`;
-        task.running(contenders[c]!.name, step);
-        const start = performance.now();
-        values[c] = await contenders[c]!.run();
-        const seconds = (performance.now() - start) / 1000;
+    await inRounds(contenders.length, { warmup, rounds: repeats }, async (c, round) => {
+      const contender = contenders[c]!;
+      const step = round < 0 ? 'warm-up' : `run ${round + 1}/${repeats}`;
+      task.running(contender.name, step);
+      const start = performance.now();
+      const value = await contender.run();
+      const seconds = (performance.now() - start) / 1000;
+      if (round >= 0) {
+        values[c] = value;
         samples[c]!.push(seconds);
-        task.finished(contenders[c]!.name, step, `${seconds.toFixed(3)} s`);
       }
-    }
+      task.finished(contender.name, step, round < 0 ? undefined : `${seconds.toFixed(3)} s`);
+    });
     return contenders.map((_, c) => ({ samples: samples[c]!, value: values[c]!, ...summarize(samples[c]!) }));
   } finally {
     task.end();

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { Executor } from '../core/executor.js';
 import { benchExecutor } from './executors.js';
 import { figureChart, rateChart } from './chart-builders.js';
-import { measure, reportSpread, summarize, type BenchReport, type Cell, type Goal } from './harness.js';
+import { inRounds, measureInterleaved, progressSteps, reportSpread, summarize, type BenchReport, type Cell, type Goal } from './harness.js';
 import benchTasks from './tasks.js';
 
 export interface OverheadOptions {
@@ -36,56 +36,93 @@ interface OverheadRow {
 
 type Submit = (i: number) => PromiseLike<unknown>;
 
-async function measureSubmit(name: string, submit: Submit, options: OverheadOptions): Promise<OverheadRow> {
-  const burst = await measure(async () => {
-    const futures = new Array<PromiseLike<unknown>>(options.tasks);
-    for (let i = 0; i < options.tasks; i++) futures[i] = submit(i);
-    await Promise.all(futures);
-  }, { ...options, label: `${name} burst` });
-  for (let i = 0; i < Math.min(1000, options.awaited); i++) await submit(i); // warm the awaited path
-  const micros = new Array<number>(options.awaited);
-  for (let i = 0; i < options.awaited; i++) {
-    const start = performance.now();
-    await submit(i);
-    micros[i] = (performance.now() - start) * 1000;
-  }
-  micros.sort((a, b) => a - b);
-  return {
-    executor: name,
-    tasksPerSecond: options.tasks / burst.median,
-    burst: { median: burst.median, min: burst.min, max: burst.max },
-    spread: burst.spread,
-    samples: burst.samples,
-    medianMicros: summarize(micros).median,
-    p99Micros: micros[Math.floor(micros.length * 0.99)]!,
-  };
+interface Contestant {
+  name: string;
+  submit: Submit;
+  close(): Promise<void>;
 }
 
 /** The floor: a Worker that echoes every message, no pool, no futures. */
-async function bareWorker(options: OverheadOptions): Promise<OverheadRow> {
+function bareWorker(): Contestant {
   const worker = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))", { eval: true });
   let pending = new Map<number, () => void>();
   worker.on('message', (i: number) => { pending.get(i)?.(); pending.delete(i); });
-  const submit = (i: number) => new Promise<void>((resolve) => { pending.set(i, resolve); worker.postMessage(i); });
+  return {
+    name: 'bare Worker echo (floor)',
+    submit: (i) => new Promise<void>((resolve) => { pending.set(i, resolve); worker.postMessage(i); }),
+    close: async () => {
+      pending = new Map();
+      await worker.terminate();
+    },
+  };
+}
+
+/**
+ * Every row is started before any timing, then measured in rounds (harness.ts's round order):
+ * first the bursts, then the awaited calls, `awaited / repeats` of them per row per round. A
+ * row measured alone, after the others, would have its figure at the mercy of whatever the
+ * machine was doing during its few seconds: the threads / Piscina round-trip ratio swung from
+ * 0.28x to 2.08x between runs that way. The bursts come first because a burst leaves garbage
+ * that the next row's awaited calls would pay to collect.
+ */
+async function measureRows(contestants: Contestant[], options: OverheadOptions): Promise<OverheadRow[]> {
+  const bursts = await measureInterleaved(contestants.map(({ name, submit }) => ({
+    name: `${name} burst`,
+    run: async () => {
+      const futures = new Array<PromiseLike<unknown>>(options.tasks);
+      for (let i = 0; i < options.tasks; i++) futures[i] = submit(i);
+      await Promise.all(futures);
+    },
+  })), options);
+  const micros = contestants.map(() => [] as number[]);
+  const perRound = Math.ceil(options.awaited / options.repeats);
+  const warm = Math.min(1000, options.awaited);
+  const steps = progressSteps(contestants.length * (options.repeats + 1));
   try {
-    return await measureSubmit('bare Worker echo (floor)', submit, options);
+    await inRounds(contestants.length, { warmup: 1, rounds: options.repeats }, async (c, round) => {
+      const { name, submit } = contestants[c]!;
+      const detail = round < 0 ? 'warm-up' : `run ${round + 1}/${options.repeats}`;
+      steps.running(`${name} awaited`, detail);
+      // The last round takes what is left, so that exactly `awaited` calls are timed.
+      const calls = round < 0 ? warm : Math.min(perRound, options.awaited - round * perRound);
+      for (let i = 0; i < calls; i++) {
+        const start = performance.now();
+        await submit(i);
+        if (round >= 0) micros[c]!.push((performance.now() - start) * 1000);
+      }
+      steps.finished(`${name} awaited`, detail);
+    });
   } finally {
-    pending = new Map();
-    await worker.terminate();
+    steps.end();
   }
+  return contestants.map(({ name }, c) => {
+    const burst = bursts[c]!;
+    const sorted = micros[c]!.sort((a, b) => a - b);
+    return {
+      executor: name,
+      tasksPerSecond: options.tasks / burst.median,
+      burst: { median: burst.median, min: burst.min, max: burst.max },
+      spread: burst.spread,
+      samples: burst.samples,
+      medianMicros: summarize(sorted).median,
+      p99Micros: sorted[Math.floor(sorted.length * 0.99)]!,
+    };
+  });
 }
 
 export async function benchOverhead(options: OverheadOptions): Promise<BenchReport> {
-  const rows: OverheadRow[] = [await bareWorker(options)];
-  for (const name of options.executors) {
-    const executor: Executor = await benchExecutor(name).create(options.workers);
-    try {
-      rows.push(await measureSubmit(name, (i) => executor.submit(benchTasks.noop, i), options));
-    } finally {
-      await executor.shutdown();
+  const contestants: Contestant[] = [bareWorker()];
+  let rows: OverheadRow[];
+  try {
+    for (const name of options.executors) {
+      const executor: Executor = await benchExecutor(name).create(options.workers);
+      contestants.push({ name, submit: (i) => executor.submit(benchTasks.noop, i), close: () => executor.shutdown() });
     }
+    rows = await measureRows(contestants, options);
+  } finally {
+    for (const contestant of contestants) await contestant.close();
   }
-  const notes = [`${options.tasks.toLocaleString('en-US')} tasks submitted at once (median of ${options.repeats}); ${options.awaited.toLocaleString('en-US')} awaited one at a time`];
+  const notes = [`${options.tasks.toLocaleString('en-US')} tasks submitted at once (median of ${options.repeats}); ${options.awaited.toLocaleString('en-US')} awaited one at a time; every row in each of ${options.repeats} rounds, the first row rotating`];
   const goals: Goal[] = [];
   const piscina = rows.find((r) => r.executor === 'piscina');
   for (const row of rows) {

@@ -77,7 +77,7 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   // Against the plain loop, never against inline: "sequential" means no executor at all.
   const base = measured[0]!;
   const rows: PiRow[] = measured.map((r) => ({ ...r, speedup: base.seconds / r.seconds, efficiency: base.seconds / r.seconds / r.workers }));
-  const notes = [`speedup and efficiency are against ${base.executor}; spread is (max - min) / median over ${options.repeats} rounds, each running every row once in turn`];
+  const notes = [`speedup and efficiency are against ${base.executor}; spread is (max - min) / median over ${options.repeats} rounds, each running every row once in turn, the first row rotating`];
   const goals: Goal[] = [];
   const inline = rows.find((r) => r.executor === 'inline');
   if (inline) {

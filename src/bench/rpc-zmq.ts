@@ -4,7 +4,9 @@
  * framing, no encoding and no authentication:
  *
  *   bare zeromq REQ/REP          awaited only: a REQ socket cannot have two requests out
- *   bare zeromq DEALER/ROUTER    awaited and pipelined: each message answers the oldest call
+ *   bare zeromq DEALER/ROUTER    awaited and pipelined: a tick's calls leave as one message
+ *                                (tick-batcher.ts, as weft's do); each echoed payload, counted
+ *                                in bytes, answers the oldest call
  *
  * The peer side (zmqPeers) runs in rpc-peer.ts's child process beside the TCP servers. Both
  * halves skip themselves, with the reason, when the zeromq package cannot be loaded.
@@ -13,6 +15,7 @@ import { Deque } from '../core/deque.js';
 import { connect, serve } from '../remote/rpc.js';
 import { loadZeromq } from '../remote/zmq/load.js';
 import { BENCH_AUTHKEY, PAYLOAD, type Transport } from './rpc-shared.js';
+import { TickBatcher } from './tick-batcher.js';
 
 export interface ZmqPorts {
   weft: number;
@@ -70,19 +73,32 @@ export async function zmqTransports(ports: ZmqPorts): Promise<Transport[]> {
   // refuses a second send() while one waits); the queue limit keeps it from ever failing here.
   const dealer = new zmq.Dealer({ linger: 0, sendTimeout: 0, sendHighWaterMark: QUEUE_LIMIT, receiveHighWaterMark: QUEUE_LIMIT });
   dealer.connect(`tcp://127.0.0.1:${ports.router}`);
-  const waiting = new Deque<() => void>();
+  const waiting = new Deque<{ resolve(): void; reject(error: unknown): void }>();
+  let received = 0;
   void (async () => {
     try {
-      for await (const _ of dealer) waiting.shift()?.();
+      for await (const [body] of dealer) {
+        received += body!.length;
+        while (received >= message.length && waiting.length > 0) {
+          received -= message.length;
+          waiting.shift()!.resolve();
+        }
+      }
     } catch {
       // closed
     }
   })();
+  // A send that fails fails every call still waiting: none of their answers can come.
+  const out = new TickBatcher<Buffer>((messages) => {
+    dealer.send(messages.length === 1 ? messages[0]! : Buffer.concat(messages)).catch((error) => {
+      while (waiting.length > 0) waiting.shift()!.reject(error);
+    });
+  });
   const dealerRouter: Transport = {
     name: 'bare zeromq DEALER/ROUTER',
     call: () => new Promise<void>((resolve, reject) => {
-      waiting.push(resolve);
-      dealer.send(message).catch(reject);
+      waiting.push({ resolve, reject });
+      out.push(message);
     }),
     close: async () => dealer.close(),
   };

@@ -2,7 +2,8 @@
  * `weft bench rpc`: awaited round trips per second and pipelined calls per second for a small
  * payload, for weft's RPC and, in the same run against the same child process, a bare `net`
  * socket ping-pong (the floor: no framing, no encoding) and newline-delimited JSON over TCP
- * (the plain baseline); then weft's RPC over ZeroMQ beside bare `zeromq` REQ/REP and
+ * (the plain baseline), both gathering a tick's writes into one as weft does (tick-batcher.ts),
+ * so that pipelined they are the best a user could write by hand; then weft's RPC over ZeroMQ beside bare `zeromq` REQ/REP and
  * DEALER/ROUTER sockets (rpc-zmq.ts; skipped, with the reason, without the zeromq package).
  * Pipelined runs keep a fixed window of calls in flight, each answer starting the next call, as
  * a busy client does. Goals (issue 4): awaited ≥ 80% of the bare socket; pipelined ≥ 150,000
@@ -10,14 +11,16 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Deque } from '../core/deque.js';
 import { connect } from '../remote/rpc.js';
 import { rateChart } from './chart-builders.js';
-import { measure, percent, progressSteps, reportSpread, summarize, type BenchReport, type Cell } from './harness.js';
+import { inRounds, percent, progressSteps, reportSpread, summarize, type BenchReport, type Cell } from './harness.js';
 import type { PeerPorts } from './rpc-peer.js';
 import { BENCH_AUTHKEY, PAYLOAD, type Transport } from './rpc-shared.js';
 import { zmqTransports } from './rpc-zmq.js';
+import { TickBatcher } from './tick-batcher.js';
 
 export interface RpcBenchOptions {
   /** Awaited round trips per measured run. */
@@ -39,11 +42,15 @@ function openSocket(port: number): Promise<Socket> {
   });
 }
 
-/** Sends the payload's bytes; its echo, counted in bytes, answers the oldest call. */
+/**
+ * Sends the payload's bytes; its echo, counted in bytes, answers the oldest call. The writes of
+ * one tick leave together (tick-batcher.ts), as weft's own do: the floor, not a strawman.
+ */
 async function bareTransport(port: number): Promise<Transport> {
   const socket = await openSocket(port);
   const message = Buffer.from(JSON.stringify(PAYLOAD));
   const waiting = new Deque<() => void>();
+  const out = new TickBatcher<Buffer>((messages) => socket.write(messages.length === 1 ? messages[0]! : Buffer.concat(messages)));
   let received = 0;
   socket.on('data', (chunk: Buffer) => {
     received += chunk.length;
@@ -56,7 +63,7 @@ async function bareTransport(port: number): Promise<Transport> {
     name: 'bare net socket',
     call: () => new Promise<void>((resolve) => {
       waiting.push(resolve);
-      socket.write(message);
+      out.push(message);
     }),
     close: async () => void socket.destroy(),
   };
@@ -66,6 +73,7 @@ async function jsonTransport(port: number): Promise<Transport> {
   const socket = await openSocket(port);
   socket.setEncoding('utf8');
   const pending = new Map<number, (value: unknown) => void>();
+  const out = new TickBatcher<string>((lines) => socket.write(lines.join('')));
   let nextId = 0;
   let buffered = '';
   socket.on('data', (text: string) => {
@@ -84,7 +92,7 @@ async function jsonTransport(port: number): Promise<Transport> {
     call: () => new Promise((resolve) => {
       const id = ++nextId;
       pending.set(id, resolve);
-      socket.write(`${JSON.stringify({ id, method: 'echo', args: [PAYLOAD] })}\n`);
+      out.push(`${JSON.stringify({ id, method: 'echo', args: [PAYLOAD] })}\n`);
     }),
     close: async () => void socket.destroy(),
   };
@@ -113,6 +121,12 @@ function pipeline(call: () => PromiseLike<unknown>, total: number, window: numbe
   });
 }
 
+async function timed(run: () => Promise<void>): Promise<number> {
+  const start = performance.now();
+  await run();
+  return (performance.now() - start) / 1000;
+}
+
 function startPeer(): Promise<{ child: ChildProcess; ports: PeerPorts }> {
   const child = fork(fileURLToPath(new URL('./rpc-peer.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -125,33 +139,33 @@ export async function benchRpc(options: RpcBenchOptions): Promise<BenchReport> {
   const { child, ports } = await startPeer();
   const transports = [await bareTransport(ports.bare), await jsonTransport(ports.json), await weftTransport(ports.weft)];
   if (typeof ports.zmq !== 'string') transports.push(...await zmqTransports(ports.zmq));
-  // Runs alternate between transports so that a noisy neighbour on a shared machine hits all
-  // alike. All awaited rounds come first: a pipelined run leaves much garbage, and the awaited
-  // run after it (another transport's) would pay for collecting it.
+  // Runs alternate between transports (harness.ts's round order, the first one rotating) so that
+  // a noisy neighbour on a shared machine hits all alike. All awaited rounds come first: a
+  // pipelined run leaves much garbage, and the awaited run after it (another transport's) would
+  // pay for collecting it.
   const awaitedSeconds = new Map<string, number[]>(transports.map((t) => [t.name, []]));
   const pipelinedSeconds = new Map<string, number[]>(transports.map((t) => [t.name, []]));
   const piping = transports.filter((t) => t.pipelines !== false);
   const steps = progressSteps((options.repeats + 1) * (transports.length + piping.length));
   const detail = (run: number) => (run < 0 ? 'warm-up' : `run ${run + 1}/${options.repeats}`);
+  const rounds = { warmup: 1, rounds: options.repeats };
   try {
-    for (let run = -1; run < options.repeats; run++) {
-      for (const transport of transports) {
-        steps.running(`${transport.name} awaited`, detail(run));
-        const awaited = await measure(async () => {
-          for (let i = 0; i < options.calls; i++) await transport.call();
-        }, { warmup: 0, repeats: 1 });
-        if (run >= 0) awaitedSeconds.get(transport.name)!.push(awaited.median); // run -1 warms up
-        steps.finished(`${transport.name} awaited`, detail(run), `${Math.round(options.calls / awaited.median).toLocaleString('en-US')}/s`);
-      }
-    }
-    for (let run = -1; run < options.repeats; run++) {
-      for (const transport of piping) {
-        steps.running(`${transport.name} pipelined`, detail(run));
-        const pipelined = await measure(() => pipeline(() => transport.call(), options.pipelined, options.window), { warmup: 0, repeats: 1 });
-        if (run >= 0) pipelinedSeconds.get(transport.name)!.push(pipelined.median);
-        steps.finished(`${transport.name} pipelined`, detail(run), `${Math.round(options.pipelined / pipelined.median).toLocaleString('en-US')}/s`);
-      }
-    }
+    await inRounds(transports.length, rounds, async (t, run) => {
+      const transport = transports[t]!;
+      steps.running(`${transport.name} awaited`, detail(run));
+      const seconds = await timed(async () => {
+        for (let i = 0; i < options.calls; i++) await transport.call();
+      });
+      if (run >= 0) awaitedSeconds.get(transport.name)!.push(seconds);
+      steps.finished(`${transport.name} awaited`, detail(run), `${Math.round(options.calls / seconds).toLocaleString('en-US')}/s`);
+    });
+    await inRounds(piping.length, rounds, async (t, run) => {
+      const transport = piping[t]!;
+      steps.running(`${transport.name} pipelined`, detail(run));
+      const seconds = await timed(() => pipeline(() => transport.call(), options.pipelined, options.window));
+      if (run >= 0) pipelinedSeconds.get(transport.name)!.push(seconds);
+      steps.finished(`${transport.name} pipelined`, detail(run), `${Math.round(options.pipelined / seconds).toLocaleString('en-US')}/s`);
+    });
   } finally {
     steps.end();
     for (const transport of transports) await transport.close();
@@ -202,6 +216,6 @@ function zmqNotes(figures: Record<string, { awaited: number; pipelined: number }
   const x = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
   return [
     `weft over ZeroMQ, awaited: ${x(over.awaited, tcp.awaited)} weft over TCP, ${x(over.awaited, reqRep.awaited)} bare REQ/REP, ${x(over.awaited, dealer.awaited)} bare DEALER/ROUTER`,
-    `weft over ZeroMQ, pipelined: ${x(over.pipelined, tcp.pipelined)} weft over TCP, ${x(over.pipelined, dealer.pipelined)} bare DEALER/ROUTER (one message per call; weft sends a tick's frames as one message)`,
+    `weft over ZeroMQ, pipelined: ${x(over.pipelined, tcp.pipelined)} weft over TCP, ${x(over.pipelined, dealer.pipelined)} bare DEALER/ROUTER (both send a tick's calls as one message)`,
   ];
 }

@@ -1,7 +1,10 @@
 /**
  * The articles' word count: a text split into chunks, each chunk's words counted in parallel,
  * the counts merged. The same countWords runs on every executor and over RPC, side by side,
- * against a plain loop doing the same chunked work in this thread, without weft.
+ * against a plain loop doing the same chunked work in this thread, without weft, and (with
+ * threads in the list) a static split: plain Workers each counting one contiguous share of the
+ * chunks (wordcount-split-worker.ts), the floor the pools' dispatch is compared against. Rows
+ * take turns in rounds, the first one rotating (harness.ts).
  */
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +14,7 @@ import { connect } from '../remote/rpc.js';
 import { secondsChart, speedupChart, type TimedRow } from './chart-builders.js';
 import { COLLECTION_EXECUTORS, collectionRow, collectionVerdicts, wordcountBag, wordcountPairsBag } from './collection-rows.js';
 import { benchExecutor } from './executors.js';
+import { WorkerSplit } from './static-split.js';
 import { measureInterleaved, percent, reportSpread, type BenchReport, type Cell, type Contender, type Measurement } from './harness.js';
 import benchTasks, { countWords } from './tasks.js';
 
@@ -87,6 +91,14 @@ export function splitLines(text: string, chunks: number): string[] {
   return pieces;
 }
 
+const STATIC_SPLIT = 'static split';
+const SPLIT_WORKER = new URL('./wordcount-split-worker.js', import.meta.url);
+
+/** `chunks` cut into `n` contiguous runs of (nearly) equal length: one per worker of the static split. */
+export function contiguousShares<T>(chunks: T[], n: number): T[][] {
+  return Array.from({ length: n }, (_, i) => chunks.slice(Math.round((chunks.length * i) / n), Math.round((chunks.length * (i + 1)) / n)));
+}
+
 function merge(parts: Counts[]): Counts {
   const total: Counts = new Map();
   for (const part of parts) for (const [word, count] of part) total.set(word, (total.get(word) ?? 0) + count);
@@ -133,15 +145,21 @@ export async function benchWordcount(options: WordcountOptions): Promise<BenchRe
 
   const executors: { name: string; executor: Executor }[] = [];
   let rpc: Awaited<ReturnType<typeof startRpcPeer>> | undefined;
+  let split: WorkerSplit<string[], Counts> | undefined;
   const measured: Omit<WordcountRow, 'speedup'>[] = [];
   let measurements: Measurement<Counts>[] = [];
   try {
     for (const name of options.executors) executors.push({ name, executor: await benchExecutor(name).create(options.workers) });
     rpc = await startRpcPeer();
     const peer = rpc;
+    // Next to the pools: plain Workers each given one contiguous share of the chunks, the floor of their dispatch.
+    if (options.executors.includes('threads')) split = await WorkerSplit.start<string[], Counts>(options.workers, SPLIT_WORKER);
+    const floor = split;
+    const shares = contiguousShares(chunks, options.workers);
     const contenders: Contender<Counts>[] = [
       // The same chunks counted one after the other here: the work every row does, without weft.
       { name: 'plain loop', run: () => checked('plain loop', merge(chunks.map((chunk) => countWords(chunk)))) },
+      ...(floor ? [{ name: STATIC_SPLIT, run: async () => checked(STATIC_SPLIT, merge(await floor.run(shares))) }] : []),
       // The one line that changes between rows: which executor maps countWords over the chunks.
       ...executors.map(({ name, executor }) => ({ name, run: async () => checked(name, merge(await executor.map(benchTasks.countWords, chunks))) })),
       // The same count written as a collection, beside the hand-written map + merge above.
@@ -159,13 +177,14 @@ export async function benchWordcount(options: WordcountOptions): Promise<BenchRe
   } finally {
     await Promise.all(executors.map(({ executor }) => executor.shutdown()));
     await rpc?.close();
+    await split?.close();
   }
 
   const base = measured[0]!;
   const rows: WordcountRow[] = measured.map((r) => ({ ...r, speedup: base.seconds / r.seconds }));
   const fastest = rows.reduce((best, r) => (r.seconds < best.seconds ? r : best));
   const notes = [
-    `speedup is against ${base.executor} (the same chunks counted one after the other in this thread, no executor); seconds are the median of ${options.repeats} rounds, each running every row once in turn`,
+    `speedup is against ${base.executor} (the same chunks counted one after the other in this thread, no executor); seconds are the median of ${options.repeats} rounds, each running every row once in turn, the first row rotating`,
     `fastest: ${fastest.executor} (${fastest.speedup.toFixed(2)}x); every row's merged counts equal the plain loop's (${base.words.toLocaleString('en-US')} words)`,
     'threads, processes, cluster and rpc move every chunk and every Map across a boundary (structured clone or MessagePack), so they pay for moving text and counts as well as counting',
   ];
@@ -175,6 +194,9 @@ export async function benchWordcount(options: WordcountOptions): Promise<BenchRe
     text: full ? 'goal: within 1.10x, and >= 1.7x the plain loop on 2 workers for 8 MB' : 'goal: within 1.10x',
     met: (vsHand, vsPlain) => vsHand <= 1.1 && (!full || (vsPlain ?? 0) >= 1.7),
   });
+  const threads = rows.find((r) => r.executor === 'threads');
+  const floorRow = rows.find((r) => r.executor === STATIC_SPLIT);
+  if (threads && floorRow) notes.push(`threads / ${STATIC_SPLIT}: ${(floorRow.seconds / threads.seconds).toFixed(2)}x its speed (the pool's dispatch and per-chunk answers against one share and one answer per worker; the split's own ${floorRow.speedup.toFixed(2)}x the plain loop is what this machine gives ${options.workers} workers now)`);
   notes.push(...collections.notes);
   if (rows.some((r) => r.executor.startsWith('collection'))) {
     notes.push('collection rows: bag(chunks) in its default 16 partitions; flatMap(words).countByValue() (Dask\'s frequencies), and .map(withOne).reduceByKey(add) (Spark\'s example: a (word, 1) pair per word, one shuffle)');

@@ -7,7 +7,7 @@ import type { Executor } from '../../src/core/executor.js';
 import { InlineExecutor } from '../../src/executors/inline.js';
 import { registerBenchExecutor } from '../../src/bench/executors.js';
 import { countWords } from '../../src/bench/tasks.js';
-import { benchWordcount, splitLines, wordcountCorpus } from '../../src/bench/wordcount.js';
+import { benchWordcount, contiguousShares, splitLines, wordcountCorpus } from '../../src/bench/wordcount.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -19,11 +19,11 @@ interface Row {
   words: number;
 }
 
-test('weft bench wordcount --json: plain loop, each executor and rpc, all with positive figures and the same word total', () => {
+test('weft bench wordcount --json: plain loop, the static split, each executor and rpc, all with positive figures and the same word total', () => {
   const run = spawnSync(process.execPath, [cli, 'bench', 'wordcount', '--megabytes', '0.2', '--chunks', '8', '--repeats', '1', '--executors', 'inline,threads', '--json'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
   const { rows } = JSON.parse(run.stdout) as { rows: Row[] };
-  assert.deepEqual(rows.map((r) => r.executor), ['plain loop', 'inline', 'threads', 'collection (threads)', 'collection reduceByKey (threads)', 'rpc']);
+  assert.deepEqual(rows.map((r) => r.executor), ['plain loop', 'static split', 'inline', 'threads', 'collection (threads)', 'collection reduceByKey (threads)', 'rpc']);
   for (const row of rows) {
     assert.ok(row.seconds > 0 && row.megabytesPerSecond > 0 && row.speedup > 0, `${row.executor}: ${JSON.stringify(row)}`);
     assert.equal(row.words, rows[0]!.words, `${row.executor} counted every word`);
@@ -40,6 +40,21 @@ test('weft bench wordcount prints the table and its notes', () => {
   assert.match(run.stdout, /^rpc\s+[\d.]+/m);
   assert.match(run.stdout, /fastest: \S+/);
   assert.match(run.stdout, /across a boundary/);
+  assert.doesNotMatch(run.stdout, /^static split/m, 'the static split comes with threads only');
+});
+
+test('weft bench wordcount with threads: the static split row and threads / static split in the notes', () => {
+  const run = spawnSync(process.execPath, [cli, 'bench', 'wordcount', '--megabytes', '0.1', '--chunks', '5', '--repeats', '1', '--warmup', '0', '--executors', 'threads'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^static split\s+[\d.]+\s+\d+%\s+[\d.]+\s+\d+\.\d\dx$/m);
+  assert.match(run.stdout, /threads \/ static split: \d+\.\d\dx its speed .*the split's own \d+\.\d\dx the plain loop/);
+});
+
+test('contiguousShares cuts the chunks into contiguous runs, one per worker, none lost', () => {
+  const chunks = ['a', 'b', 'c', 'd', 'e'];
+  assert.deepEqual(contiguousShares(chunks, 2), [['a', 'b', 'c'], ['d', 'e']]);
+  assert.deepEqual(contiguousShares(chunks, 3), [['a', 'b'], ['c'], ['d', 'e']]);
+  assert.deepEqual(contiguousShares(['a'], 2), [['a'], []]);
 });
 
 test('the corpus is deterministic and its chunks, cut at line ends, count the same as the whole', () => {
