@@ -1,14 +1,15 @@
 /**
  * Per-task overhead: `tasks` trivial tasks submitted at once (throughput, tasks/s) and `awaited`
  * tasks awaited one at a time (median round trip). Rows: weft's pools, optionally the peers
- * (--peers), and a bare Worker echoing postMessage as the floor nothing can beat.
+ * (--peers), and a bare Worker echoing postMessage as the floor nothing can beat. All rows are
+ * started first, then taken in rounds whose first row rotates (measureRows).
  */
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { Executor } from '../core/executor.js';
 import { benchExecutor } from './executors.js';
 import { figureChart, rateChart } from './chart-builders.js';
-import { inRounds, measureInterleaved, progressSteps, reportSpread, summarize, type BenchReport, type Cell, type Goal } from './harness.js';
+import { measureInterleaved, progressSteps, roundOrder, reportSpread, summarize, type BenchReport, type Cell, type Goal } from './harness.js';
 import benchTasks from './tasks.js';
 
 export interface OverheadOptions {
@@ -36,6 +37,9 @@ interface OverheadRow {
 
 type Submit = (i: number) => PromiseLike<unknown>;
 
+/** Awaited calls per row per round. */
+const AWAITED_SLICE = 100;
+
 interface Contestant {
   name: string;
   submit: Submit;
@@ -59,7 +63,7 @@ function bareWorker(): Contestant {
 
 /**
  * Every row is started before any timing, then measured in rounds (harness.ts's round order):
- * first the bursts, then the awaited calls, `awaited / repeats` of them per row per round. A
+ * first the bursts, then the awaited calls, AWAITED_SLICE of them per row per round. A
  * row measured alone, after the others, would have its figure at the mercy of whatever the
  * machine was doing during its few seconds: the threads / Piscina round-trip ratio swung from
  * 0.28x to 2.08x between runs that way. The bursts come first because a burst leaves garbage
@@ -75,23 +79,27 @@ async function measureRows(contestants: Contestant[], options: OverheadOptions):
     },
   })), options);
   const micros = contestants.map(() => [] as number[]);
-  const perRound = Math.ceil(options.awaited / options.repeats);
-  const warm = Math.min(1000, options.awaited);
-  const steps = progressSteps(contestants.length * (options.repeats + 1));
+  // Short slices, many rounds: a round trip's median moves with whatever else the cores are
+  // doing that second, so each row gets a little of every second rather than a stretch of its own.
+  const rounds = Math.max(options.repeats, Math.ceil(options.awaited / AWAITED_SLICE));
+  const perRound = Math.ceil(options.awaited / rounds);
+  const steps = progressSteps(rounds + 1);
   try {
-    await inRounds(contestants.length, { warmup: 1, rounds: options.repeats }, async (c, round) => {
-      const { name, submit } = contestants[c]!;
-      const detail = round < 0 ? 'warm-up' : `run ${round + 1}/${options.repeats}`;
-      steps.running(`${name} awaited`, detail);
-      // The last round takes what is left, so that exactly `awaited` calls are timed.
-      const calls = round < 0 ? warm : Math.min(perRound, options.awaited - round * perRound);
-      for (let i = 0; i < calls; i++) {
-        const start = performance.now();
-        await submit(i);
-        if (round >= 0) micros[c]!.push((performance.now() - start) * 1000);
+    for (let round = -1; round < rounds; round++) {
+      const detail = round < 0 ? 'warm-up' : `round ${round + 1}/${rounds}`;
+      steps.running('awaited calls', detail);
+      // The last round takes what is left, so that exactly `awaited` calls are timed per row.
+      const calls = round < 0 ? Math.min(1000, options.awaited) : Math.min(perRound, options.awaited - round * perRound);
+      for (const c of roundOrder(contestants.length, round + 1)) {
+        const { submit } = contestants[c]!;
+        for (let i = 0; i < calls; i++) {
+          const start = performance.now();
+          await submit(i);
+          if (round >= 0) micros[c]!.push((performance.now() - start) * 1000);
+        }
       }
-      steps.finished(`${name} awaited`, detail);
-    });
+      steps.finished('awaited calls', detail);
+    }
   } finally {
     steps.end();
   }
@@ -122,7 +130,7 @@ export async function benchOverhead(options: OverheadOptions): Promise<BenchRepo
   } finally {
     for (const contestant of contestants) await contestant.close();
   }
-  const notes = [`${options.tasks.toLocaleString('en-US')} tasks submitted at once (median of ${options.repeats}); ${options.awaited.toLocaleString('en-US')} awaited one at a time; every row in each of ${options.repeats} rounds, the first row rotating`];
+  const notes = [`${options.tasks.toLocaleString('en-US')} tasks submitted at once (median of ${options.repeats}); ${options.awaited.toLocaleString('en-US')} awaited one at a time; rows taken in rounds, the first row rotating (bursts: ${options.repeats} rounds; awaited: ${AWAITED_SLICE} calls a row a round)`];
   const goals: Goal[] = [];
   const piscina = rows.find((r) => r.executor === 'piscina');
   for (const row of rows) {
