@@ -51,3 +51,26 @@ export function runWithSyncContext<A extends unknown[], R>(context: TaskContext,
     syncSlot.current = previous;
   }
 }
+
+/**
+ * Makes `context` the current one for the rest of this synchronous run and everything it
+ * schedules (AsyncLocalStorage.enterWith). On Node 24, whose AsyncLocalStorage keeps a context
+ * frame (a Map) per run, this makes one frame where run() makes two (one to enter, one to
+ * restore); the caller returns to the outer context through a ContextScope.
+ */
+export function enterContext(context: TaskContext | undefined): void {
+  storage.enterWith(context as TaskContext);
+}
+
+/** The context in the async-context store (not the synchronous slot), or undefined. */
+export function storedContext(): TaskContext | undefined {
+  return storage.getStore();
+}
+
+/** Runs `fn(...args)` in the async context captured when the scope was made. */
+export type ContextScope = <A extends unknown[], R>(fn: (...args: A) => R, ...args: A) => R;
+
+/** Captures the current async context (AsyncLocalStorage.snapshot) to run code in it later. */
+export function captureContext(): ContextScope {
+  return AsyncLocalStorage.snapshot() as ContextScope;
+}

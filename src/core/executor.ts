@@ -1,3 +1,4 @@
+import { captureContext, enterContext, storedContext, type ContextScope, type TaskContext } from './context.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import type { Future } from './future.js';
 import { futureInternals } from './future.js';
@@ -55,6 +56,10 @@ const DEFAULT_RETRY_DELAY_MS = 100;
 const MAX_IMAP_WINDOW = 4096;
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 
+// Declared before ExecutorBase, whose static block assigns them (it may reach protected members).
+let settleHere: (job: Job, ok: boolean, outcome: unknown) => void;
+let reportHere: (executor: ExecutorBase, job: Job, attempt: number, out: unknown, failed: boolean) => void;
+
 export abstract class ExecutorBase implements Executor, JobOwner {
   #queue = new PriorityQueue<Job>();
   #active = 0;
@@ -67,6 +72,8 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   #drainWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
   #counts = { completed: 0, failed: 0, cancelled: 0 };
+  /** The pump round in progress that has entered a task's async context (see runHere). */
+  #round: PumpRound | undefined;
 
   /** A name for messages: "GreenPool", "ThreadPool", ... */
   protected abstract readonly kind: string;
@@ -172,24 +179,33 @@ export abstract class ExecutorBase implements Executor, JobOwner {
    */
   protected cancelHandedOff(): void {}
 
-  /** Runs a job's function in this thread and reports its outcome. */
+  /**
+   * Runs a job's function in this thread and reports its outcome. With `asyncContext`, the job
+   * becomes the current async context (one context frame per task) and its outcome is reported
+   * from the context the pump round started in, so future callbacks and the `then` that waits
+   * for the task do not hold the task's context; the pump returns to that context at the end of
+   * the round (see #pump).
+   */
   protected runHere(job: Job, asyncContext = true): void {
     const attempt = job.runningAttempt;
-    try {
-      const out = job.kind === 'call'
-        ? invokeTask(job.fn, job.args, job, this.#yieldHere, undefined, asyncContext)
-        : invokeChunk(job.fn, job.args, job, asyncContext, job.kind === 'items');
-      if (isPromiseLike(out)) this.#settleLater(job, attempt, out);
-      else this.resolveAttempt(job, attempt, out);
-    } catch (error) {
-      this.rejectAttempt(job, attempt, error);
+    let round: PumpRound | undefined;
+    if (asyncContext) {
+      round = this.#round ??= { scope: captureContext(), outer: storedContext() };
+      enterContext(job);
     }
-  }
-
-  // Two closures on `then` sharing one context: measured at about 290 bytes per pending task,
-  // against 480 for an async function awaiting the same promise (a million may be pending).
-  #settleLater(job: Job, attempt: number, out: PromiseLike<unknown>): void {
-    out.then((value) => this.resolveAttempt(job, attempt, value), (error) => this.rejectAttempt(job, attempt, error));
+    let out: unknown;
+    let failed = false;
+    try {
+      // The job is the current context already: invokeTask need not enter it (its sync slot is free).
+      out = job.kind === 'call'
+        ? invokeTask(job.fn, job.args, job, this.#yieldHere, undefined, false)
+        : invokeChunk(job.fn, job.args, job, asyncContext, job.kind === 'items');
+    } catch (error) {
+      out = error;
+      failed = true;
+    }
+    if (round) round.scope(reportHere, this, job, attempt, out, failed);
+    else reportHere(this, job, attempt, out, failed);
   }
 
   /** Values a generator running here yields belong to the attempt holding the job's slot. */
@@ -267,7 +283,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     if (!Array.isArray(args)) throw new TypeError(expected('args', 'an array of arguments', args));
     this.accept(task);
     const ref: TaskRef | undefined = isTaskRef(task) ? task : undefined;
-    const job = new Job(this, ref ? ref.fn : task as (...args: any[]) => unknown, args.length === 0 ? NO_ARGS : args, kind, ref, ref?.options, this.nextJobId());
+    const job = new Job(this, ref ? ref.fn : task as (...args: any[]) => unknown, args.length === 0 ? NO_ARGS : args, kind, ref, this.nextJobId());
     this.#live++;
     hooks.current?.taskSubmitted(this, this.kind, job);
     this.#enqueue(job);
@@ -340,6 +356,11 @@ export abstract class ExecutorBase implements Executor, JobOwner {
       }
     } finally {
       this.#pumping = false;
+      const round = this.#round;
+      if (round) {
+        this.#round = undefined;
+        enterContext(round.outer); // one context frame per round, not one per task
+      }
     }
   }
 
@@ -405,10 +426,42 @@ export abstract class ExecutorBase implements Executor, JobOwner {
     }
   }
 
+  static {
+    settleHere = (job, ok, outcome) => {
+      // runHere's backends keep the slot until the task's promise settles (their abandon does
+      // nothing), so the attempt settling is the running one; 0 means it was let go already.
+      const attempt = job.runningAttempt;
+      if (attempt === 0) return;
+      const executor = job.owner as ExecutorBase;
+      if (ok) executor.resolveAttempt(job, attempt, outcome);
+      else executor.rejectAttempt(job, attempt, outcome);
+    };
+    reportHere = (executor, job, attempt, out, failed) => {
+      if (failed) executor.rejectAttempt(job, attempt, out);
+      // Two bound functions (48 bytes each, no shared closure context): a million may be pending.
+      else if (isPromiseLike(out)) out.then(resolvedHere.bind(job), rejectedHere.bind(job));
+      else executor.resolveAttempt(job, attempt, out);
+    };
+  }
+
   #drained(): Promise<void> {
     if (this.#live === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
+}
+
+/** A pump round that entered task contexts: a way back into the context it started in. */
+interface PumpRound {
+  scope: ContextScope;
+  outer: TaskContext | undefined;
+}
+
+function resolvedHere(this: Job, value: unknown): void {
+  settleHere(this, true, value);
+}
+
+function rejectedHere(this: Job, error: unknown): void {
+  settleHere(this, false, error);
 }
 
 /** Items per map chunk at most: one chunk is one message each way, kept small enough to stream. */

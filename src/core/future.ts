@@ -33,10 +33,9 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
   #id: string | number;
   /** One callback is stored bare; an array only once there are two (most futures have one). */
   #callbacks: DoneCallback | DoneCallback[] | undefined;
-  #progress: ((value: unknown) => void)[] | undefined;
-  #promise: Promise<T> | undefined;
-  #stream: YieldStream<Y> | undefined;
   #listener: CancelListener | undefined;
+  /** What few futures use (a promise, progress listeners, a yield stream), made on first use. */
+  #extras: FutureExtras<T, Y> | undefined;
 
   /** Executors create futures; `id` defaults to a process-unique number. */
   constructor(id?: string) {
@@ -120,7 +119,8 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
 
   /** Calls `callback(value)` for each `taskContext().progress(value)` of the running task. */
   onProgress(callback: (value: unknown) => void): this {
-    (this.#progress ??= []).push(callback);
+    const extras = this.#extrasRecord();
+    (extras.progress ??= []).push(callback);
     return this;
   }
 
@@ -129,24 +129,32 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
    * its error if it fails. One consumer per future; breaking out early cancels the task.
    */
   [Symbol.asyncIterator](): AsyncIterator<Y> {
-    const stream = (this.#stream ??= new YieldStream<Y>());
-    return stream.claim(this);
+    const extras = this.#extrasRecord();
+    return (extras.stream ??= new YieldStream<Y>()).claim(this);
   }
 
   #settledPromise(): Promise<T> {
-    if (this.#promise) return this.#promise;
-    if (this.#state === 'done') return (this.#promise = Promise.resolve(this.#outcome as T));
-    if (this.#state === 'failed' || this.#state === 'cancelled') return (this.#promise = Promise.reject(this.#outcome));
-    return (this.#promise = new Promise<T>((resolve, reject) => {
+    const extras = this.#extrasRecord();
+    if (extras.promise) return extras.promise;
+    if (this.#state === 'done') return (extras.promise = Promise.resolve(this.#outcome as T));
+    if (this.#state === 'failed' || this.#state === 'cancelled') return (extras.promise = Promise.reject(this.#outcome));
+    return (extras.promise = new Promise<T>((resolve, reject) => {
       this.#addCallback((f) => (f.#state === 'done' ? resolve(f.#outcome as T) : reject(f.#outcome)));
     }));
+  }
+
+  #extrasRecord(): FutureExtras<T, Y> {
+    return (this.#extras ??= new FutureExtras());
   }
 
   #settle(state: FutureState, outcome: unknown): void {
     this.#state = state;
     this.#outcome = outcome;
-    this.#progress = undefined;
-    this.#stream?.end(state === 'done' ? undefined : outcome, state === 'done');
+    const extras = this.#extras;
+    if (extras) {
+      extras.progress = undefined;
+      extras.stream?.end(state === 'done' ? undefined : outcome, state === 'done');
+    }
     const callbacks = this.#callbacks;
     this.#callbacks = undefined;
     if (typeof callbacks === 'function') runCallback(callbacks, this);
@@ -182,10 +190,10 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
       },
       pushValue(future, value) {
         future.#require('running', 'stream a value to');
-        (future.#stream ??= new YieldStream()).push(value);
+        (future.#extrasRecord().stream ??= new YieldStream()).push(value);
       },
       reportProgress(future, value) {
-        const listeners = future.#progress;
+        const listeners = future.#extras?.progress;
         if (listeners) for (const listener of listeners) runCallback(listener, value);
       },
       setCancelListener(future, listener) {
@@ -196,6 +204,13 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
       },
     };
   }
+}
+
+/** A future's rarely needed parts. */
+class FutureExtras<T, Y> {
+  promise: Promise<T> | undefined = undefined;
+  progress: ((value: unknown) => void)[] | undefined = undefined;
+  stream: YieldStream<Y> | undefined = undefined;
 }
 
 /** The executor side of a future. Not exported from the package. */

@@ -31,44 +31,93 @@ export interface RunAs {
 /**
  * One submitted task: its future, what to run, its options and the state of its current
  * attempt. It is also the task's TaskContext, so running a task allocates no extra object;
- * the AbortController is made only when somebody reads `signal`.
+ * the AbortController is made only when somebody reads `signal`. A million green jobs may be
+ * pending at once, so a job holds only what every job needs (13 slots, measured 104 bytes on
+ * Node 20 and 24): the rest (timer, backend slot, observability state, the caller's signal
+ * listener) lives in a JobExtras record made on first use.
  */
 export class Job extends LazyAbortContext implements TaskContext, CancelListener {
   readonly future: Future<any, any>;
   readonly fn: (...args: any[]) => unknown;
   /** For 'call', the arguments; for 'chunk', one argument list per call; for 'items', one argument per call. */
   readonly args: readonly unknown[];
-  readonly kind: JobKind;
   readonly task: TaskRef | undefined;
-  readonly options: TaskOptions;
   attempt = 0;
   /** The attempt that holds an executor slot right now, or 0. */
   runningAttempt = 0;
-  queued = false;
-  /** Counted out of its executor: settled, slot released, no retry pending. */
-  finalized = false;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** The backend's handle on the running attempt (which worker holds it); the core never reads it. */
-  slot: unknown = undefined;
-  /** Observability's state for this job (observe/observer.ts); stays undefined while it is off. */
-  observed: unknown = undefined;
-  #owner: JobOwner;
-  #onCallerAbort: (() => void) | undefined;
+  readonly owner: JobOwner;
+  /** kind, queued and finalized, packed (see the FLAG_ constants). */
+  #flags: number;
+  #extras: JobExtras | undefined = undefined;
 
-  constructor(owner: JobOwner, fn: (...args: any[]) => unknown, args: readonly unknown[], kind: JobKind, task: TaskRef | undefined, options: TaskOptions | undefined, id?: string) {
+  constructor(owner: JobOwner, fn: (...args: any[]) => unknown, args: readonly unknown[], kind: JobKind, task: TaskRef | undefined, id?: string) {
     super();
-    this.#owner = owner;
-    this.options = options ?? NO_OPTIONS;
-    const runAs = (this.options as { [RUN_AS]?: RunAs })[RUN_AS];
+    this.owner = owner;
+    this.task = task;
+    const options = task?.options;
+    const runAs = options === undefined ? undefined : (options as { [RUN_AS]?: RunAs })[RUN_AS];
     this.future = new Future(runAs?.id ?? id);
     if (runAs) this.attempt = runAs.attempt - 1;
     this.fn = fn;
     this.args = args;
-    this.kind = kind;
-    this.task = task;
+    this.#flags = KIND_BITS[kind];
     futureInternals.setCancelListener(this.future, this);
-    const signal = this.options.signal;
+    const signal = options?.signal;
     if (signal) this.#followCallerSignal(signal);
+  }
+
+  /** The task's options (its TaskRef's), or an empty record for a plain function. */
+  get options(): TaskOptions {
+    return this.task?.options ?? NO_OPTIONS;
+  }
+
+  get kind(): JobKind {
+    return KINDS[this.#flags & KIND_MASK]!;
+  }
+
+  /** Waiting in its executor's queue. */
+  get queued(): boolean {
+    return (this.#flags & FLAG_QUEUED) !== 0;
+  }
+
+  set queued(value: boolean) {
+    this.#flags = value ? this.#flags | FLAG_QUEUED : this.#flags & ~FLAG_QUEUED;
+  }
+
+  /** Counted out of its executor: settled, slot released, no retry pending. */
+  get finalized(): boolean {
+    return (this.#flags & FLAG_FINALIZED) !== 0;
+  }
+
+  set finalized(value: boolean) {
+    this.#flags = value ? this.#flags | FLAG_FINALIZED : this.#flags & ~FLAG_FINALIZED;
+  }
+
+  /** The attempt's timeout, or the wait before a retry. */
+  get timer(): ReturnType<typeof setTimeout> | undefined {
+    return this.#extras?.timer;
+  }
+
+  set timer(value: ReturnType<typeof setTimeout> | undefined) {
+    if (value !== undefined || this.#extras) this.#extrasRecord().timer = value;
+  }
+
+  /** The backend's handle on the running attempt (which worker holds it); the core never reads it. */
+  get slot(): unknown {
+    return this.#extras?.slot;
+  }
+
+  set slot(value: unknown) {
+    if (value !== undefined || this.#extras) this.#extrasRecord().slot = value;
+  }
+
+  /** Observability's state for this job (observe/observer.ts); stays undefined while it is off. */
+  get observed(): unknown {
+    return this.#extras?.observed;
+  }
+
+  set observed(value: unknown) {
+    if (value !== undefined || this.#extras) this.#extrasRecord().observed = value;
   }
 
   get id(): string {
@@ -80,7 +129,7 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
   }
 
   onCancel(): void {
-    this.#owner.jobCancelled(this);
+    this.owner.jobCancelled(this);
   }
 
   /** Starts a fresh attempt: a new signal that has not aborted. */
@@ -93,10 +142,16 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
 
   /** Drops timers and listeners once the future has settled. */
   release(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.#onCallerAbort) this.options.signal?.removeEventListener('abort', this.#onCallerAbort);
-    this.#onCallerAbort = undefined;
+    const extras = this.#extras;
+    if (!extras) return;
+    if (extras.timer) clearTimeout(extras.timer);
+    extras.timer = undefined;
+    if (extras.onCallerAbort) this.options.signal?.removeEventListener('abort', extras.onCallerAbort);
+    extras.onCallerAbort = undefined;
+  }
+
+  #extrasRecord(): JobExtras {
+    return (this.#extras ??= new JobExtras());
   }
 
   #followCallerSignal(signal: AbortSignal): void {
@@ -104,10 +159,24 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
       queueMicrotask(() => this.future.cancel());
       return;
     }
-    this.#onCallerAbort = () => this.future.cancel();
-    signal.addEventListener('abort', this.#onCallerAbort, { once: true });
+    const onCallerAbort = (this.#extrasRecord().onCallerAbort = () => this.future.cancel());
+    signal.addEventListener('abort', onCallerAbort, { once: true });
   }
 }
+
+/** A job's rarely set state. */
+class JobExtras {
+  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  slot: unknown = undefined;
+  observed: unknown = undefined;
+  onCallerAbort: (() => void) | undefined = undefined;
+}
+
+const KINDS: readonly JobKind[] = ['call', 'chunk', 'items'];
+const KIND_BITS: Record<JobKind, number> = { call: 0, chunk: 1, items: 2 };
+const KIND_MASK = 3;
+const FLAG_QUEUED = 4;
+const FLAG_FINALIZED = 8;
 
 /** The name a job's task goes by in errors, events and lists: its task name, else its function's. */
 export function taskNameOf(job: Job): string {
