@@ -52,33 +52,25 @@ export class Tally {
   count = 0;
   #target = Infinity;
   #done: (() => void) | undefined;
-  #stall: ReturnType<typeof setTimeout> | undefined;
-  #stallMs = 0;
 
-  /** Resolves with the count once `messages` arrived or the consumer stalled. */
+  /** Resolves with the count once `messages` arrived or the consumer stalled (as weft's rows: checked every stallMs / 2). */
   expect(messages: number, stallMs: number): Promise<number> {
     this.count = 0;
     this.#target = messages;
-    this.#stallMs = stallMs;
     return new Promise<number>((resolve) => {
+      let seen = -1;
+      const stall = setInterval(() => (this.count === seen ? this.#done?.() : (seen = this.count)), stallMs / 2);
       this.#done = () => {
-        clearTimeout(this.#stall);
+        clearInterval(stall);
         this.#done = undefined;
         this.#target = Infinity;
         resolve(this.count);
       };
-      this.#rearm();
     });
   }
 
   add(n = 1): void {
     this.count += n;
     if (this.count >= this.#target) this.#done?.();
-    else if (this.#done) this.#rearm();
-  }
-
-  #rearm(): void {
-    clearTimeout(this.#stall);
-    this.#stall = setTimeout(() => this.#done?.(), this.#stallMs);
   }
 }
