@@ -19,7 +19,15 @@ function benchBroker(...args: string[]): { code: number | null; rows: Row[]; std
 test('weft bench broker --json: every broker consumed every message and answered every request', () => {
   const run = benchBroker('--json');
   assert.equal(run.code, 0, run.stderr);
-  assert.deepEqual(run.rows.map((r) => r.broker), ['memory', 'redis', 'amqp', 'nats', 'weft', 'sqs', 'kafka']);
+  assert.deepEqual(run.rows.map((r) => r.broker), [
+    'memory', 'redis', 'redis, bare ioredis', 'amqp', 'amqp, bare amqplib', 'nats', 'nats, bare nats.js', 'weft', 'sqs', 'kafka',
+  ]);
+  for (const bare of run.rows.filter((r) => r.bare)) {
+    const weft = run.rows.find((r) => r.broker === bare.beside)!;
+    assert.ok(weft.vsBare, `${weft.broker} has its ratios to ${bare.broker}`);
+    assert.equal(weft.vsBare.messagesPerSecond, weft.messagesPerSecond! / bare.messagesPerSecond!);
+    assert.equal(weft.vsBare.roundTrip, weft.rttMedianUs! / bare.rttMedianUs!);
+  }
   for (const row of run.rows) {
     assert.equal(row.skipped, undefined, `${row.broker} skipped: ${row.skipped}`);
     assert.deepEqual(row.consumed, [200, 200], `${row.broker}: the warm-up and the measured run each consumed all 200`);
@@ -32,6 +40,7 @@ test('weft bench broker: a server that is not reachable is a skipped row; the pa
   const run = benchBroker('--brokers', 'memory,amqp://guest:secret@127.0.0.1:1');
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /^memory\s+[\d,]+\s+100%/m);
+  assert.doesNotMatch(run.stdout, /not weft/, 'no bare row beside a skipped server');
   assert.match(run.stdout, /^amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1 \(skipped\)\s+-/m);
   assert.match(run.stdout, /skipped: could not connect to RabbitMQ/);
   assert.doesNotMatch(run.stdout, /secret/);

@@ -7,6 +7,8 @@
  *   `d` = 1 on a copy put back by nack(true) or close(), so its next delivery says redelivered.
  * - Settling removes the entry (XACK + XDEL); requeueing adds a copy in the same Lua script,
  *   and only when the XACK removed something, so that a second settle cannot add a duplicate.
+ *   Publishes, replies and settles leave in one pipeline per turn of the event loop, acks
+ *   batched into one XACK + XDEL per queue (outbox.ts).
  * - Every consumer has its own connection for its blocking XREADGROUP, and periodically claims
  *   (XAUTOCLAIM) entries left pending by other consumers for `redeliverAfter` ms: that is how
  *   messages of a crashed process come back. While a transport is open it refreshes the idle
@@ -17,7 +19,7 @@
  *
  * Files: transport.ts (this: the connection, publishing, settling), consumer.ts (the read and
  * claim loop), entries.ts (stream entry fields, the settle script), pubsub.ts (inboxes and
- * topics), connection.ts (making and closing connections).
+ * topics), outbox.ts (the main connection's pipelines), connection.ts (making and closing connections).
  */
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -29,6 +31,7 @@ import type {
 import type { QueueStats } from '../types.js';
 import { connectOrThrow, createConnection, quit, serverAddress } from './connection.js';
 import { MAX_BLOCK_MS, RedisConsumer } from './consumer.js';
+import { Outbox } from './outbox.js';
 import { DELETE_IDLE_CONSUMER_SCRIPT, GROUP, SETTLE_SCRIPT, SETTLE_SHA, entryFields, streamKey } from './entries.js';
 import { readQueueStats } from './stats.js';
 import {
@@ -47,13 +50,15 @@ export async function openRedisTransport(url: URL, options: TransportOptions): P
 
 export class RedisTransport implements BrokerTransport {
   readonly kind = 'redis';
-  /** PUBLISH (reply) and the settle script (ack) both go over #main, in the order issued. */
+  /** Replies and settles both leave through #outbox, acks after the replies of their turn. */
   readonly repliesPrecedeAcks = true;
   readonly #url: URL;
   readonly #options: TransportOptions;
   readonly #main: Redis;
   readonly #address: string;
   readonly #readyQueues = new Set<string>();
+  /** Publishes, replies, broadcasts and settles, one pipeline per turn of the event loop. */
+  readonly #outbox: Outbox;
   readonly #consumers = new Set<RedisConsumer>();
   /** This transport's inboxes: channel → its listener on the subscriber connection. */
   readonly #inboxes = new Map<string, (message: Buffer) => void>();
@@ -72,6 +77,7 @@ export class RedisTransport implements BrokerTransport {
     this.#options = options;
     this.#main = main;
     this.#address = address;
+    this.#outbox = new Outbox(main);
     this.watch(main);
     this.#heartbeat = setInterval(() => void this.#beat(), Math.max(10, Math.floor(options.redeliverAfter / 3)));
     this.#heartbeat.unref();
@@ -95,8 +101,9 @@ export class RedisTransport implements BrokerTransport {
 
   async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
     this.#assertOpen();
-    await this.ensureQueue(queue);
-    await this.#main.call('XADD', streamKey(queue), '*', ...entryFields(payload, properties));
+    // Known queues skip a turn of the event loop: publishing is the hot path.
+    if (!this.#readyQueues.has(queue)) await this.ensureQueue(queue);
+    await this.#outbox.send('XADD', streamKey(queue), '*', ...entryFields(payload, properties));
   }
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void, options: TransportConsumeOptions = {}): Promise<TransportConsumer> {
@@ -147,7 +154,7 @@ export class RedisTransport implements BrokerTransport {
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#assertOpen();
     if (replyTo.startsWith(INBOX_PREFIX)) {
-      await this.#main.call('PUBLISH', replyTo, encodeReply(payload, correlationId));
+      await this.#outbox.send('PUBLISH', replyTo, encodeReply(payload, correlationId));
     } else {
       await this.publish(replyTo, payload, correlationId === undefined ? {} : { correlationId });
     }
@@ -162,7 +169,7 @@ export class RedisTransport implements BrokerTransport {
   /** Resolves with PUBLISH's reply: the server has handed it to the subscribers it has now. */
   async broadcast(topic: string, payload: Uint8Array): Promise<void> {
     this.#assertOpen();
-    await this.#main.call('PUBLISH', topicChannel(topic), encodeTopicPayload(payload));
+    await this.#outbox.send('PUBLISH', topicChannel(topic), encodeTopicPayload(payload));
   }
 
   async subscribe(topic: string, onPayload: PayloadListener): Promise<TransportSubscription> {
@@ -200,6 +207,7 @@ export class RedisTransport implements BrokerTransport {
     await Promise.allSettled([...this.#consumers].map((consumer) => this.#removeName(consumer)));
     this.#consumers.clear();
     clearInterval(this.#heartbeat);
+    this.#outbox.flush();
     const subscriber = await this.#pubsub.connection();
     await Promise.allSettled([quit(this.#main), subscriber && quit(subscriber)]);
     this.#state = 'closed';
@@ -224,9 +232,10 @@ export class RedisTransport implements BrokerTransport {
   /** Removes an entry from its queue, adding `copy` as a new entry in the same step if given. */
   async settle(queue: string, id: string, copy: Buffer[] | undefined): Promise<void> {
     if (this.#state === 'lost' || this.#state === 'closed') throw this.#closedError();
+    if (copy === undefined) return this.#outbox.ack(queue, id);
     const args = [streamKey(queue), GROUP, id, ...(copy ?? [])];
     try {
-      await this.#main.call('EVALSHA', SETTLE_SHA, 1, ...args);
+      await this.#outbox.send('EVALSHA', SETTLE_SHA, 1, ...args);
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
       await this.#main.call('EVAL', SETTLE_SCRIPT, 1, ...args);

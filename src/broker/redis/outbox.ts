@@ -1,0 +1,124 @@
+/**
+ * What a Redis transport sends on its main connection while work flows (publishes, replies,
+ * broadcasts, settles), gathered per turn of the event loop and written as one explicit
+ * pipeline: ioredis's auto-pipelining costs a promise and a closure more per command, and a
+ * settle script per ack costs Redis several times an XACK.
+ *
+ *   send(XADD | PUBLISH | EVALSHA …) ─┐
+ *                                     ├─(nextTick)─▶ pipeline: commands in the order sent,
+ *   ack(queue, id) ───────────────────┘               then XACK + XDEL per queue ─▶ exec ─▶ each caller's promise
+ *
+ * Order: commands leave in the order they were sent, and the acks of a turn after all of them.
+ * An ack is never written before a reply sent earlier (BrokerTransport.repliesPrecedeAcks):
+ * delaying an ack is harmless, overtaking a reply is not.
+ *
+ * An ack needs no script: XACK then XDEL, in that order on one connection, remove the entry
+ * for good whatever runs in between (a claim of an acked entry finds nothing pending). A
+ * requeue (nack) goes through the settle script, which adds its copy only if its XACK removed
+ * the entry.
+ */
+import type { Redis } from 'ioredis';
+import { GROUP, streamKey } from './entries.js';
+
+/** Commands per pipeline at most: a burst larger than this leaves in several writes. */
+const MAX_BATCH = 1000;
+
+interface Waiter {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Command {
+  name: string;
+  args: Array<string | number | Buffer>;
+  waiter: Waiter;
+}
+
+interface QueueAcks {
+  ids: string[];
+  waiters: Waiter[];
+}
+
+export class Outbox {
+  readonly #connection: Redis;
+  #commands: Command[] = [];
+  #acks = new Map<string, QueueAcks>();
+  #size = 0;
+  #scheduled = false;
+
+  constructor(connection: Redis) {
+    this.#connection = connection;
+  }
+
+  /** Resolves with the command's reply, once the pipeline it left in has been answered. */
+  send(command: string, ...args: Array<string | number | Buffer>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#commands.push({ name: command, args, waiter: { resolve, reject } });
+      this.#added();
+    });
+  }
+
+  /** Resolves once the server has removed the entry (with the others of its queue in this turn). */
+  ack(queue: string, id: string): Promise<void> {
+    let acks = this.#acks.get(queue);
+    if (!acks) this.#acks.set(queue, acks = { ids: [], waiters: [] });
+    const pending = acks;
+    return new Promise<void>((resolve, reject) => {
+      pending.ids.push(id);
+      pending.waiters.push({ resolve: () => resolve(), reject });
+      this.#added();
+    });
+  }
+
+  /** Writes everything gathered now (before the connection closes). */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#size === 0) return;
+    const commands = this.#commands;
+    const acks = this.#acks;
+    this.#commands = [];
+    this.#acks = new Map();
+    this.#size = 0;
+    const pipeline = this.#connection.pipeline();
+    const waiters: Array<Waiter | Waiter[]> = [];
+    for (const { name, args, waiter } of commands) {
+      pipeline.call(name, ...args);
+      waiters.push(waiter);
+    }
+    for (const [queue, { ids, waiters: ackWaiters }] of acks) {
+      const key = streamKey(queue);
+      pipeline.call('XACK', key, GROUP, ...ids);
+      pipeline.call('XDEL', key, ...ids);
+      // The XACK's outcome is the acks' outcome; the XDEL only tidies the stream.
+      waiters.push(ackWaiters, []);
+    }
+    pipeline.exec().then(
+      (results) => {
+        for (const [index, waiter] of waiters.entries()) {
+          const [error, value] = results?.[index] ?? [new Error('redis answered no reply for the command'), undefined];
+          settle(waiter, error, value);
+        }
+      },
+      (error: Error) => {
+        for (const waiter of waiters) settle(waiter, error, undefined);
+      },
+    );
+  }
+
+  #added(): void {
+    if (++this.#size >= MAX_BATCH) {
+      this.flush();
+    } else if (!this.#scheduled) {
+      // After the promise jobs of this turn (a burst of handlers settling together), before any I/O.
+      this.#scheduled = true;
+      process.nextTick(() => this.flush());
+    }
+  }
+}
+
+function settle(waiter: Waiter | Waiter[], error: Error | null, value: unknown): void {
+  for (const one of Array.isArray(waiter) ? waiter : [waiter]) {
+    if (error) one.reject(error);
+    else one.resolve(value);
+  }
+}
