@@ -89,8 +89,11 @@ export function encodeItem(item: unknown, what: string): void {
       if (typed !== undefined) {
         const view = item as ArrayBufferView;
         encoded.tag = typed;
-        encoded.payload = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
         encoded.length = view.byteLength;
+        // A small typed array lives inside V8's heap until its .buffer is read, which moves it
+        // out (an allocation, ~1 µs): copy it element-wise through a view of the same class.
+        if (view.byteLength <= scratch.length) viewClass(typed, scratch.buffer, view.byteLength).set(view as unknown as ArrayLike<number>);
+        else encoded.payload = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
         return;
       }
       if (isPlainTree(item)) {
@@ -118,20 +121,36 @@ export function takeEncoded(): Uint8Array {
   return out;
 }
 
-/** Whether an item with this tag is decoded straight into a new typed array (see newView). */
+/** A typed array (or Buffer) tag. */
 export function isViewTag(tag: number): boolean {
   return tag === Tag.BUFFER || tag >= Tag.TYPED;
 }
 
+/** A view of `byteLength` bytes from the start of `buffer`, of the class `tag` names. */
+function viewClass(tag: number, buffer: ArrayBufferLike, byteLength: number): { set(source: ArrayLike<number>): void } {
+  if (tag === Tag.BUFFER) return new Uint8Array(buffer, 0, byteLength);
+  const Class = TYPED_ARRAYS[tag - Tag.TYPED] as unknown as new (buffer: ArrayBufferLike, offset: number, length: number) => { set(source: ArrayLike<number>): void };
+  return new Class(buffer, 0, byteLength / (Class as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+}
+
 /** The empty typed array (or Buffer) of `byteLength` bytes that a view tag's payload is copied into. */
 export function newView(tag: number, byteLength: number): ArrayBufferView {
+  // Not from the shared pool: the receiver may transfer or keep the whole .buffer.
   if (tag === Tag.BUFFER) return Buffer.allocUnsafeSlow(byteLength);
   const Class = TYPED_ARRAYS[tag - Tag.TYPED] as TypedArrayClass & { BYTES_PER_ELEMENT: number };
   return new Class(byteLength / Class.BYTES_PER_ELEMENT);
 }
 
-/** Decodes a payload of any tag but a view tag; `bytes` may be reused once this returns. */
+/**
+ * Decodes a payload; `bytes` (which starts at offset 0 of its own ArrayBuffer) may be reused
+ * once this returns.
+ */
 export function decodeItem(tag: number, bytes: Buffer, length: number): unknown {
+  if (tag === Tag.BUFFER || tag >= Tag.TYPED) {
+    const out = newView(tag, length);
+    (out as unknown as { set(source: unknown): void }).set(viewClass(tag, bytes.buffer, length));
+    return out;
+  }
   switch (tag) {
     case Tag.NUMBER: return bytes.readDoubleBE(0);
     case Tag.STRING: return bytes.toString('utf8', 0, length);

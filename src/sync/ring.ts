@@ -155,6 +155,9 @@ export class Ring {
     } catch (error) {
       return Promise.reject(error);
     }
+    // No spinning for an item on an empty ring before sleeping: measured on a busy 2-core
+    // machine, a spinning getter took the CPU from the very producer it waited for (Pipe round
+    // trips 3x slower, no throughput gained).
     if (wait.deadline === Infinity && !wait.signal && spinLock(this.#control)) {
       if (this.#control[COUNT]! > 0) return Promise.resolve(this.#takeLocked());
       releaseLock(this.#control);
@@ -293,7 +296,8 @@ export class Ring {
     at = at + 1 === capacity ? 0 : at + 1;
     const length = total - 1;
     let view: ArrayBufferView | undefined;
-    if (isViewTag(tag)) {
+    if (length > MAX_READ_SCRATCH && isViewTag(tag)) {
+      // Large: straight into the result's own (off-heap) buffer, one copy.
       view = newView(tag, length);
       copyOut(data, at, length, new Uint8Array(view.buffer, view.byteOffset, length), capacity);
     } else {
