@@ -14,11 +14,13 @@ const port = (args[0] as MessagePort | undefined) ?? parentPort!;
  * so that a figure counts items that arrived whole and in order.
  */
 function check(item: unknown, i: number): void {
-  const id = typeof item === 'number' ? item : (item as { id?: unknown } | null)?.id;
+  const id = typeof item === 'number' ? item : item instanceof Float64Array ? item[0] : (item as { id?: unknown } | null)?.id;
   if (id !== i) throw new Error(`weft bench sync (${mode}): item ${i} arrived as ${JSON.stringify(item)}`);
 }
 
 async function run(): Promise<void> {
+  // The port listener is added before 'ready': a MessagePort queues what came before it anyway.
+  if (mode !== 'port' && mode !== 'port-echo') parentPort!.postMessage('ready');
   switch (mode) {
     case 'queue': {
       const queue = shared as Queue;
@@ -37,6 +39,7 @@ async function run(): Promise<void> {
     case 'port':
     case 'port-echo':
       await new Promise<void>((resolve) => {
+        parentPort!.postMessage('ready');
         let seen = 0;
         port.on('message', (item: unknown) => {
           try {

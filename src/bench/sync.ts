@@ -4,8 +4,12 @@
  * comparison behind the choice of a shared ring for Queue (see src/sync/ring.ts): a port is
  * one-to-one and cannot bound or count, so the question is what the ring costs against it.
  *
- *   throughput: the main thread sends N small objects, a worker thread takes them all
+ *   throughput: the main thread sends N small objects (or numbers, or small Float64Arrays),
+ *               a worker thread takes them all
  *   round trip:  the main thread sends one value and awaits its echo, N times
+ *
+ * Every clock starts once the worker thread has started and said 'ready': the tens of
+ * milliseconds a worker takes to boot are the same for both channels and no part of their cost.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -25,29 +29,48 @@ export const SYNC_DEFAULTS: SyncBenchOptions = { items: 100_000, trips: 5_000, r
 
 const WORKER = new URL('./sync-worker.js', import.meta.url);
 
-function startWorker(mode: string, count: number, args: unknown[], transfer: MessagePort[] = []): { done: Promise<void> } {
+type Kind = 'objects' | 'numbers' | 'typed';
+
+/** Starts the worker; resolves once it is ready to take items, with a promise of its end. */
+async function startWorker(mode: string, count: number, args: unknown[], transfer: MessagePort[] = []): Promise<{ done: Promise<void> }> {
   const worker = new Worker(WORKER, { workerData: { mode, count, args }, transferList: transfer });
+  let ready!: () => void;
+  const started = new Promise<void>((resolve) => { ready = resolve; });
   const done = new Promise<void>((resolve, reject) => {
-    // 'done', or { error } when an item arrived wrong.
-    worker.once('message', (message: unknown) => (message === 'done' ? resolve() : reject(new Error((message as { error: string }).error))));
+    // 'ready', then 'done'; or { error } when an item arrived wrong.
+    worker.on('message', (message: unknown) => {
+      if (message === 'ready') ready();
+      else if (message === 'done') resolve();
+      else reject(new Error((message as { error: string }).error));
+    });
     worker.once('error', reject);
-  });
-  return { done: done.finally(() => worker.terminate()) };
+    worker.once('exit', (code) => reject(new Error(`weft bench sync: the ${mode} worker exited (${code}) before it was done`)));
+  }).finally(() => worker.terminate());
+  await Promise.race([started, done]);
+  return { done };
+}
+
+function itemMaker(kind: Kind): (i: number) => unknown {
+  switch (kind) {
+    case 'objects': return (i) => ({ id: i, name: 'item', tags: ['a', 'b'] });
+    case 'numbers': return (i) => i;
+    case 'typed': return (i) => new Float64Array([i, 1, 2, 3, 4, 5, 6, 7]);
+  }
 }
 
 /** Seconds from the first send until the worker has taken `items` values. */
-async function throughput(mode: 'queue' | 'port', items: number, kind: 'objects' | 'numbers'): Promise<number> {
-  const item = kind === 'objects' ? (i: number) => ({ id: i, name: 'item', tags: ['a', 'b'] }) : (i: number) => i;
+async function throughput(mode: 'queue' | 'port', items: number, kind: Kind): Promise<number> {
+  const item = itemMaker(kind);
   if (mode === 'queue') {
     const queue = new Queue();
-    const { done } = startWorker('queue', items, encodeArgs([queue], 'thread') as unknown[]);
+    const { done } = await startWorker('queue', items, encodeArgs([queue], 'thread') as unknown[]);
     const start = performance.now();
     for (let i = 0; i < items; i++) await queue.put(item(i));
     await done;
     return (performance.now() - start) / 1000;
   }
   const { port1, port2 } = new MessageChannel();
-  const { done } = startWorker('port', items, [port2], [port2]);
+  const { done } = await startWorker('port', items, [port2], [port2]);
   const start = performance.now();
   for (let i = 0; i < items; i++) port1.postMessage(item(i));
   await done;
@@ -59,7 +82,7 @@ async function throughput(mode: 'queue' | 'port', items: number, kind: 'objects'
 async function roundTrips(mode: 'pipe' | 'port', trips: number): Promise<number> {
   if (mode === 'pipe') {
     const [mine, theirs] = Pipe<number>();
-    const { done } = startWorker('pipe', trips, encodeArgs([theirs], 'thread') as unknown[]);
+    const { done } = await startWorker('pipe', trips, encodeArgs([theirs], 'thread') as unknown[]);
     const start = performance.now();
     for (let i = 0; i < trips; i++) {
       await mine.send(i);
@@ -71,7 +94,7 @@ async function roundTrips(mode: 'pipe' | 'port', trips: number): Promise<number>
     return seconds;
   }
   const { port1, port2 } = new MessageChannel();
-  const { done } = startWorker('port-echo', trips, [port2], [port2]);
+  const { done } = await startWorker('port-echo', trips, [port2], [port2]);
   const start = performance.now();
   for (let i = 0; i < trips; i++) {
     const echoed = await new Promise((resolve) => { port1.once('message', resolve); port1.postMessage(i); });
@@ -85,7 +108,7 @@ async function roundTrips(mode: 'pipe' | 'port', trips: number): Promise<number>
 
 export async function benchSync(options: SyncBenchOptions): Promise<BenchReport> {
   const { items, trips, repeats } = options;
-  const samples: Record<string, number[]> = { queue: [], port: [], 'queue-n': [], 'port-n': [], pipe: [], 'port-echo': [] };
+  const samples: Record<string, number[]> = { queue: [], port: [], 'queue-n': [], 'port-n': [], 'queue-t': [], 'port-t': [], pipe: [], 'port-echo': [] };
   // Warm-up, then the modes alternate so that a noisy neighbour hits each alike.
   await throughput('queue', Math.min(items, 10_000), 'objects');
   await throughput('port', Math.min(items, 10_000), 'objects');
@@ -94,6 +117,8 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
     ['port', () => throughput('port', items, 'objects')],
     ['queue-n', () => throughput('queue', items, 'numbers')],
     ['port-n', () => throughput('port', items, 'numbers')],
+    ['queue-t', () => throughput('queue', items, 'typed')],
+    ['port-t', () => throughput('port', items, 'typed')],
     ['pipe', () => roundTrips('pipe', trips)],
     ['port-echo', () => roundTrips('port', trips)],
   ];
@@ -112,24 +137,28 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
   const portRate = items / median('port');
   const queueNumbers = items / median('queue-n');
   const portNumbers = items / median('port-n');
+  const queueTyped = items / median('queue-t');
+  const portTyped = items / median('port-t');
   const pipeUs = (median('pipe') / trips) * 1e6;
   const portUs = (median('port-echo') / trips) * 1e6;
   return {
     title: `weft bench sync: ${items.toLocaleString('en-US')} items one way, ${trips.toLocaleString('en-US')} awaited round trips, main thread ⇄ worker thread (median of ${repeats})`,
-    header: ['channel', 'objects/s', 'numbers/s', 'round trip µs', 'vs MessageChannel'],
+    header: ['channel', 'objects/s', 'numbers/s', 'Float64Array(8)/s', 'round trip µs', 'vs MessageChannel'],
     rows: [
-      ['weft Queue (shared ring)', queueRate, queueNumbers, undefined, `${(queueRate / portRate).toFixed(2)}× objects, ${(queueNumbers / portNumbers).toFixed(2)}× numbers`],
-      ['weft Pipe (shared rings)', undefined, undefined, pipeUs, `${(portUs / pipeUs).toFixed(2)}× round trip speed`],
-      ['MessageChannel', portRate, portNumbers, portUs, '1.00×'],
+      ['weft Queue (shared ring)', queueRate, queueNumbers, queueTyped, undefined, `${(queueRate / portRate).toFixed(2)}× objects, ${(queueNumbers / portNumbers).toFixed(2)}× numbers, ${(queueTyped / portTyped).toFixed(2)}× typed`],
+      ['weft Pipe (shared rings)', undefined, undefined, undefined, pipeUs, `${(portUs / pipeUs).toFixed(2)}× round trip speed`],
+      ['MessageChannel', portRate, portNumbers, portTyped, portUs, '1.00×'],
     ],
     notes: [
       'A MessageChannel is one producer to one consumer, unbounded and uncounted; the Queue serves any number of',
-      'threads, can be bounded (put waits) and has a size. Ratios above 1 mean weft is faster. Objects go through',
-      'v8.serialize (a serializer built per call); numbers and strings are copied raw (src/sync/item-codec.ts).',
+      'threads, can be bounded (put waits) and has a size. Ratios above 1 mean weft is faster. Each clock starts once',
+      'the worker is ready. Numbers, strings and typed arrays are copied raw, plain objects go through msgpack, the',
+      'rest through v8.serialize (src/sync/item-codec.ts).',
     ],
     charts: [
       rateChart('small objects sent one way', 'objects/s', items, [{ label: 'weft Queue (shared ring)', rounds: summarize(samples.queue!) }, { label: 'MessageChannel', rounds: summarize(samples.port!) }]),
       rateChart('numbers sent one way', 'numbers/s', items, [{ label: 'weft Queue (shared ring)', rounds: summarize(samples['queue-n']!) }, { label: 'MessageChannel', rounds: summarize(samples['port-n']!) }]),
+      rateChart('Float64Array(8) sent one way', 'arrays/s', items, [{ label: 'weft Queue (shared ring)', rounds: summarize(samples['queue-t']!) }, { label: 'MessageChannel', rounds: summarize(samples['port-t']!) }]),
       // Per round trip: each round's seconds over its trips, in µs.
       roundsChart('awaited round trip', 'µs', false, [
         { label: 'weft Pipe (shared rings)', rounds: perTrip(summarize(samples.pipe!), trips) },
@@ -137,7 +166,7 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
       ]),
     ],
     spread: reportSpread(Object.values(samples)),
-    data: { items, trips, repeats, samples, queueRate, portRate, queueNumbers, portNumbers, pipeUs, portUs },
+    data: { items, trips, repeats, samples, queueRate, portRate, queueNumbers, portNumbers, queueTyped, portTyped, pipeUs, portUs },
   };
 }
 
