@@ -1,7 +1,7 @@
 // Entry script of a ProcessPool child process (and of Process). See worker-runtime.ts.
 import { writeSync } from 'node:fs';
 import { serialize } from 'node:v8';
-import '../sync/index.js'; // registers the shareable handlers (Lock, Queue, ...); not all of weft, to start fast
+// The shareable handlers (sync/index.js) load with the first Lock, Queue, ... sent (a LOAD record).
 import { createParentChannel } from '../sync/object-channel.js';
 import { WorkerRuntime } from './worker-runtime.js';
 

@@ -1,14 +1,16 @@
 // Entry script of a ThreadPool worker thread (and of Thread). See worker-runtime.ts.
+// Start-up is mostly importing modules, so only the runtime is imported here: the shareable
+// handlers (sync/index.js) come with the first Lock, Queue, ... sent (a LOAD record), tracing
+// support with the first traced call.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Transferable } from './transfer.js';
 import type { WorkerBoot } from './wire.js';
 import { runPreloads } from './preload.js';
+import { WorkerRuntime } from './worker-runtime.js';
 
 const port = parentPort!;
 const boot = workerData as WorkerBoot;
-await runPreloads(boot.preload);
-await import('../sync/index.js'); // registers the shareable handlers (Lock, Queue, ...); not all of weft, to start fast
-const { WorkerRuntime } = await import('./worker-runtime.js');
+await runPreloads(boot.preload); // before any task module loads
 const send = (batch: unknown[], transfer: Transferable[] | undefined) => port.postMessage(batch, transfer ?? []);
 const poll = () => receiveMessageOnPort(port)?.message as unknown[] | undefined;
 const runtime = new WorkerRuntime(send, 'thread', new Int32Array(boot.started!), undefined, poll);

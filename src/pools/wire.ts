@@ -9,6 +9,8 @@
  *                    ITEMS taskId, futureId, attempt, items       (map: one argument per call)
  *                    ABORT seq, reasonName, reasonMessage
  *                    TRACE traceparent      (only when tracing: the next call's trace carrier)
+ *                    LOAD  moduleUrl        (import it before running the calls that follow:
+ *                                            sync/index.js before the first Lock, Queue, ...)
  *   worker ─▶ pool   OK    seq, value        ERR seq, SerializedError
  *                    YIELD seq, value        PROGRESS seq, value
  *
@@ -21,6 +23,7 @@ export const CHUNK = 2;
 export const ABORT = 3;
 export const ITEMS = 4;
 export const TRACE = 5;
+export const LOAD = 6;
 
 /** Whether a pool-to-worker record is a call (one or a chunk), which the worker numbers. */
 export function isCall(op: number): boolean {
@@ -37,7 +40,7 @@ export const MODULE = 0;
 export const SOURCE = 1;
 
 /** Fields after the op code, per op, for each direction. */
-export const TO_WORKER_FIELDS = [4, 4, 4, 3, 4, 1] as const;
+export const TO_WORKER_FIELDS = [4, 4, 4, 3, 4, 1, 1] as const;
 export const TO_POOL_FIELDS = [2, 2, 2, 2] as const;
 
 /** What a worker entry receives as workerData (threads) or its first message (processes). */

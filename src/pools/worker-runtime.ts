@@ -7,9 +7,11 @@ import { decodeArgs, type ParentChannel, type WorkerKind } from '../core/shareab
 import { lookupTask } from '../core/task.js';
 import { compileSource } from './source.js';
 import { takeTransfers, type Transferable } from './transfer.js';
-import { ABORT, CALL, CHUNK, DEF, ERR, isCall, MODULE, OK, PROGRESS, TRACE, YIELD } from './wire.js';
+import { ABORT, CALL, CHUNK, DEF, ERR, isCall, LOAD, MODULE, OK, PROGRESS, TRACE, YIELD } from './wire.js';
 import { hooks, type Scope } from '../observe/hooks.js';
-import { propagateTraces } from '../observe/propagate.js';
+
+// Loaded on first use, not at start: a worker's start-up is mostly importing modules.
+const PROPAGATE_MODULE = '../observe/propagate.js';
 
 type Fn = (...args: any[]) => unknown;
 
@@ -42,6 +44,10 @@ export class WorkerRuntime {
   #running = false;
   /** Seq of the last call answered. */
   #finished = 0;
+  /** Modules a LOAD (or the first traced call) asked for: calls wait until they are in. */
+  #loading: Promise<void> | undefined;
+  /** Tracing support, once loaded (see PROPAGATE_MODULE). */
+  #propagate: (() => void) | undefined;
   /** Seqs aborted before they started, with the reason to abort them with when they do. */
   #aborted = new Map<number, unknown>();
   #outbox: unknown[] = [];
@@ -78,6 +84,12 @@ export class WorkerRuntime {
         i += 5;
       } else if (op === TRACE) {
         this.#trace = typeof batch[i + 1] === 'string' ? batch[i + 1] as string : undefined;
+        if (this.#trace !== undefined && !this.#propagate) {
+          this.#load(PROPAGATE_MODULE, (module) => { this.#propagate ??= (module as typeof import('../observe/propagate.js')).propagateTraces; });
+        }
+        i += 2;
+      } else if (op === LOAD) {
+        this.#load(batch[i + 1] as string);
         i += 2;
       } else if (op === DEF) {
         this.#define(batch[i + 1] as number, batch[i + 2] as number, batch[i + 3] as string, batch[i + 4] as string);
@@ -142,6 +154,18 @@ export class WorkerRuntime {
     }
   }
 
+  /**
+   * Imports `url` before any call received from here on runs. A module that fails to load is not
+   * fatal here: the calls that needed it fail with their own error (no handler for a Lock, ...).
+   */
+  #load(url: string, then?: (module: unknown) => void): void {
+    const previous = this.#loading;
+    const loading: Promise<void> = Promise.all([previous, import(url).then(then)]).then(() => {}, () => {}).finally(() => {
+      if (this.#loading === loading) this.#loading = undefined;
+    });
+    this.#loading = loading;
+  }
+
   #abort(seq: number, reason: unknown): void {
     if (this.#current?.seq === seq) this.#current.abort(reason);
     else if (seq > this.#finished) this.#aborted.set(seq, reason); // not started yet
@@ -152,6 +176,10 @@ export class WorkerRuntime {
     this.#running = true;
     let since = performance.now();
     for (;;) {
+      if (this.#loading && this.#inbox.length > 0) {
+        this.#loading.then(this.#next);
+        return;
+      }
       const call = this.#inbox.shift();
       if (!call) {
         // Work the pool sent while the last call ran (it double-buffers): take it now.
@@ -214,8 +242,9 @@ export class WorkerRuntime {
 
   /** A call sent with a trace carrier runs in a span under it (or passes it on, see propagate.ts). */
   #invokeTraced(call: Call, fn: Fn): unknown {
-    propagateTraces();
-    const h = hooks.current!;
+    this.#propagate?.();
+    const h = hooks.current;
+    if (!h) return this.#invoke(call, fn); // tracing support did not load
     call.scope = h.received(call, 'task', fn.name || 'anonymous', call.traceparent, {
       'messaging.destination.name': this.#kind, 'messaging.message.id': call.id, 'weft.task.attempt': call.attempt,
     });

@@ -1,10 +1,16 @@
 import { Deque } from '../core/deque.js';
 import type { Job } from '../core/job.js';
 import type { Transport } from './transports.js';
-import { ABORT, CALL, CHUNK, DEF, ITEMS, TRACE, isCall } from './wire.js';
+import { CALL, CHUNK, DEF, ITEMS, LOAD, TO_WORKER_FIELDS, TRACE, isCall } from './wire.js';
 import { hooks } from '../observe/hooks.js';
 import { encodeArgs, type ObjectServer, type WorkerKind } from '../core/shareable.js';
 import { takeTransfers, type Transferable } from './transfer.js';
+
+/**
+ * Where the shareable handlers (Lock, Queue, ...) live. Workers do not import it at start (it
+ * is about half of a worker's start-up): a worker is told to the first time it is sent one.
+ */
+const SHAREABLES_MODULE = new URL('../sync/index.js', import.meta.url).href;
 
 /** What `pool.stats.workers` reports for one worker. */
 export interface WorkerStats {
@@ -31,6 +37,8 @@ export class WorkerSlot {
   settled = 0;
   /** Task ids whose DEF this worker has been sent. */
   readonly known: boolean[] = [];
+  /** Whether this worker has been told to load the shareable handlers. */
+  #shareables = false;
   outbox: unknown[] = [];
   transfers: Transferable[] | undefined;
   dirty = false;
@@ -81,7 +89,12 @@ export class WorkerSlot {
 
   #encode(args: readonly unknown[], kind: WorkerKind, server: ObjectServer | undefined): readonly unknown[] {
     this.transfers = takeTransfers(args, this.transfers); // processes ignore them, but the marks are cleared
-    return encodeArgs(args, kind, server);
+    const encoded = encodeArgs(args, kind, server);
+    if (encoded !== args && !this.#shareables) {
+      this.outbox.push(LOAD, SHAREABLES_MODULE); // before the call that carries one
+      this.#shareables = true;
+    }
+    return encoded;
   }
 
   #encodeChunk(argLists: readonly unknown[][], kind: WorkerKind, server: ObjectServer | undefined): readonly (readonly unknown[])[] {
@@ -119,7 +132,7 @@ export class WorkerSlot {
     let next = fifo.length - countCalls(batch); // fifo index of the first call in this batch
     for (let i = 0; i < batch.length;) {
       const op = batch[i] as number;
-      const width = op === ABORT ? 4 : op === TRACE ? 2 : 5;
+      const width = recordWidth(op);
       const record = batch.slice(i, i + width);
       i += width;
       try {
@@ -155,7 +168,12 @@ function countCalls(batch: unknown[]): number {
   for (let i = 0; i < batch.length;) {
     const op = batch[i] as number;
     if (isCall(op)) calls++;
-    i += op === ABORT ? 4 : 5;
+    i += recordWidth(op);
   }
   return calls;
+}
+
+/** A pool-to-worker record's length: its op and its fields. */
+function recordWidth(op: number): number {
+  return (TO_WORKER_FIELDS as readonly number[])[op]! + 1;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers.js';
-import { ProcessPool, RemoteError, ThreadPool, transfer, type PoolBase } from '../../src/index.js';
+import { Event, ProcessPool, RemoteError, ThreadPool, transfer, type PoolBase } from '../../src/index.js';
 import tasks from '../fixtures/tasks.js';
 import crash from '../fixtures/crash-tasks.js';
 
@@ -81,6 +81,20 @@ for (const [name, create] of pools) {
       for await (const v of pool.submit(helpers.twice, 5)) values.push(v);
       assert.deepEqual(values, [5, 5]);
       assert.deepEqual(await pool.map(function cube(x: number) { return x ** 3; }, [1, 2, 3]), [1, 8, 27]);
+    });
+
+    test('a worker loads the shareable handlers with the first Lock, Event, ... it is sent, not at start', async () => {
+      await using pool = create({ workers: 1 });
+      // Plain functions import nothing, so the registry is what the worker itself loaded.
+      const handlers = () => (globalThis as Record<symbol, Map<string, unknown> | undefined>)[Symbol.for('weft.shareables')]?.size ?? 0;
+      assert.equal(await pool.submit(handlers), 0);
+      const event = new Event();
+      // In a thread set() is synchronous, in a child a call to the parent: await covers both.
+      const setIt = async (e: Event) => { await e.set(); return 'set'; };
+      const [first, second] = await Promise.all([pool.submit(setIt, event), pool.submit(setIt, event)]);
+      assert.deepEqual([first, second], ['set', 'set']);
+      assert.equal(event.isSet(), true);
+      assert.ok(await pool.submit(handlers) > 0);
     });
 
     test('a bound or native function is refused with a clear TypeError', async () => {
