@@ -130,7 +130,7 @@ export async function benchOverhead(options: OverheadOptions): Promise<BenchRepo
   } finally {
     for (const contestant of contestants) await contestant.close();
   }
-  const notes = [`${options.tasks.toLocaleString('en-US')} tasks submitted at once (median of ${options.repeats}); ${options.awaited.toLocaleString('en-US')} awaited one at a time; rows taken in rounds, the first row rotating (bursts: ${options.repeats} rounds; awaited: ${AWAITED_SLICE} calls a row a round)`];
+  const notes = [`${options.tasks.toLocaleString('en-US')} tasks submitted at once (median of ${options.repeats}); ${options.awaited.toLocaleString('en-US')} awaited one at a time; rows taken in rounds, the first row rotating (bursts: ${options.repeats} round${options.repeats === 1 ? '' : 's'}; awaited: ${AWAITED_SLICE} calls a row a round)`];
   const goals: Goal[] = [];
   const piscina = rows.find((r) => r.executor === 'piscina');
   for (const row of rows) {

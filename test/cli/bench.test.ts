@@ -44,6 +44,7 @@ describe('weft CLI', () => {
     assert.equal(run.code, 0, run.stderr);
     for (const row of ['bare Worker echo', 'threads', 'processes', 'piscina', 'tinypool', 'workerpool']) assert.match(run.stdout, new RegExp(`^${row}`, 'm'));
     assert.match(run.stdout, /threads \/ piscina: \d+\.\d+x tasks\/s/);
+    assert.match(run.stdout, /rows taken in rounds, the first row rotating \(bursts: 1 round; awaited: 100 calls a row a round\)/);
   });
 
   test('bench grain runs both grains, inline included, against the plain loop', () => {
