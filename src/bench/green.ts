@@ -87,12 +87,12 @@ export async function benchGreen(options: GreenOptions): Promise<BenchReport> {
     'green-sync': 'the same, asyncContext: false',
   };
   return {
-    title: `weft bench green: ${options.tasks.toLocaleString('en-US')} pending tasks, each awaiting a ${options.delay} ms timer (median of ${options.repeats} runs, a fresh process each)`,
+    title: `weft bench green: ${options.tasks.toLocaleString('en-US')} pending tasks, each awaiting a ${options.delay} ms timer, on Node ${process.version} (median of ${options.repeats} runs, a fresh process each)`,
     header: ['mode', 'seconds', 'spread', 'peak RSS MB', 'time vs bare', 'memory vs bare'],
     rows: rows.map((r, i) => [labels[r.mode], r.seconds.median, `${(r.seconds.spread * 100).toFixed(0)}%`, r.rss.median,
       `${ratios[i]!.time.toFixed(2)}x`, `${ratios[i]!.memory.toFixed(2)}x`]),
     notes: [
-      'asyncContext: false keeps taskContext() to the synchronous part of each task and saves AsyncLocalStorage\'s per-promise cost',
+      'asyncContext: false keeps taskContext() to the synchronous part of each task; the default costs one async context frame per task where AsyncLocalStorage uses AsyncContextFrame (Node 24), and something on every promise where it uses async hooks (Node 20)',
     ],
     charts: [
       roundsChart('time until all have finished', 's', false, rows.map((r) => ({ label: labels[r.mode], rounds: r.seconds }))),

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { InvalidStateError } from './errors.js';
 
 /** What a running task can ask about itself, on every executor. */
@@ -54,23 +54,20 @@ export function runWithSyncContext<A extends unknown[], R>(context: TaskContext,
 
 /**
  * Makes `context` the current one for the rest of this synchronous run and everything it
- * schedules (AsyncLocalStorage.enterWith). On Node 24, whose AsyncLocalStorage keeps a context
- * frame (a Map) per run, this makes one frame where run() makes two (one to enter, one to
- * restore); the caller returns to the outer context through a ContextScope.
+ * schedules (AsyncLocalStorage.enterWith): on Node 24, whose AsyncLocalStorage keeps a context
+ * frame (a Map) per run, one frame where run() makes two (one to enter, one to restore). Call it
+ * inside a ContextScope, which restores the outer context exactly on return.
  */
-export function enterContext(context: TaskContext | undefined): void {
-  storage.enterWith(context as TaskContext);
+export function enterContext(context: TaskContext): void {
+  storage.enterWith(context);
 }
 
-/** The context in the async-context store (not the synchronous slot), or undefined. */
-export function storedContext(): TaskContext | undefined {
-  return storage.getStore();
-}
+/**
+ * A scope (an AsyncResource) that runs code in the async context current when it was made and
+ * returns to the caller's context, the very same one, when that code returns.
+ */
+export type ContextScope = AsyncResource;
 
-/** Runs `fn(...args)` in the async context captured when the scope was made. */
-export type ContextScope = <A extends unknown[], R>(fn: (...args: A) => R, ...args: A) => R;
-
-/** Captures the current async context (AsyncLocalStorage.snapshot) to run code in it later. */
-export function captureContext(): ContextScope {
-  return AsyncLocalStorage.snapshot() as ContextScope;
+export function contextScope(): ContextScope {
+  return new AsyncResource('weft.TaskRound');
 }

@@ -1,4 +1,4 @@
-import { captureContext, enterContext, storedContext, type ContextScope, type TaskContext } from './context.js';
+import { contextScope, enterContext, type ContextScope } from './context.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import type { Future } from './future.js';
 import { futureInternals } from './future.js';
@@ -56,9 +56,8 @@ const DEFAULT_RETRY_DELAY_MS = 100;
 const MAX_IMAP_WINDOW = 4096;
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 
-// Declared before ExecutorBase, whose static block assigns them (it may reach protected members).
+// Declared before ExecutorBase, whose static block assigns it (it may reach protected members).
 let settleHere: (job: Job, ok: boolean, outcome: unknown) => void;
-let reportHere: (executor: ExecutorBase, job: Job, attempt: number, out: unknown, failed: boolean) => void;
 
 export abstract class ExecutorBase implements Executor, JobOwner {
   #queue = new PriorityQueue<Job>();
@@ -72,8 +71,8 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   #drainWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
   #counts = { completed: 0, failed: 0, cancelled: 0 };
-  /** The pump round in progress that has entered a task's async context (see runHere). */
-  #round: PumpRound | undefined;
+  /** The scope of the pump round in progress, made when a task of it enters its context (see runHere). */
+  #round: ContextScope | undefined;
 
   /** A name for messages: "GreenPool", "ThreadPool", ... */
   protected abstract readonly kind: string;
@@ -181,31 +180,24 @@ export abstract class ExecutorBase implements Executor, JobOwner {
 
   /**
    * Runs a job's function in this thread and reports its outcome. With `asyncContext`, the job
-   * becomes the current async context (one context frame per task) and its outcome is reported
-   * from the context the pump round started in, so future callbacks and the `then` that waits
-   * for the task do not hold the task's context; the pump returns to that context at the end of
-   * the round (see #pump).
+   * is entered as the async context inside a scope made once per pump round, which returns to
+   * the pump's own context on return: one context frame per task, and the outcome is reported
+   * (future callbacks, the `then` that waits for the task) from the pump's context, not the task's.
    */
   protected runHere(job: Job, asyncContext = true): void {
     const attempt = job.runningAttempt;
-    let round: PumpRound | undefined;
-    if (asyncContext) {
-      round = this.#round ??= { scope: captureContext(), outer: storedContext() };
-      enterContext(job);
-    }
     let out: unknown;
-    let failed = false;
     try {
-      // The job is the current context already: invokeTask need not enter it (its sync slot is free).
-      out = job.kind === 'call'
-        ? invokeTask(job.fn, job.args, job, this.#yieldHere, undefined, false)
-        : invokeChunk(job.fn, job.args, job, asyncContext, job.kind === 'items');
+      out = asyncContext
+        ? (this.#round ??= contextScope()).runInAsyncScope(invokeInContext, undefined, job, this.#yieldHere)
+        : invokeHere(job, this.#yieldHere, false);
     } catch (error) {
-      out = error;
-      failed = true;
+      this.rejectAttempt(job, attempt, error);
+      return;
     }
-    if (round) round.scope(reportHere, this, job, attempt, out, failed);
-    else reportHere(this, job, attempt, out, failed);
+    // Two bound functions (48 bytes each, no shared closure context): a million may be pending.
+    if (isPromiseLike(out)) out.then(resolvedHere.bind(job), rejectedHere.bind(job));
+    else this.resolveAttempt(job, attempt, out);
   }
 
   /** Values a generator running here yields belong to the attempt holding the job's slot. */
@@ -356,11 +348,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
       }
     } finally {
       this.#pumping = false;
-      const round = this.#round;
-      if (round) {
-        this.#round = undefined;
-        enterContext(round.outer); // one context frame per round, not one per task
-      }
+      this.#round = undefined;
     }
   }
 
@@ -436,12 +424,6 @@ export abstract class ExecutorBase implements Executor, JobOwner {
       if (ok) executor.resolveAttempt(job, attempt, outcome);
       else executor.rejectAttempt(job, attempt, outcome);
     };
-    reportHere = (executor, job, attempt, out, failed) => {
-      if (failed) executor.rejectAttempt(job, attempt, out);
-      // Two bound functions (48 bytes each, no shared closure context): a million may be pending.
-      else if (isPromiseLike(out)) out.then(resolvedHere.bind(job), rejectedHere.bind(job));
-      else executor.resolveAttempt(job, attempt, out);
-    };
   }
 
   #drained(): Promise<void> {
@@ -450,10 +432,18 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 }
 
-/** A pump round that entered task contexts: a way back into the context it started in. */
-interface PumpRound {
-  scope: ContextScope;
-  outer: TaskContext | undefined;
+/** Runs a job's function here, its task context entered for everything it schedules. */
+function invokeInContext(job: Job, onValue: (job: Job, value: unknown) => void): unknown {
+  enterContext(job);
+  return invokeHere(job, onValue, true);
+}
+
+/** Runs a job's function here; `asyncContext` false gives it its context in its synchronous part only. */
+function invokeHere(job: Job, onValue: (job: Job, value: unknown) => void, entered: boolean): unknown {
+  return job.kind === 'call'
+    // An entered job is the async context already; invokeTask then only fills the synchronous slot.
+    ? invokeTask(job.fn, job.args, job, onValue, undefined, false)
+    : invokeChunk(job.fn, job.args, job, entered, job.kind === 'items');
 }
 
 function resolvedHere(this: Job, value: unknown): void {

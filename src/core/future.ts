@@ -62,7 +62,7 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
    */
   cancel(): boolean {
     if (this.done()) return false;
-    this.#settle('cancelled', new CancelledError(`future ${this.id} was cancelled`));
+    Future.#settle(this, 'cancelled', new CancelledError(`future ${this.id} was cancelled`));
     const listener = this.#listener;
     this.#listener = undefined;
     listener?.onCancel();
@@ -73,15 +73,15 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    return this.#settledPromise().then(onFulfilled, onRejected);
+    return Future.#settledPromise(this).then(onFulfilled, onRejected);
   }
 
   catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.#settledPromise().catch(onRejected);
+    return Future.#settledPromise(this).catch(onRejected);
   }
 
   finally(onFinally?: (() => void) | null): Promise<T> {
-    return this.#settledPromise().finally(onFinally);
+    return Future.#settledPromise(this).finally(onFinally);
   }
 
   get [Symbol.toStringTag](): string {
@@ -93,9 +93,9 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
    * then; the future itself keeps running.
    */
   result(timeoutMs?: number): Promise<T> {
-    if (timeoutMs === undefined || this.done()) return this.#settledPromise();
+    if (timeoutMs === undefined || this.done()) return Future.#settledPromise(this);
     checkMilliseconds('timeoutMs', timeoutMs);
-    return withTimeout(this.#settledPromise(), timeoutMs, () =>
+    return withTimeout(Future.#settledPromise(this), timeoutMs, () =>
       new TimeoutError(`future ${this.id} did not finish within ${timeoutMs} ms (state: ${this.#state})`));
   }
 
@@ -113,13 +113,13 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
   /** Calls `callback(future)` once the future finishes; at once if it already has. */
   onDone(callback: (future: Future<T, Y>) => void): this {
     if (this.done()) runCallback(callback, this);
-    else this.#addCallback(callback as DoneCallback);
+    else Future.#addCallback(this, callback as DoneCallback);
     return this;
   }
 
   /** Calls `callback(value)` for each `taskContext().progress(value)` of the running task. */
   onProgress(callback: (value: unknown) => void): this {
-    const extras = this.#extrasRecord();
+    const extras = Future.#extrasOf(this);
     (extras.progress ??= []).push(callback);
     return this;
   }
@@ -129,68 +129,69 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
    * its error if it fails. One consumer per future; breaking out early cancels the task.
    */
   [Symbol.asyncIterator](): AsyncIterator<Y> {
-    const extras = this.#extrasRecord();
+    const extras = Future.#extrasOf(this);
     return (extras.stream ??= new YieldStream<Y>()).claim(this);
   }
 
-  #settledPromise(): Promise<T> {
-    const extras = this.#extrasRecord();
+  // Static private methods: instance ones would cost every future a slot (the class brand).
+  static #settledPromise<T>(self: Future<T, any>): Promise<T> {
+    const extras = Future.#extrasOf(self);
     if (extras.promise) return extras.promise;
-    if (this.#state === 'done') return (extras.promise = Promise.resolve(this.#outcome as T));
-    if (this.#state === 'failed' || this.#state === 'cancelled') return (extras.promise = Promise.reject(this.#outcome));
+    if (self.#state === 'done') return (extras.promise = Promise.resolve(self.#outcome as T));
+    if (self.#state === 'failed' || self.#state === 'cancelled') return (extras.promise = Promise.reject(self.#outcome));
     return (extras.promise = new Promise<T>((resolve, reject) => {
-      this.#addCallback((f) => (f.#state === 'done' ? resolve(f.#outcome as T) : reject(f.#outcome)));
+      Future.#addCallback(self, (f) => (f.#state === 'done' ? resolve(f.#outcome as T) : reject(f.#outcome)));
     }));
   }
 
-  #extrasRecord(): FutureExtras<T, Y> {
-    return (this.#extras ??= new FutureExtras());
+  static #extrasOf<T, Y>(self: Future<T, Y>): FutureExtras<T, Y> {
+    return (self.#extras ??= new FutureExtras());
   }
 
-  #settle(state: FutureState, outcome: unknown): void {
-    this.#state = state;
-    this.#outcome = outcome;
-    const extras = this.#extras;
+  static #settle(self: Future<any, any>, state: FutureState, outcome: unknown): void {
+    self.#state = state;
+    self.#outcome = outcome;
+    const extras = self.#extras;
     if (extras) {
       extras.progress = undefined;
       extras.stream?.end(state === 'done' ? undefined : outcome, state === 'done');
     }
-    const callbacks = this.#callbacks;
-    this.#callbacks = undefined;
-    if (typeof callbacks === 'function') runCallback(callbacks, this);
-    else if (callbacks) for (const cb of callbacks) runCallback(cb, this);
+    const callbacks = self.#callbacks;
+    self.#callbacks = undefined;
+    if (typeof callbacks === 'function') runCallback(callbacks, self);
+    else if (callbacks) for (const cb of callbacks) runCallback(cb, self);
   }
 
-  #addCallback(callback: DoneCallback): void {
-    const existing = this.#callbacks;
-    if (existing === undefined) this.#callbacks = callback;
-    else if (typeof existing === 'function') this.#callbacks = [existing, callback];
+  static #addCallback(self: Future<any, any>, callback: DoneCallback): void {
+    const existing = self.#callbacks;
+    if (existing === undefined) self.#callbacks = callback;
+    else if (typeof existing === 'function') self.#callbacks = [existing, callback];
     else existing.push(callback);
   }
 
-  #require(allowed: FutureState, action: string): void {
-    if (this.#state !== allowed) {
-      throw new InvalidStateError(`cannot ${action} future ${this.id}: it is ${this.#state}, expected ${allowed}`);
+  static #require(self: Future<any, any>, allowed: FutureState, action: string): void {
+    if (self.#state !== allowed) {
+      throw new InvalidStateError(`cannot ${action} future ${self.id}: it is ${self.#state}, expected ${allowed}`);
     }
   }
 
   static {
     futureInternals = {
       setRunning(future) {
-        future.#require('pending', 'start');
+        Future.#require(future, 'pending', 'start');
         future.#state = 'running';
       },
       setResult(future, value) {
-        future.#require('running', 'set the result of');
-        future.#settle('done', value);
+        Future.#require(future, 'running', 'set the result of');
+        Future.#settle(future, 'done', value);
       },
       setException(future, error) {
-        future.#require('running', 'set the exception of');
-        future.#settle('failed', error);
+        Future.#require(future, 'running', 'set the exception of');
+        Future.#settle(future, 'failed', error);
       },
       pushValue(future, value) {
-        future.#require('running', 'stream a value to');
-        (future.#extrasRecord().stream ??= new YieldStream()).push(value);
+        Future.#require(future, 'running', 'stream a value to');
+        (Future.#extrasOf(future).stream ??= new YieldStream()).push(value);
       },
       reportProgress(future, value) {
         const listeners = future.#extras?.progress;

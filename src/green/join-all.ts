@@ -11,7 +11,8 @@ export function joinAll<F extends Future<any, any>>(futures: Iterable<F>, option
   const { timeout } = options;
   if (timeout !== undefined) checkMilliseconds('timeout', timeout);
   const finished = () => list.filter((f) => f.done());
-  let remaining = list.filter((f) => !f.done()).length;
+  let remaining = 0; // counted, not filtered: a million futures should not cost another array
+  for (const future of list) if (!future.done()) remaining++;
   if (remaining === 0 || timeout === 0) return Promise.resolve(finished());
   return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
