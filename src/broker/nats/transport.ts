@@ -298,17 +298,16 @@ export class NatsTransport implements BrokerTransport {
       this.#ensureOpen();
       settled = true;
       this.#unsettled.delete(msg);
-      try {
-        if (how === 'ack') {
-          // As a request: the server's answer proves the ack arrived (the message is gone).
-          await this.#nc.request(ackSubject(msg), ACK, { timeout: this.#options.connectTimeout });
-        } else {
-          msg.respond(how === 'nak' ? NAK : TERM);
-          // A flush round trip proves the server read the nak/term before we resolve.
-          await this.#nc.flush();
-        }
-      } finally {
-        puller.settled();
+      // Settled here, not once the server confirmed: the credit goes to the next pull at once
+      // (the server reads the ack before that pull, both on this connection, in order).
+      puller.settled();
+      if (how === 'ack') {
+        // As a request: the server's answer proves the ack arrived (the message is gone).
+        await this.#nc.request(ackSubject(msg), ACK, { timeout: this.#options.connectTimeout });
+      } else {
+        msg.respond(how === 'nak' ? NAK : TERM);
+        // A flush round trip proves the server read the nak/term before we resolve.
+        await this.#nc.flush();
       }
     };
     const { properties, headers } = decodeHeaders(msg.headers);
