@@ -10,7 +10,9 @@ const WEFT_QUERY_PARAMS = ['redeliverAfter', 'connectTimeout', 'prefetch'];
 export async function connectWithin(url: URL, timeoutMs: number): Promise<ChannelModel> {
   const { connect } = await loadPeer('amqplib', 'amqp:// broker URLs');
   const where = describeUrl(url);
-  const attempt = connect(amqplibUrl(url), { timeout: timeoutMs });
+  // noDelay: a request, its reply and an ack are small frames; Nagle's algorithm would hold one
+  // back until the previous is acknowledged (tens of ms with delayed ACKs) on every round trip.
+  const attempt = connect(amqplibUrl(url), { timeout: timeoutMs, noDelay: true });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new TimeoutError(`could not connect to RabbitMQ at ${where} within ${timeoutMs} ms`)), timeoutMs);

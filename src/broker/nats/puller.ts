@@ -37,6 +37,7 @@ export class Puller {
   #stopped = false;
   #suspended = false;
   #retryTimer: NodeJS.Timeout | undefined;
+  #pullScheduled = false;
 
   constructor(nc: NatsConnection, stream: string, prefetch: number, onMessage: (msg: Msg) => void) {
     this.#nc = nc;
@@ -67,9 +68,15 @@ export class Puller {
     this.#pull();
   }
 
+  /** One message settled: its credit is asked for again, with the others settled in this turn (one pull, not one each). */
   settled(): void {
     this.#unsettled--;
-    this.#pull();
+    if (this.#pullScheduled) return;
+    this.#pullScheduled = true;
+    process.nextTick(() => {
+      this.#pullScheduled = false;
+      this.#pull();
+    });
   }
 
   #pull(): void {

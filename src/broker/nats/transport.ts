@@ -5,7 +5,7 @@
  * for ack_wait (= redeliverAfter). Inboxes and topics are core NATS subjects, not JetStream.
  *
  * Files: transport.ts (this: the connection, publishing, settling, inboxes, topics),
- * streams.ts (the streams and the durable, their figures), puller.ts (pull requests within
+ * acks.ts (acks confirmed in batches), streams.ts (the streams and the durable, their figures), puller.ts (pull requests within
  * prefetch), headers.ts (properties and the content type in NATS headers), names.ts (stream
  * names and subjects).
  */
@@ -26,6 +26,7 @@ import { CORRELATION_ID, contentTypeHeaders, contentTypeOf, decodeHeaders, decod
 import { topicSubject } from './names.js';
 import { Streams } from './streams.js';
 import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
+import { AckBatcher } from './acks.js';
 
 const INBOX_PREFIX = '_INBOX.';
 /** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
@@ -92,6 +93,7 @@ export class NatsTransport implements BrokerTransport {
    * unsettled message gets a +WPI (in progress), which restarts its ack_wait on the server.
    */
   readonly #heartbeat: NodeJS.Timeout;
+  readonly #acks: AckBatcher;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, server: string, options: TransportOptions) {
     this.#nc = nc;
@@ -99,6 +101,7 @@ export class NatsTransport implements BrokerTransport {
     this.#js = nc.jetstream({ timeout: Math.max(options.connectTimeout, 1000) });
     this.#server = server;
     this.#options = options;
+    this.#acks = new AckBatcher(nc, ACK, options.connectTimeout);
     const serverLimit = nc.info?.max_payload;
     this.maxPayload = serverLimit === undefined ? undefined : Math.max(serverLimit - HEADER_ROOM, 0);
     this.#heartbeat = setInterval(() => this.#beat(), Math.max(10, Math.floor(options.redeliverAfter / 3)));
@@ -298,17 +301,16 @@ export class NatsTransport implements BrokerTransport {
       this.#ensureOpen();
       settled = true;
       this.#unsettled.delete(msg);
-      try {
-        if (how === 'ack') {
-          // As a request: the server's answer proves the ack arrived (the message is gone).
-          await this.#nc.request(ackSubject(msg), ACK, { timeout: this.#options.connectTimeout });
-        } else {
-          msg.respond(how === 'nak' ? NAK : TERM);
-          // A flush round trip proves the server read the nak/term before we resolve.
-          await this.#nc.flush();
-        }
-      } finally {
-        puller.settled();
+      // Settled here, not once the server confirmed: the credit goes to the next pull at once
+      // (the server reads the ack before that pull, both on this connection, in order).
+      puller.settled();
+      if (how === 'ack') {
+        // Confirmed by the server (the message is gone), with the other acks of this turn (acks.ts).
+        await this.#acks.ack(ackSubject(msg));
+      } else {
+        msg.respond(how === 'nak' ? NAK : TERM);
+        // A flush round trip proves the server read the nak/term before we resolve.
+        await this.#nc.flush();
       }
     };
     const { properties, headers } = decodeHeaders(msg.headers);
