@@ -40,8 +40,7 @@ import { acquireWord, releaseWord } from './lock.js';
  * nobody waits; no allocation on the put side, one resolved promise on the get side; encoding
  * a number is one setFloat64. An object adds msgpack (about 1 µs) or v8.serialize.
  *
- * The data buffer starts small and doubles up to `maxBytes`; growing straightens the ring so
- * that it starts at offset 0.
+ * The data buffer starts small and doubles up to `maxBytes` (see #grow).
  */
 const LOCK = 0;
 const COUNT = 1;
@@ -319,16 +318,29 @@ export class Ring {
     return view ?? decodeItem(tag, bytes, length);
   }
 
+  /**
+   * Grows the buffer to at least `atLeast` bytes (doubling). A ring that wraps moves its
+   * wrapped start to just past the old end (room a doubling always leaves); one that does not
+   * wrap moves nothing.
+   */
   #grow(atLeast: number): Uint8Array {
     const control = this.#control;
-    const used = control[USED]!;
-    const live = new Uint8Array(used);
-    copyOut(this.#data, control[HEAD]!, used, live, this.#data.length);
-    const size = Math.min(this.#maxBytes, Math.max(atLeast, this.#data.length * 2));
+    const oldCapacity = this.#data.length;
+    const size = Math.min(this.#maxBytes, Math.max(atLeast, oldCapacity * 2));
     if (!this.#dataBuffer.growable) throw new InvalidStateError('the queue buffer cannot grow');
     this.#dataBuffer.grow(size);
     control[CAPACITY] = size;
     const data = this.#view();
+    const head = control[HEAD]!;
+    const wrapped = head + control[USED]! - oldCapacity;
+    if (wrapped <= 0) return data;
+    if (oldCapacity + wrapped <= size) {
+      data.copyWithin(oldCapacity, 0, wrapped);
+      return data;
+    }
+    // Capped by maxBytes short of doubling: straighten the ring to start at 0 instead.
+    const live = new Uint8Array(control[USED]!);
+    copyOut(data, head, live.length, live, oldCapacity);
     data.set(live, 0);
     control[HEAD] = 0;
     return data;

@@ -56,6 +56,26 @@ describe('Queue in one thread', { timeout: 30_000 }, () => {
     while (sent.length > 0) assert.equal(await queue.get(), sent.shift());
   });
 
+  test('a ring that wraps grows intact, also when maxBytes caps the growth short of doubling', async () => {
+    // Records are 5 + 100 and 5 + 200 bytes: at most 5,315 live, which 4096 + 1500 holds.
+    for (const maxBytes of [64 * 1024 * 1024, 4096 + 1500, 9000]) {
+      const queue = new Queue<string>({ maxBytes });
+      const sent: string[] = [];
+      let next = 0;
+      const put = async (length: number) => {
+        const item = `${next++}:`.padEnd(length, 'y');
+        sent.push(item);
+        await queue.put(item, { timeout: 5000 });
+      };
+      // Fill part of the first 4096 bytes, take some so that the ring wraps, then outgrow it.
+      for (let i = 0; i < 30; i++) await put(100);
+      for (let i = 0; i < 25; i++) assert.equal(await queue.get(), sent.shift());
+      for (let i = 0; i < 30; i++) await put(100);
+      for (let i = 0; i < 8; i++) await put(200);
+      while (sent.length > 0) assert.equal(await queue.get(), sent.shift(), `maxBytes ${maxBytes}`);
+    }
+  });
+
   test('maxBytes bounds the bytes: an oversized item is a RangeError, a full one waits', async () => {
     const queue = new Queue<string>({ maxBytes: 64 });
     await assert.rejects(queue.put('y'.repeat(100)), { name: 'RangeError', message: /an item of \d+ serialised bytes does not fit in a queue of at most 64 bytes/ });
