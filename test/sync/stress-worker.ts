@@ -1,6 +1,7 @@
 // A producer or consumer thread of stress.test.ts. workerData: { role, style, id, count, args }.
 // Each role uses one way of calling the queue, so that every path of the ring runs at once:
-// 'fast' (no options), 'timeout' (a long timeout: the waiting path), 'signal' (an AbortSignal).
+// 'fast' (no options; the consumer takes batches with getMany), 'timeout' (a long timeout: the
+// waiting path), 'signal' (an AbortSignal).
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeArgs } from '../../src/core/shareable.js';
 import { serializeError, type Queue, type WaitOptions } from '../../src/index.js';
@@ -46,10 +47,17 @@ async function produce(): Promise<number> {
 async function consume(): Promise<number[]> {
   const taken: number[] = [];
   for (;;) {
-    const value = await queue.get(options());
-    if (value === null) return taken;
-    const [producer, seq] = origin(value);
-    taken.push(producer * 1_000_000 + seq);
+    // The 'fast' consumer takes batches: getMany shares the ring with the single gets.
+    const values = style === 'fast' ? await queue.getMany(7) : [await queue.get(options())];
+    for (const [i, value] of values.entries()) {
+      if (value === null) {
+        // Other consumers' nulls taken in the same batch go back for them.
+        for (const extra of values.slice(i + 1)) await queue.put(extra);
+        return taken;
+      }
+      const [producer, seq] = origin(value);
+      taken.push(producer * 1_000_000 + seq);
+    }
   }
 }
 
