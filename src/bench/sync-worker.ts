@@ -27,6 +27,14 @@ async function run(): Promise<void> {
       for (let i = 0; i < count; i++) check(await queue.get(), i);
       break;
     }
+    case 'queue-many': {
+      // The consumer takes what is there, up to 256 at a time.
+      const queue = shared as Queue;
+      for (let i = 0; i < count; ) {
+        for (const item of await queue.getMany(256)) check(item, i++);
+      }
+      break;
+    }
     case 'pipe': {
       const end = shared as PipeEnd;
       for (let i = 0; i < count; i++) {

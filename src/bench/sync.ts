@@ -59,11 +59,11 @@ function itemMaker(kind: Kind): (i: number) => unknown {
 }
 
 /** Seconds from the first send until the worker has taken `items` values. */
-async function throughput(mode: 'queue' | 'port', items: number, kind: Kind): Promise<number> {
+async function throughput(mode: 'queue' | 'queue-many' | 'port', items: number, kind: Kind): Promise<number> {
   const item = itemMaker(kind);
-  if (mode === 'queue') {
+  if (mode !== 'port') {
     const queue = new Queue();
-    const { done } = await startWorker('queue', items, encodeArgs([queue], 'thread') as unknown[]);
+    const { done } = await startWorker(mode, items, encodeArgs([queue], 'thread') as unknown[]);
     const start = performance.now();
     for (let i = 0; i < items; i++) await queue.put(item(i));
     await done;
@@ -108,7 +108,7 @@ async function roundTrips(mode: 'pipe' | 'port', trips: number): Promise<number>
 
 export async function benchSync(options: SyncBenchOptions): Promise<BenchReport> {
   const { items, trips, repeats } = options;
-  const samples: Record<string, number[]> = { queue: [], port: [], 'queue-n': [], 'port-n': [], 'queue-t': [], 'port-t': [], pipe: [], 'port-echo': [] };
+  const samples: Record<string, number[]> = { queue: [], port: [], 'queue-n': [], 'port-n': [], 'queue-t': [], 'port-t': [], 'many-o': [], 'many-n': [], pipe: [], 'port-echo': [] };
   // Warm-up, then the modes alternate so that a noisy neighbour hits each alike.
   await throughput('queue', Math.min(items, 10_000), 'objects');
   await throughput('port', Math.min(items, 10_000), 'objects');
@@ -119,6 +119,8 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
     ['port-n', () => throughput('port', items, 'numbers')],
     ['queue-t', () => throughput('queue', items, 'typed')],
     ['port-t', () => throughput('port', items, 'typed')],
+    ['many-o', () => throughput('queue-many', items, 'objects')],
+    ['many-n', () => throughput('queue-many', items, 'numbers')],
     ['pipe', () => roundTrips('pipe', trips)],
     ['port-echo', () => roundTrips('port', trips)],
   ];
@@ -139,6 +141,8 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
   const portNumbers = items / median('port-n');
   const queueTyped = items / median('queue-t');
   const portTyped = items / median('port-t');
+  const manyObjects = items / median('many-o');
+  const manyNumbers = items / median('many-n');
   const pipeUs = (median('pipe') / trips) * 1e6;
   const portUs = (median('port-echo') / trips) * 1e6;
   return {
@@ -146,6 +150,7 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
     header: ['channel', 'objects/s', 'numbers/s', 'Float64Array(8)/s', 'round trip µs', 'vs MessageChannel'],
     rows: [
       ['weft Queue (shared ring)', queueRate, queueNumbers, queueTyped, undefined, `${(queueRate / portRate).toFixed(2)}× objects, ${(queueNumbers / portNumbers).toFixed(2)}× numbers, ${(queueTyped / portTyped).toFixed(2)}× typed`],
+      ['weft Queue, getMany(256) consumer', manyObjects, manyNumbers, undefined, undefined, `${(manyObjects / portRate).toFixed(2)}× objects, ${(manyNumbers / portNumbers).toFixed(2)}× numbers`],
       ['weft Pipe (shared rings)', undefined, undefined, undefined, pipeUs, `${(portUs / pipeUs).toFixed(2)}× round trip speed`],
       ['MessageChannel', portRate, portNumbers, portTyped, portUs, '1.00×'],
     ],
@@ -153,7 +158,8 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
       'A MessageChannel is one producer to one consumer, unbounded and uncounted; the Queue serves any number of',
       'threads, can be bounded (put waits) and has a size. Ratios above 1 mean weft is faster. Each clock starts once',
       'the worker is ready. Numbers, strings and typed arrays are copied raw, plain objects go through msgpack, the',
-      'rest through v8.serialize (src/sync/item-codec.ts).',
+      'rest through v8.serialize (src/sync/item-codec.ts). The getMany row batches the consumer only: the producer',
+      'still puts one item at a time, as the MessageChannel row posts one.',
     ],
     charts: [
       rateChart('small objects sent one way', 'objects/s', items, [{ label: 'weft Queue (shared ring)', rounds: summarize(samples.queue!) }, { label: 'MessageChannel', rounds: summarize(samples.port!) }]),
@@ -166,7 +172,7 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
       ]),
     ],
     spread: reportSpread(Object.values(samples)),
-    data: { items, trips, repeats, samples, queueRate, portRate, queueNumbers, portNumbers, queueTyped, portTyped, pipeUs, portUs },
+    data: { items, trips, repeats, samples, queueRate, portRate, queueNumbers, portNumbers, queueTyped, portTyped, manyObjects, manyNumbers, pipeUs, portUs },
   };
 }
 

@@ -126,11 +126,11 @@ export function isViewTag(tag: number): boolean {
   return tag === Tag.BUFFER || tag >= Tag.TYPED;
 }
 
-/** A view of `byteLength` bytes from the start of `buffer`, of the class `tag` names. */
-function viewClass(tag: number, buffer: ArrayBufferLike, byteLength: number): { set(source: ArrayLike<number>): void } {
-  if (tag === Tag.BUFFER) return new Uint8Array(buffer, 0, byteLength);
+/** A view of `byteLength` bytes at `offset` (a multiple of 8) of `buffer`, of the class `tag` names. */
+function viewClass(tag: number, buffer: ArrayBufferLike, byteLength: number, offset = 0): { set(source: ArrayLike<number>): void } {
+  if (tag === Tag.BUFFER) return new Uint8Array(buffer, offset, byteLength);
   const Class = TYPED_ARRAYS[tag - Tag.TYPED] as unknown as new (buffer: ArrayBufferLike, offset: number, length: number) => { set(source: ArrayLike<number>): void };
-  return new Class(buffer, 0, byteLength / (Class as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+  return new Class(buffer, offset, byteLength / (Class as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
 }
 
 /** The empty typed array (or Buffer) of `byteLength` bytes that a view tag's payload is copied into. */
@@ -142,24 +142,25 @@ export function newView(tag: number, byteLength: number): ArrayBufferView {
 }
 
 /**
- * Decodes a payload; `bytes` (which starts at offset 0 of its own ArrayBuffer) may be reused
- * once this returns.
+ * Decodes the payload at `bytes[offset, offset + length)`; `bytes` starts at offset 0 of its own
+ * ArrayBuffer and `offset` is a multiple of 8 (typed arrays are read through aligned views).
+ * `bytes` may be reused once this returns.
  */
-export function decodeItem(tag: number, bytes: Buffer, length: number): unknown {
+export function decodeItem(tag: number, bytes: Buffer, length: number, offset = 0): unknown {
   if (tag === Tag.BUFFER || tag >= Tag.TYPED) {
     const out = newView(tag, length);
-    (out as unknown as { set(source: unknown): void }).set(viewClass(tag, bytes.buffer, length));
+    (out as unknown as { set(source: unknown): void }).set(viewClass(tag, bytes.buffer, length, offset));
     return out;
   }
   switch (tag) {
-    case Tag.NUMBER: return bytes.readDoubleBE(0);
-    case Tag.STRING: return bytes.toString('utf8', 0, length);
+    case Tag.NUMBER: return bytes.readDoubleBE(offset);
+    case Tag.STRING: return bytes.toString('utf8', offset, offset + length);
     case Tag.TRUE: return true;
     case Tag.FALSE: return false;
     case Tag.NULL: return null;
     case Tag.UNDEFINED: return undefined;
-    case Tag.MSGPACK: return packr.unpack(bytes.subarray(0, length));
+    case Tag.MSGPACK: return packr.unpack(bytes.subarray(offset, offset + length));
     // v8.deserialize makes typed arrays that are views on its input: give it its own copy.
-    default: return deserialize(Uint8Array.prototype.slice.call(bytes, 0, length));
+    default: return deserialize(Uint8Array.prototype.slice.call(bytes, offset, offset + length));
   }
 }

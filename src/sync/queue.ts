@@ -50,6 +50,20 @@ export class Queue<T = unknown> {
     return this.#ring.get(options, 'Queue.get()') as Promise<T>;
   }
 
+  /**
+   * Takes the oldest items, at least one and at most `max`, in one step: one promise and one
+   * hold of the shared lock for the lot, so a consumer that works through items in batches
+   * pays the per-get cost once a batch. Waits like get while there is none.
+   */
+  getMany(max: number, options?: WaitOptions): Promise<T[]> {
+    try {
+      checkManyMax(max);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#ring.getMany(max, options, 'Queue.getMany()') as Promise<T[]>;
+  }
+
   /** How many items it holds now. */
   get size(): number {
     return this.#ring.size;
@@ -87,6 +101,7 @@ export class Queue<T = unknown> {
         switch (method) {
           case 'put': return queue.put(args[0], { ...(args[1] as WaitOptions | undefined), signal });
           case 'get': return queue.get({ ...(args[0] as WaitOptions | undefined), signal });
+          case 'getMany': return queue.getMany(args[0] as number, { ...(args[1] as WaitOptions | undefined), signal });
           case 'close': return queue.close();
           default: throw noSuchMethod('Queue', method);
         }
@@ -124,6 +139,12 @@ export class QueueProxy<T = unknown> extends ServedProxy {
     return this.call('get', [ServedProxy.remoteOptions('Queue', options)]) as Promise<T>;
   }
 
+  async getMany(max: number, options?: WaitOptions): Promise<T[]> {
+    checkManyMax(max);
+    checkWaitOptions(options);
+    return this.call('getMany', [max, ServedProxy.remoteOptions('Queue', options)]) as Promise<T[]>;
+  }
+
   close(): Promise<void> {
     return this.call('close') as Promise<void>;
   }
@@ -143,6 +164,10 @@ export class QueueProxy<T = unknown> extends ServedProxy {
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return drain(this);
   }
+}
+
+function checkManyMax(max: number): void {
+  checkPositiveInteger('max', max);
 }
 
 export { drain as drainQueue };

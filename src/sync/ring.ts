@@ -40,8 +40,7 @@ import { acquireWord, releaseWord } from './lock.js';
  * nobody waits; no allocation on the put side, one resolved promise on the get side; encoding
  * a number is one setFloat64. An object adds msgpack (about 1 µs) or v8.serialize.
  *
- * The data buffer starts small and doubles up to `maxBytes`; growing straightens the ring so
- * that it starts at offset 0.
+ * The data buffer starts small and doubles up to `maxBytes` (see #grow).
  */
 const LOCK = 0;
 const COUNT = 1;
@@ -165,6 +164,24 @@ export class Ring {
     return this.#getWaiting(wait, what);
   }
 
+  /**
+   * Takes the oldest items, at least one and at most `max`, under one hold of the lock (one
+   * promise, one wake-up of the putters for all of them); waits like get while there is none.
+   */
+  getMany(max: number, options: WaitOptions | undefined, what: string): Promise<unknown[]> {
+    let wait: CheckedWait;
+    try {
+      wait = checkWaitOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (wait.deadline === Infinity && !wait.signal && spinLock(this.#control)) {
+      if (this.#control[COUNT]! > 0) return Promise.resolve(this.#takeManyLocked(max));
+      releaseLock(this.#control);
+    }
+    return this.#getWaiting(wait, what, max) as Promise<unknown[]>;
+  }
+
   /** No more puts; getters drain what is left, then get ClosedError. Waiters wake now. */
   close(): void {
     const control = this.#control;
@@ -198,7 +215,8 @@ export class Ring {
     }
   }
 
-  async #getWaiting({ timeout, deadline, signal }: CheckedWait, what: string): Promise<unknown> {
+  /** The waiting get: one item, or (`many` > 0) an array of 1 to `many` items. */
+  async #getWaiting({ timeout, deadline, signal }: CheckedWait, what: string, many = 0): Promise<unknown> {
     const control = this.#control;
     for (let waited = false; ; waited = true) {
       await lock(control);
@@ -207,7 +225,7 @@ export class Ring {
         releaseLock(control);
         throw signal.reason;
       }
-      if (control[COUNT]! > 0) return this.#takeLocked();
+      if (control[COUNT]! > 0) return many > 0 ? this.#takeManyLocked(many) : this.#takeLocked();
       if (Atomics.load(control, CLOSED) === 1) {
         releaseLock(control);
         throw new ClosedError(`${what}: the queue is closed and empty`);
@@ -319,16 +337,83 @@ export class Ring {
     return view ?? decodeItem(tag, bytes, length);
   }
 
+  /**
+   * Grows the buffer to at least `atLeast` bytes (doubling). A ring that wraps moves its
+   * wrapped start to just past the old end (room a doubling always leaves); one that does not
+   * wrap moves nothing.
+   */
+  /**
+   * Takes up to `max` records (there is one at least): their payloads are copied into this
+   * thread's scratch at 8-byte aligned offsets, the lock is let go, then each is decoded.
+   */
+  #takeManyLocked(max: number): unknown[] {
+    const control = this.#control;
+    const data = this.#view();
+    const capacity = data.length;
+    const count = Math.min(max, control[COUNT]!);
+    const tags = new Array<number>(count);
+    const lengths = new Array<number>(count);
+    const starts = new Array<number>(count);
+    let at = control[HEAD]!;
+    let scratchBytes = 0;
+    for (let i = 0; i < count; i++) {
+      let total = data[at]!;
+      at = at + 1 === capacity ? 0 : at + 1;
+      total |= data[at]! << 8;
+      at = at + 1 === capacity ? 0 : at + 1;
+      total |= data[at]! << 16;
+      at = at + 1 === capacity ? 0 : at + 1;
+      total |= data[at]! << 24;
+      at = at + 1 === capacity ? 0 : at + 1;
+      tags[i] = data[at]!;
+      at = at + 1 === capacity ? 0 : at + 1;
+      starts[i] = at;
+      lengths[i] = total - 1;
+      scratchBytes += alignTo8(total - 1);
+      at += total - 1;
+      if (at >= capacity) at -= capacity;
+    }
+    if (scratchBytes > readScratch.length) readScratch = Buffer.allocUnsafeSlow(Math.max(scratchBytes, readScratch.length * 2));
+    const bytes = readScratch;
+    let used = control[USED]!;
+    for (let i = 0, offset = 0; i < count; i++) {
+      copyOut(data, starts[i]!, lengths[i]!, bytes, capacity, offset);
+      offset += alignTo8(lengths[i]!);
+      used -= HEADER_BYTES + lengths[i]!;
+    }
+    control[HEAD] = used === 0 ? 0 : at;
+    control[USED] = used;
+    Atomics.store(control, COUNT, control[COUNT]! - count);
+    const wake = wakeSome(control, NOT_FULL, PUT_WAITERS, PUT_WAKES, count);
+    releaseLock(control);
+    if (wake > 0) Atomics.notify(control, NOT_FULL, wake);
+    if (bytes.length > MAX_READ_SCRATCH) readScratch = Buffer.allocUnsafeSlow(MAX_READ_SCRATCH);
+    const items = new Array<unknown>(count);
+    for (let i = 0, offset = 0; i < count; i++) {
+      items[i] = decodeItem(tags[i]!, bytes, lengths[i]!, offset);
+      offset += alignTo8(lengths[i]!);
+    }
+    return items;
+  }
+
   #grow(atLeast: number): Uint8Array {
     const control = this.#control;
-    const used = control[USED]!;
-    const live = new Uint8Array(used);
-    copyOut(this.#data, control[HEAD]!, used, live, this.#data.length);
-    const size = Math.min(this.#maxBytes, Math.max(atLeast, this.#data.length * 2));
+    const oldCapacity = this.#data.length;
+    const size = Math.min(this.#maxBytes, Math.max(atLeast, oldCapacity * 2));
     if (!this.#dataBuffer.growable) throw new InvalidStateError('the queue buffer cannot grow');
     this.#dataBuffer.grow(size);
     control[CAPACITY] = size;
     const data = this.#view();
+    const head = control[HEAD]!;
+    const wrapped = head + control[USED]! - oldCapacity;
+    if (wrapped <= 0) return data;
+    if (oldCapacity + wrapped <= size) {
+      data.copyWithin(oldCapacity, 0, wrapped);
+      return data;
+    }
+    // Capped by maxBytes short of doubling: straighten the ring to start at 0 instead.
+    const live = new Uint8Array(control[USED]!);
+    copyOut(data, head, live.length, live, oldCapacity);
     data.set(live, 0);
     control[HEAD] = 0;
     return data;
@@ -349,17 +434,21 @@ function copyIn(data: Uint8Array, source: Uint8Array, from: number, length: numb
   if (first < length) data.set(source.subarray(from + first, from + length), 0);
 }
 
-function copyOut(data: Uint8Array, at: number, length: number, target: Uint8Array, capacity: number): void {
+function copyOut(data: Uint8Array, at: number, length: number, target: Uint8Array, capacity: number, targetAt = 0): void {
   if (length <= SMALL_COPY) {
     for (let i = 0; i < length; i++) {
-      target[i] = data[at]!;
+      target[targetAt + i] = data[at]!;
       at = at + 1 === capacity ? 0 : at + 1;
     }
     return;
   }
   const first = Math.min(length, capacity - at);
-  target.set(data.subarray(at, at + first), 0);
-  if (first < length) target.set(data.subarray(0, length - first), first);
+  target.set(data.subarray(at, at + first), targetAt);
+  if (first < length) target.set(data.subarray(0, length - first), targetAt + first);
+}
+
+function alignTo8(n: number): number {
+  return (n + 7) & ~7;
 }
 
 // ---- the lock and the wake-up counts ------------------------------------------------------------
@@ -390,6 +479,16 @@ function wakeOne(control: Int32Array, seq: number, waiters: number, wakes: numbe
   control[wakes] = sent + 1;
   Atomics.add(control, seq, 1);
   return true;
+}
+
+/** As wakeOne, for `n` items at once: how many waiters the caller must notify (0 to n). */
+function wakeSome(control: Int32Array, seq: number, waiters: number, wakes: number, n: number): number {
+  const sent = control[wakes]!;
+  const wake = Math.min(n, control[waiters]! - sent);
+  if (wake <= 0) return 0;
+  control[wakes] = sent + wake;
+  Atomics.add(control, seq, 1);
+  return wake;
 }
 
 /** Under the lock: a waiter is back, however its wait ended. */

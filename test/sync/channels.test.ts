@@ -56,6 +56,65 @@ describe('Queue in one thread', { timeout: 30_000 }, () => {
     while (sent.length > 0) assert.equal(await queue.get(), sent.shift());
   });
 
+  test('a ring that wraps grows intact, also when maxBytes caps the growth short of doubling', async () => {
+    // Records are 5 + 100 and 5 + 200 bytes: at most 5,315 live, which 4096 + 1500 holds.
+    for (const maxBytes of [64 * 1024 * 1024, 4096 + 1500, 9000]) {
+      const queue = new Queue<string>({ maxBytes });
+      const sent: string[] = [];
+      let next = 0;
+      const put = async (length: number) => {
+        const item = `${next++}:`.padEnd(length, 'y');
+        sent.push(item);
+        await queue.put(item, { timeout: 5000 });
+      };
+      // Fill part of the first 4096 bytes, take some so that the ring wraps, then outgrow it.
+      for (let i = 0; i < 30; i++) await put(100);
+      for (let i = 0; i < 25; i++) assert.equal(await queue.get(), sent.shift());
+      for (let i = 0; i < 30; i++) await put(100);
+      for (let i = 0; i < 8; i++) await put(200);
+      while (sent.length > 0) assert.equal(await queue.get(), sent.shift(), `maxBytes ${maxBytes}`);
+    }
+  });
+
+  test('getMany takes 1 to max items in order, waits while there is none, wakes as many putters as it made room for', async () => {
+    const queue = new Queue<unknown>({ maxsize: 3 });
+    const later = queue.getMany(10);
+    await queue.put('first');
+    assert.deepEqual(await later, ['first']);
+    const items = [1, { two: 2 }, new Float64Array([3]), 'four', new Map([[5, 5]]), 6n];
+    const puts = items.map((item) => queue.put(item));
+    assert.deepStrictEqual(await queue.getMany(2), items.slice(0, 2));
+    // Room for two: both of the first two waiting putters are woken (a hang here: one was not).
+    await Promise.all(puts.slice(0, 5));
+    assert.equal(queue.size, 3);
+    assert.deepStrictEqual(await queue.getMany(10), items.slice(2, 5));
+    await Promise.all(puts);
+    assert.deepStrictEqual(await queue.getMany(10), items.slice(5));
+    await assert.rejects(queue.getMany(0), { name: 'RangeError', message: 'Expected `max` to be a positive integer, got 0 (number)' });
+    await assert.rejects(queue.getMany(3, { timeout: 5 }), TimeoutError);
+    queue.close();
+    await assert.rejects(queue.getMany(3), ClosedError);
+  });
+
+  test('getMany across a wrapped ring: every payload decoded from its own aligned offset', async () => {
+    const queue = new Queue<unknown>({ maxBytes: 700 });
+    const sent: unknown[] = [];
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 5; i++) {
+        const n = round * 5 + i;
+        const item = [n + 0.25, `s${'é'.repeat(n % 7)}`, new Float64Array([n, -n]), new Int16Array([n]), { n }, Buffer.from([n & 255])][n % 6];
+        sent.push(item);
+        await queue.put(item, { timeout: 5000 });
+      }
+      const got = await queue.getMany(4);
+      assert.deepStrictEqual(got, sent.splice(0, got.length));
+    }
+    while (sent.length > 0) {
+      const got = await queue.getMany(3);
+      assert.deepStrictEqual(got, sent.splice(0, got.length));
+    }
+  });
+
   test('maxBytes bounds the bytes: an oversized item is a RangeError, a full one waits', async () => {
     const queue = new Queue<string>({ maxBytes: 64 });
     await assert.rejects(queue.put('y'.repeat(100)), { name: 'RangeError', message: /an item of \d+ serialised bytes does not fit in a queue of at most 64 bytes/ });

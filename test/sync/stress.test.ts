@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { encodeArgs } from '../../src/core/shareable.js';
+import { Queue, RemoteError, type SerializedError } from '../../src/index.js';
+
+/**
+ * Many producers and consumers on one small bounded Queue, each in its own thread and each
+ * calling it a different way (no options, a timeout, a signal), with items of every codec path
+ * (number, plain object, typed array, Map): every item is taken exactly once, each consumer
+ * sees each producer's items in the order they were put, and nobody is left waiting. The
+ * consumers stop at a null each; the watchdog names whoever is still waiting after 20 s.
+ */
+const PRODUCERS = 3;
+const CONSUMERS = 3;
+const ITEMS = 1500;
+const STYLES = ['fast', 'timeout', 'signal'] as const;
+
+interface Running<T> {
+  name: string;
+  done: Promise<T>;
+  finished: boolean;
+}
+
+function start<T>(role: 'produce' | 'consume', id: number, queue: Queue<unknown>): Running<T> {
+  const style = STYLES[id % STYLES.length]!;
+  const worker = new Worker(new URL('./stress-worker.js', import.meta.url), {
+    workerData: { role, style, id, count: ITEMS, args: encodeArgs([queue], 'thread') },
+  });
+  const running: Running<T> = { name: `${role}r ${id} (${style})`, finished: false, done: undefined as unknown as Promise<T> };
+  running.done = new Promise<T>((resolve, reject) => {
+    worker.once('message', (msg: { ok: true; value: T } | { ok: false; error: SerializedError }) => {
+      running.finished = true;
+      if (msg.ok) resolve(msg.value);
+      else reject(RemoteError.fromSerialized(msg.error));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`${running.name} exited (${code}) without an answer`)));
+  });
+  return running;
+}
+
+test('Queue stress: 3 producer and 3 consumer threads on maxsize 4 / 512 bytes: exactly once, in order per producer, no deadlock', { timeout: 60_000 }, async () => {
+  const queue = new Queue<unknown>({ maxsize: 4, maxBytes: 512 });
+  const producers = Array.from({ length: PRODUCERS }, (_, id) => start<number>('produce', id, queue));
+  const consumers = Array.from({ length: CONSUMERS }, (_, id) => start<number[]>('consume', id, queue));
+  // A deadlock fails with who was still waiting and what the queue held, not a bare timeout.
+  let watchdog: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    watchdog = setTimeout(() => {
+      const waiting = [...producers, ...consumers].filter((r) => !r.finished).map((r) => r.name);
+      reject(new Error(`stress: still waiting after 20 s for ${waiting.join(', ')}; queue size ${queue.size}`));
+    }, 20_000);
+  });
+  try {
+    const put = await Promise.race([Promise.all(producers.map((p) => p.done)), stuck]);
+    assert.deepEqual(put, Array(PRODUCERS).fill(ITEMS));
+    for (let c = 0; c < CONSUMERS; c++) await queue.put(null);
+    const taken = await Promise.race([Promise.all(consumers.map((c) => c.done)), stuck]);
+    const all = taken.flat();
+    assert.equal(all.length, PRODUCERS * ITEMS, 'as many items taken as put');
+    assert.equal(new Set(all).size, PRODUCERS * ITEMS, 'no item taken twice');
+    const strays = all.filter((key) => Math.floor(key / 1_000_000) >= PRODUCERS || key % 1_000_000 >= ITEMS);
+    assert.deepEqual(strays, [], 'only items that were put (with the count and no repeats: each one of them)');
+    for (const [c, mine] of taken.entries()) {
+      assert.ok(mine.length > 0, `consumer ${c} took nothing: the others never let it in`);
+      for (let p = 0; p < PRODUCERS; p++) {
+        const seqs = mine.filter((key) => Math.floor(key / 1_000_000) === p).map((key) => key % 1_000_000);
+        for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i - 1]! < seqs[i]!, `consumer ${c} took producer ${p}'s item ${seqs[i]} after ${seqs[i - 1]}`);
+      }
+    }
+    assert.equal(queue.size, 0);
+  } finally {
+    clearTimeout(watchdog);
+    queue.close();
+  }
+});
