@@ -5,12 +5,12 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Transferable } from './transfer.js';
 import type { WorkerBoot } from './wire.js';
-import { runPreloads } from './preload.js';
 import { WorkerRuntime } from './worker-runtime.js';
 
 const port = parentPort!;
 const boot = workerData as WorkerBoot;
-await runPreloads(boot.preload); // before any task module loads
+// Before any task module loads; its module only when there are some (node:module costs a start).
+if (boot.preload.length > 0) await (await import('./preload.js')).runPreloads(boot.preload);
 const send = (batch: unknown[], transfer: Transferable[] | undefined) => port.postMessage(batch, transfer ?? []);
 const poll = () => receiveMessageOnPort(port)?.message as unknown[] | undefined;
 const runtime = new WorkerRuntime(send, 'thread', new Int32Array(boot.started!), undefined, poll);
