@@ -438,7 +438,7 @@ function invokeInContext(job: Job, onValue: (job: Job, value: unknown) => void):
   return invokeHere(job, onValue, true);
 }
 
-/** Runs a job's function here; `asyncContext` false gives it its context in its synchronous part only. */
+/** Runs a job's function here; not `entered`, it has its context in its synchronous part only. */
 function invokeHere(job: Job, onValue: (job: Job, value: unknown) => void, entered: boolean): unknown {
   return job.kind === 'call'
     // An entered job is the async context already; invokeTask then only fills the synchronous slot.
