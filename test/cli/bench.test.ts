@@ -84,7 +84,7 @@ describe('weft CLI', () => {
     const run = weft('bench', 'sync', '--items', '2000', '--trips', '100', '--repeats', '2', '--json');
     assert.equal(run.code, 0, run.stderr);
     const data = JSON.parse(run.stdout) as { samples: Record<string, number[]> } & Record<string, number>;
-    assert.deepEqual(Object.keys(data.samples).sort(), ['pipe', 'port', 'port-echo', 'port-n', 'port-t', 'queue', 'queue-n', 'queue-t']);
+    assert.deepEqual(Object.keys(data.samples).sort(), ['many-n', 'many-o', 'pipe', 'port', 'port-echo', 'port-n', 'port-t', 'queue', 'queue-n', 'queue-t']);
     for (const [mode, samples] of Object.entries(data.samples)) assert.ok(samples.length === 2 && samples.every((s) => s > 0), `${mode}: ${samples}`);
     for (const figure of ['queueRate', 'portRate', 'queueNumbers', 'portNumbers', 'pipeUs', 'portUs']) {
       assert.ok(Number.isFinite(data[figure]) && data[figure]! > 0, `${figure}: ${data[figure]}`);
