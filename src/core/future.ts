@@ -22,21 +22,12 @@ export interface CancelListener {
 
 type DoneCallback = (future: Future<any, any>) => void;
 
-/** A `then` waiting on a pending future; `derived` is the future `then` returned. */
-class Reaction {
-  constructor(
-    readonly onFulfilled: ((value: any) => unknown) | null | undefined,
-    readonly onRejected: ((reason: any) => unknown) | null | undefined,
-    readonly derived: Future<any, any>,
-  ) {}
-}
-
 /** The resolvers of a pending future's settled promise (a record is smaller than a closure). */
 class Settler {
   constructor(readonly resolve: (value: unknown) => void, readonly reject: (reason: unknown) => void) {}
 }
 
-type DoneEntry = DoneCallback | Reaction | Settler;
+type DoneEntry = DoneCallback | ChainedFuture<any> | Settler;
 
 let capturedResolve: ((value: any) => void) | undefined;
 let capturedReject: ((reason: unknown) => void) | undefined;
@@ -107,8 +98,8 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     if (this.done()) return Future.#settledPromise(this).then(onFulfilled, onRejected);
-    const derived = new Future<R1 | R2>();
-    Future.#addCallback(this, new Reaction(onFulfilled, onRejected, derived));
+    const derived = new ChainedFuture<R1 | R2>(onFulfilled, onRejected);
+    Future.#addCallback(this, derived);
     return derived;
   }
 
@@ -198,10 +189,10 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
   }
 
   /** Runs one `then` reaction: the handler's result (or the passed-through outcome) settles `derived`. */
-  static #react(self: Future<any, any>, reaction: Reaction): void {
+  static #react(self: Future<any, any>, derived: ChainedFuture<any>): void {
     const ok = self.#state === 'done';
-    const handler = ok ? reaction.onFulfilled : reaction.onRejected;
-    const derived = reaction.derived;
+    const handler = ok ? derived.onFulfilled : derived.onRejected;
+    derived.onFulfilled = derived.onRejected = undefined; // run once; free the closures
     if (typeof handler !== 'function') {
       Future.#settleDerived(derived, ok, self.#outcome);
       return;
@@ -281,7 +272,7 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
     else if (entry instanceof Settler) {
       if (self.#state === 'done') entry.resolve(self.#outcome);
       else entry.reject(self.#outcome);
-    } else queueMicrotask(() => Future.#react(self, entry));
+    } else queueMicrotask(() => Future.#react(self, entry as ChainedFuture<any>));
   }
 
   static #addCallback(self: Future<any, any>, callback: DoneEntry): void {
@@ -327,6 +318,19 @@ export class Future<T = unknown, Y = unknown> implements Promise<T>, AsyncIterab
         return future.#outcome;
       },
     };
+  }
+}
+
+/**
+ * The future a pending future's `then` returns. It carries its own handlers and waits in the
+ * source's callback list itself, so a chained `then` costs one object.
+ */
+class ChainedFuture<T> extends Future<T, never> {
+  constructor(
+    public onFulfilled: ((value: any) => unknown) | null | undefined,
+    public onRejected: ((reason: any) => unknown) | null | undefined,
+  ) {
+    super();
   }
 }
 
