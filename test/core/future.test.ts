@@ -278,6 +278,23 @@ describe('Future as a thenable (then without native promises while pending)', ()
     assert.equal(unhandled, 0);
   });
 
+  test('result() made before onProgress and iteration still settles (the promise moves into the extras record)', async () => {
+    const f = running<string, number>();
+    const early = f.result();
+    const progress: unknown[] = [];
+    f.onProgress((v) => progress.push(v));
+    fi.reportProgress(f, 0.5);
+    fi.pushValue(f, 1);
+    const seen: number[] = [];
+    const consuming = (async () => { for await (const v of f) seen.push(v); })();
+    fi.setResult(f, 'end');
+    await consuming;
+    assert.equal(await early, 'end');
+    assert.equal(await f.result(), 'end');
+    assert.deepEqual(progress, [0.5]);
+    assert.deepEqual(seen, [1]);
+  });
+
   test('then on a pending future returns a Future; on a finished one, a native promise', async () => {
     const f = running<number>();
     const chained = f.then((v) => v + 1);
