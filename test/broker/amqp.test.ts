@@ -252,6 +252,34 @@ describe('the AMQP transport', () => {
     assert.deepEqual(replies[1], ['self', undefined]);
   });
 
+  test('a request (replyTo: our inbox, a correlationId) goes by direct reply-to, not persistent; other publishes keep the inbox address', async () => {
+    const asker = await transport();
+    const server = await transport();
+    const queue = queueName('direct');
+    const replies: Array<[string, string | undefined]> = [];
+    const inboxName = await asker.openInbox((payload, _contentType, correlationId) => replies.push([text(payload), correlationId]));
+    await asker.publish(queue, bytes('question'), { replyTo: inboxName, correlationId: 'req-9' });
+    await asker.publish(queue, bytes('task'), { replyTo: inboxName });
+    const request = await adminChannel.get(queue, { noAck: true });
+    const task = await adminChannel.get(queue, { noAck: true });
+    assert.ok(request && task, 'both messages wait in the queue');
+    assert.match(request.properties.replyTo as string, /^amq\.rabbitmq\.reply-to\./);
+    assert.notEqual(request.properties.deliveryMode, 2, 'a request is not persistent');
+    assert.equal(task.properties.replyTo, inboxName, 'without a correlationId the inbox address travels');
+    assert.equal(task.properties.deliveryMode, 2, 'other publishes stay persistent');
+    // The answer to the direct address and a send to the inbox's own address both reach the inbox.
+    await server.reply(request.properties.replyTo as string, bytes('answer'), 'req-9');
+    await server.reply(inboxName, bytes('progress'), undefined);
+    await until(() => replies.length === 2, 3000, 'the direct answer and the plain send');
+    assert.deepEqual(replies.sort(), [['answer', 'req-9'], ['progress', undefined]]);
+    // Once the inbox is closed its direct address drops answers, and the responder goes on.
+    await asker.closeInbox(inboxName);
+    await server.reply(request.properties.replyTo as string, bytes('late'), 'req-9');
+    await server.publish(queue, bytes('after'), {});
+    assert.equal(await messageCount(queue), 1);
+    assert.equal(replies.length, 2);
+  });
+
   test('reply to a named queue that does not exist yet: the queue is made and keeps the reply', async () => {
     const t = await transport();
     const replyQueue = queueName('replies');

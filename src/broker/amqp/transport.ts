@@ -8,6 +8,9 @@
  * Channels: one confirm channel publishes (publish resolves on the server's confirm), one plain
  * channel declares queues (a refused declaration closes only that channel, not the publisher's
  * in-flight confirms), and each consumer and inbox has its own channel (prefetch is per channel).
+ * A request (a publish with a correlationId whose replyTo is one of our inboxes, as
+ * BrokerClient.request() sends it) goes out on that inbox's direct reply-to channel instead
+ * (direct-reply.ts): not persistent, and its answer comes back without a reply queue.
  * A channel the server closes is opened again on next use; the failing call rejects with the
  * server's reason.
  *
@@ -24,6 +27,7 @@ import type { QueueStats } from '../types.js';
 import { ReopeningChannel, TrackedChannel } from './channels.js';
 import { connectWithin, describeUrl, reasonOf } from './connect.js';
 import { AmqpConsumer, deliverSafely, toBytes } from './consumer.js';
+import { DirectReplyChannel } from './direct-reply.js';
 
 /** Server-named queues (our inboxes, anyone's) start with this; RabbitMQ refuses to declare such names. */
 const RESERVED_QUEUE_PREFIX = 'amq.';
@@ -47,6 +51,8 @@ export class AmqpTransport implements BrokerTransport {
   readonly #declared = new Map<string, Promise<void>>();
   /** This connection's inboxes, each consumed on its own channel. */
   readonly #inboxes = new Map<string, TrackedChannel<Channel>>();
+  /** Each inbox's direct reply-to channel, for the requests it asks (opened on the first). */
+  readonly #directReplies = new Map<string, DirectReplyChannel>();
   readonly #consumers = new Set<AmqpConsumer>();
   readonly #lostListeners: Array<(error: Error) => void> = [];
   #closing: Promise<void> | undefined;
@@ -71,6 +77,8 @@ export class AmqpTransport implements BrokerTransport {
     this.#checkUsable();
     checkQueueName(queue);
     await this.#declare(queue);
+    const direct = properties.replyTo === undefined || properties.correlationId === undefined ? undefined : this.#directReplies.get(properties.replyTo);
+    if (direct) return this.#sendRequest(direct, queue, payload, properties);
     await this.#send('', queue, payload, {
       persistent: true,
       contentType: properties.contentType ?? CONTENT_TYPE,
@@ -102,6 +110,7 @@ export class AmqpTransport implements BrokerTransport {
         'consume the inbox',
       );
       this.#inboxes.set(queue, tracked);
+      this.#directReplies.set(queue, new DirectReplyChannel(this.#model, onReply));
       return queue;
     } catch (error) {
       await tracked.close();
@@ -114,8 +123,10 @@ export class AmqpTransport implements BrokerTransport {
     const tracked = this.#inboxes.get(address);
     if (!tracked) return;
     this.#inboxes.delete(address);
+    const direct = this.#directReplies.get(address);
+    this.#directReplies.delete(address);
     // The queue is exclusive and auto-delete: it goes with its channel.
-    await tracked.close();
+    await Promise.all([tracked.close(), direct?.close()]);
   }
 
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
@@ -265,6 +276,32 @@ export class AmqpTransport implements BrokerTransport {
         });
       } catch (error) {
         reject(this.#failure(error, `publish to '${exchange || queue}'`, tracked));
+      }
+    });
+  }
+
+  /**
+   * A request (a correlationId and one of our inboxes as replyTo) goes out on that inbox's
+   * direct reply-to channel, its answer skipping a reply queue. Not persistent: its answer
+   * can only come back over this connection, which a broker restart ends, so a request kept on
+   * disk across one would be answered to nobody. Confirmed all the same: publish() resolves
+   * once the server has it, and a refused one rejects.
+   */
+  async #sendRequest(direct: DirectReplyChannel, queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
+    const tracked = await direct.get().catch((error: unknown) => {
+      throw this.#failure(error, 'open the request channel');
+    });
+    const content = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    await new Promise<void>((resolve, reject) => {
+      const fail = (error: unknown) => reject(this.#failure(error, `send a request to '${queue}'`, tracked));
+      try {
+        direct.publish(tracked, queue, content, {
+          contentType: properties.contentType ?? CONTENT_TYPE,
+          correlationId: properties.correlationId,
+          headers: { ...properties.headers },
+        }, (error) => (error ? fail(error) : resolve()));
+      } catch (error) {
+        fail(error);
       }
     });
   }
