@@ -44,24 +44,31 @@ import { acquireWord, releaseWord } from './lock.js';
  *
  * The data buffer starts small and doubles up to `maxBytes` (see #grow).
  */
+/*
+ * The control words, laid out on separate 64-byte cache lines by who writes them, so that a
+ * producer's lock and TAIL do not bounce between cores with every get (and the reverse):
+ * producers' words, consumers' words, the two counts both change per item, and the words that
+ * change only on close, growth or sleep.
+ */
+const LINE = 16;
 const PUT_LOCK = 0;
-const GET_LOCK = 1;
-const COUNT = 2;
-/** Where the oldest record starts: consumers' (under GET_LOCK). */
-const HEAD = 3;
 /** Where the next record goes: producers' (under PUT_LOCK). */
-const TAIL = 4;
+const TAIL = 1;
+const GET_LOCK = LINE;
+/** Where the oldest record starts: consumers' (under GET_LOCK). */
+const HEAD = LINE + 1;
+const COUNT = 2 * LINE;
 /** Bytes of records in the ring (headers included). */
-const USED = 5;
-const CLOSED = 6;
-const NOT_EMPTY = 7;
-const NOT_FULL = 8;
-const MAXSIZE = 9;
-const GET_WAITERS = 10;
-const PUT_WAITERS = 11;
+const USED = 2 * LINE + 1;
+const CLOSED = 3 * LINE;
+const MAXSIZE = 3 * LINE + 1;
 /** Bytes of the data buffer in use (changed under both locks): a thread whose view is shorter makes a new one. */
-const CAPACITY = 12;
-const CONTROL_WORDS = 13;
+const CAPACITY = 3 * LINE + 2;
+const GET_WAITERS = 3 * LINE + 3;
+const PUT_WAITERS = 3 * LINE + 4;
+const NOT_EMPTY = 3 * LINE + 5;
+const NOT_FULL = 3 * LINE + 6;
+const CONTROL_WORDS = 4 * LINE;
 
 /** The u32 length and the tag byte in front of each payload. */
 const HEADER_BYTES = 5;
