@@ -168,7 +168,9 @@ export function decodeItem(tag: number, bytes: Buffer, length: number, offset = 
     case Tag.FALSE: return false;
     case Tag.NULL: return null;
     case Tag.UNDEFINED: return undefined;
-    case Tag.MSGPACK: return packr.unpack(bytes.subarray(offset, offset + length));
+    // The whole (reused) buffer and its bounds, not a subarray: msgpackr keeps the DataView it
+    // makes on the buffer, where a fresh subarray would cost a Buffer and a DataView per item.
+    case Tag.MSGPACK: return offset === 0 ? packr.unpack(bytes, length) : packr.unpack(bytes, { start: offset, end: offset + length });
     // v8.deserialize makes typed arrays that are views on its input: give it its own copy.
     default: return deserialize(Uint8Array.prototype.slice.call(bytes, offset, offset + length));
   }
