@@ -15,31 +15,34 @@ import { acquireWord, releaseWord } from './lock.js';
  *
  *   producer threads                    control (Int32Array)                    consumer threads
  *   put(item) ─ encode ─▶ [PUT_LOCK] ─▶ data: … [len:u32][tag][payload] … ─▶ [GET_LOCK] ─ decode ─▶ get()
- *                         writes at TAIL      COUNT, USED (atomic)       reads at HEAD
+ *                 writes at TAIL, counts PUT_COUNT     reads at HEAD, counts TAKEN, BYTES_TAKEN
  *
  * One lock per side: producers contend only with producers, consumers only with consumers, so
  * one producer and one consumer never wait for each other's lock (on a busy machine a lock
- * holder that is descheduled used to stall the other side). The sides meet only through COUNT
- * and USED, changed with Atomics (sequentially consistent):
- * - a put writes its record's bytes at TAIL (room it owns: USED + record <= capacity), then
- *   adds to USED and then to COUNT, which publishes the bytes;
- * - a get reads COUNT > 0, copies the record at HEAD out, then takes it off USED and COUNT,
- *   which hands the bytes back to the producers.
- * A stale COUNT or USED only ever errs on the safe side (a side sees less room or fewer items).
+ * holder that is descheduled used to stall the other side). Each side only counts up its own
+ * words (wrapping int32s; items and bytes in the ring are differences) and reads the other's
+ * with Atomics (sequentially consistent):
+ * - a put writes its record's bytes at TAIL, in room it owns (its bytes put minus the bytes
+ *   taken it last read), then adds one to PUT_COUNT, which publishes the bytes;
+ * - a get that sees PUT_COUNT ahead of TAKEN copies the record at HEAD out, then adds to
+ *   BYTES_TAKEN and TAKEN, which hands the bytes back to the producers.
+ * Each side keeps the other's count as last read (SEEN_*) and reads it again only when that
+ * says empty (or full): one producer and one consumer running apart touch each other's cache
+ * line once a batch, not once an item. A stale count only ever errs on the safe side.
  * Growing the buffer moves bytes the consumers read: the producer that grows holds both locks
  * (always PUT_LOCK first; a consumer never takes PUT_LOCK while it holds GET_LOCK).
  *
  * Waiting for an item (or for room), without lost wake-ups: a getter counts itself in
- * GET_WAITERS, reads the NOT_EMPTY seq, checks COUNT again, lets go of its lock and waits on
+ * GET_WAITERS, reads the NOT_EMPTY seq, checks PUT_COUNT again, lets go of its lock and waits on
  * the seq; a put that finds GET_WAITERS > 0 after publishing moves the seq on and notifies one.
  * Both sides write, then read the other's word, all seq-cst, so one of them sees the other: the
  * getter sees the item, or the put sees the waiter (whose wait then returns at once). A waiter
  * that leaves without taking (timeout, abort) passes a wake-up on to the next waiter. NOT_FULL
  * and PUT_WAITERS work the same way for bounded rings.
  *
- * Cost of an uncontended put + get of a number: per side one compareExchange to lock, two
- * Atomics.add, one exchange to unlock, one load of the other side's waiters, no notify while
- * nobody waits; no allocation on the put side, one resolved promise on the get side; encoding a
+ * Cost of an uncontended put + get of a number: per side one compareExchange to lock, one or
+ * two atomic writes of its own counts, one exchange to unlock, one load of the other side's
+ * waiters, no notify while nobody waits; no allocation on the put side, one resolved promise on the get side; encoding a
  * number is one setFloat64. An object adds msgpack (see plain-pack.ts) or v8.serialize.
  *
  * The data buffer starts small and doubles up to `maxBytes` (see #grow).
@@ -51,15 +54,26 @@ import { acquireWord, releaseWord } from './lock.js';
  * change only on close, growth or sleep.
  */
 const LINE = 16;
+// Producers' words (under PUT_LOCK).
 const PUT_LOCK = 0;
-/** Where the next record goes: producers' (under PUT_LOCK). */
+/** Where the next record goes. */
 const TAIL = 1;
+/** Items ever put (wrapping): published with Atomics. */
+const PUT_COUNT = 2;
+/** Bytes of records ever put, headers included (wrapping). */
+const BYTES_PUT = 3;
+/** TAKEN and BYTES_TAKEN as the producers last read them. */
+const SEEN_TAKEN = 4;
+const SEEN_BYTES_TAKEN = 5;
+// Consumers' words (under GET_LOCK).
 const GET_LOCK = LINE;
-/** Where the oldest record starts: consumers' (under GET_LOCK). */
+/** Where the oldest record starts. */
 const HEAD = LINE + 1;
-const COUNT = 2 * LINE;
-/** Bytes of records in the ring (headers included). */
-const USED = 2 * LINE + 1;
+/** Items ever taken and their bytes (wrapping): published with Atomics. */
+const TAKEN = LINE + 2;
+const BYTES_TAKEN = LINE + 3;
+/** PUT_COUNT as the consumers last read it. */
+const SEEN_PUT = LINE + 4;
 const CLOSED = 3 * LINE;
 const MAXSIZE = 3 * LINE + 1;
 /** Bytes of the data buffer in use (changed under both locks): a thread whose view is shorter makes a new one. */
@@ -129,7 +143,9 @@ export class Ring {
   }
 
   get size(): number {
-    return Atomics.load(this.#control, COUNT);
+    const control = this.#control;
+    const taken = Atomics.load(control, TAKEN);
+    return Math.max(0, (Atomics.load(control, PUT_COUNT) - taken) | 0);
   }
 
   get maxsize(): number {
@@ -176,8 +192,8 @@ export class Ring {
     // machine, a spinning getter took the CPU from the very producer it waited for (Pipe round
     // trips 3x slower, no throughput gained).
     const control = this.#control;
-    if (wait.deadline === Infinity && !wait.signal && Atomics.load(control, COUNT) > 0 && spinLock(control, GET_LOCK)) {
-      if (Atomics.load(control, COUNT) > 0) return Promise.resolve(this.#takeLocked());
+    if (wait.deadline === Infinity && !wait.signal && spinLock(control, GET_LOCK)) {
+      if (available(control) > 0) return Promise.resolve(this.#takeLocked());
       releaseWord(control, GET_LOCK);
     }
     return this.#getWaiting(wait, what);
@@ -195,8 +211,8 @@ export class Ring {
       return Promise.reject(error);
     }
     const control = this.#control;
-    if (wait.deadline === Infinity && !wait.signal && Atomics.load(control, COUNT) > 0 && spinLock(control, GET_LOCK)) {
-      if (Atomics.load(control, COUNT) > 0) return Promise.resolve(this.#takeManyLocked(max));
+    if (wait.deadline === Infinity && !wait.signal && spinLock(control, GET_LOCK)) {
+      if (available(control) > 0) return Promise.resolve(this.#takeManyLocked(max));
       releaseWord(control, GET_LOCK);
     }
     return this.#getWaiting(wait, what, max) as Promise<unknown[]>;
@@ -225,7 +241,7 @@ export class Ring {
       if (outcome === 'grow') {
         // Both locks: no consumer reads while bytes move.
         await lock(control, GET_LOCK);
-        this.#grow(Atomics.load(control, USED) + HEADER_BYTES + record.length - 1);
+        this.#grow(((control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0) + HEADER_BYTES + record.length - 1);
         releaseWord(control, GET_LOCK);
         outcome = this.#putLocked(record[0]!, record, 1, record.length - 1);
       }
@@ -246,7 +262,7 @@ export class Ring {
       // Full: count in as a waiter, then look again (a get may have made room since).
       Atomics.add(control, PUT_WAITERS, 1);
       const seq = Atomics.load(control, NOT_FULL);
-      const again = this.#roomFor(record.length - 1) || Atomics.load(control, CLOSED) === 1;
+      const again = this.#roomFor(record.length - 1, true) || Atomics.load(control, CLOSED) === 1;
       releaseWord(control, PUT_LOCK);
       if (!again) await sleep(control, NOT_FULL, seq, deadline, signal);
       Atomics.sub(control, PUT_WAITERS, 1);
@@ -263,14 +279,14 @@ export class Ring {
         leaveWaiting(control, NOT_EMPTY, GET_WAITERS);
         throw signal.reason;
       }
-      if (Atomics.load(control, COUNT) > 0) return many > 0 ? this.#takeManyLocked(many) : this.#takeLocked();
+      if (available(control) > 0) return many > 0 ? this.#takeManyLocked(many) : this.#takeLocked();
       if (Atomics.load(control, CLOSED) === 1) {
         releaseWord(control, GET_LOCK);
         // A put that saw the ring open may still be writing: once the producers' lock has been
         // free, every put either published its item or saw CLOSED.
         await lock(control, PUT_LOCK);
         releaseWord(control, PUT_LOCK);
-        if (Atomics.load(control, COUNT) > 0) continue;
+        if (this.size > 0) continue;
         throw new ClosedError(`${what}: the queue is closed and empty`);
       }
       if (remaining(deadline) === 0) {
@@ -281,7 +297,7 @@ export class Ring {
       // Empty: count in as a waiter, then look again (a put may have published since).
       Atomics.add(control, GET_WAITERS, 1);
       const seq = Atomics.load(control, NOT_EMPTY);
-      const again = Atomics.load(control, COUNT) > 0 || Atomics.load(control, CLOSED) === 1;
+      const again = Atomics.load(control, PUT_COUNT) !== control[TAKEN] || Atomics.load(control, CLOSED) === 1;
       releaseWord(control, GET_LOCK);
       if (!again) await sleep(control, NOT_EMPTY, seq, deadline, signal);
       Atomics.sub(control, GET_WAITERS, 1);
@@ -295,11 +311,20 @@ export class Ring {
     }
   }
 
-  /** Room for a payload of `length` bytes, within maxsize and maxBytes (the buffer may have to grow). */
-  #roomFor(length: number): boolean {
+  /**
+   * Under the producers' lock: room for a payload of `length` bytes within maxsize and maxBytes
+   * (the buffer may have to grow). Reads the consumers' counts again only when the ones last
+   * seen say no (or `fresh`).
+   */
+  #roomFor(length: number, fresh = false): boolean {
     const control = this.#control;
-    const maxsize = control[MAXSIZE]!;
-    return (maxsize === 0 || Atomics.load(control, COUNT) < maxsize) && Atomics.load(control, USED) + HEADER_BYTES + length <= this.#maxBytes;
+    if (fresh) seeTaken(control);
+    for (let looked = fresh; ; looked = true) {
+      const maxsize = control[MAXSIZE]!;
+      if ((maxsize === 0 || ((control[PUT_COUNT]! - control[SEEN_TAKEN]!) | 0) < maxsize) && usedBytes(control) + HEADER_BYTES + length <= this.#maxBytes) return true;
+      if (looked) return false;
+      seeTaken(control);
+    }
   }
 
   /** The data view, renewed if another thread has grown the buffer (under either lock). */
@@ -319,7 +344,10 @@ export class Ring {
     const need = HEADER_BYTES + length;
     const data = this.#view();
     const capacity = data.length;
-    if (Atomics.load(control, USED) + need > capacity) return 'grow';
+    if (usedBytes(control) + need > capacity) {
+      seeTaken(control);
+      if (usedBytes(control) + need > capacity) return 'grow';
+    }
     let at = control[TAIL]!;
     // Header: length (little-endian u32) and tag, byte by byte: they may wrap.
     const total = length + 1;
@@ -336,9 +364,8 @@ export class Ring {
     copyIn(data, payload, from, length, at);
     at += length;
     control[TAIL] = at >= capacity ? at - capacity : at;
-    // USED first: a consumer that sees the new COUNT takes the record off USED after it.
-    Atomics.add(control, USED, need);
-    Atomics.add(control, COUNT, 1);
+    control[BYTES_PUT] = (control[BYTES_PUT]! + need) | 0;
+    Atomics.add(control, PUT_COUNT, 1);
     return 'done';
   }
 
@@ -357,7 +384,7 @@ export class Ring {
     Atomics.store(control, CAPACITY, size);
     const data = this.#view();
     const head = control[HEAD]!;
-    const used = Atomics.load(control, USED);
+    const used = (control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0;
     const wrapped = head + used - oldCapacity;
     if (wrapped <= 0) {
       control[TAIL] = head + used;
@@ -406,9 +433,9 @@ export class Ring {
     }
     at += length;
     control[HEAD] = at >= capacity ? at - capacity : at;
-    // COUNT first: a producer that sees the room in USED finds the count already down.
-    Atomics.sub(control, COUNT, 1);
-    Atomics.sub(control, USED, HEADER_BYTES + length);
+    // Bytes first: a producer that sees the item gone finds its bytes gone too.
+    Atomics.store(control, BYTES_TAKEN, (control[BYTES_TAKEN]! + HEADER_BYTES + length) | 0);
+    Atomics.store(control, TAKEN, (control[TAKEN]! + 1) | 0);
     releaseWord(control, GET_LOCK);
     wakeWaiter(control, NOT_FULL, PUT_WAITERS, 1);
     const bytes = readScratch;
@@ -425,7 +452,7 @@ export class Ring {
     const control = this.#control;
     const data = this.#view();
     const capacity = data.length;
-    const count = Math.min(max, Atomics.load(control, COUNT));
+    const count = Math.min(max, available(control, max));
     const tags = new Array<number>(count);
     const lengths = new Array<number>(count);
     const starts = new Array<number>(count);
@@ -457,8 +484,8 @@ export class Ring {
       freed += HEADER_BYTES + lengths[i]!;
     }
     control[HEAD] = at;
-    Atomics.sub(control, COUNT, count);
-    Atomics.sub(control, USED, freed);
+    Atomics.store(control, BYTES_TAKEN, (control[BYTES_TAKEN]! + freed) | 0);
+    Atomics.store(control, TAKEN, (control[TAKEN]! + count) | 0);
     releaseWord(control, GET_LOCK);
     wakeWaiter(control, NOT_FULL, PUT_WAITERS, count);
     if (bytes.length > MAX_READ_SCRATCH) readScratch = Buffer.allocUnsafeSlow(MAX_READ_SCRATCH);
@@ -500,6 +527,32 @@ function copyOut(data: Uint8Array, at: number, length: number, target: Uint8Arra
 
 function alignTo8(n: number): number {
   return (n + 7) & ~7;
+}
+
+// ---- each side's view of the other ------------------------------------------------------------
+
+/**
+ * Under the consumers' lock: items to take, reading PUT_COUNT again only when the last read
+ * says fewer than `want` (getMany takes all that is there, up to its max).
+ */
+function available(control: Int32Array, want = 1): number {
+  const taken = control[TAKEN]!;
+  const known = (control[SEEN_PUT]! - taken) | 0;
+  if (known >= want) return known;
+  const put = Atomics.load(control, PUT_COUNT);
+  control[SEEN_PUT] = put;
+  return (put - taken) | 0;
+}
+
+/** Under the producers' lock: reads the consumers' counts again (each only grows: a stale one errs toward full). */
+function seeTaken(control: Int32Array): void {
+  control[SEEN_TAKEN] = Atomics.load(control, TAKEN);
+  control[SEEN_BYTES_TAKEN] = Atomics.load(control, BYTES_TAKEN);
+}
+
+/** Under the producers' lock: bytes in the ring as last seen (never fewer than there are). */
+function usedBytes(control: Int32Array): number {
+  return (control[BYTES_PUT]! - control[SEEN_BYTES_TAKEN]!) | 0;
 }
 
 // ---- the locks and the wake-ups ----------------------------------------------------------------
