@@ -42,8 +42,9 @@ import { acquireWord, releaseWord } from './lock.js';
  *
  * Cost of an uncontended put + get of a number: per side one compareExchange to lock, one or
  * two atomic writes of its own counts, one exchange to unlock, one load of the other side's
- * waiters, no notify while nobody waits; no allocation on the put side, one resolved promise on the get side; encoding a
- * number is one setFloat64. An object adds msgpack (see plain-pack.ts) or v8.serialize.
+ * waiters, no notify while nobody waits; no allocation on the put side, one resolved promise
+ * on the get side; encoding a number is one setFloat64. An object adds msgpack (see
+ * plain-pack.ts) or v8.serialize.
  *
  * The data buffer starts small and doubles up to `maxBytes` (see #grow).
  */
