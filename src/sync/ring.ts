@@ -242,8 +242,15 @@ export class Ring {
       if (outcome === 'grow') {
         // Both locks: no consumer reads while bytes move.
         await lock(control, GET_LOCK);
-        this.#grow(((control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0) + HEADER_BYTES + record.length - 1);
-        releaseWord(control, GET_LOCK);
+        try {
+          this.#grow(((control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0) + HEADER_BYTES + record.length - 1);
+        } catch (error) {
+          // A buffer that cannot grow: fail this put, not every thread behind the locks.
+          releaseWord(control, PUT_LOCK);
+          throw error;
+        } finally {
+          releaseWord(control, GET_LOCK);
+        }
         outcome = this.#putLocked(record[0]!, record, 1, record.length - 1);
       }
       if (outcome === 'done') {
