@@ -8,8 +8,9 @@
  *               a worker thread takes them all
  *   round trip:  the main thread sends one value and awaits its echo, N times
  *
- * Every clock starts once the worker thread has started and said 'ready': the tens of
- * milliseconds a worker takes to boot are the same for both channels and no part of their cost.
+ * Every clock starts once the worker thread has started, warmed up a channel of its own of
+ * the same kind and said 'ready': the tens of milliseconds a worker takes to boot, and V8
+ * compiling its receiving code, are no part of a channel's cost per item (see sync-worker.ts).
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -157,7 +158,7 @@ export async function benchSync(options: SyncBenchOptions): Promise<BenchReport>
     notes: [
       'A MessageChannel is one producer to one consumer, unbounded and uncounted; the Queue serves any number of',
       'threads, can be bounded (put waits) and has a size. Ratios above 1 mean weft is faster. Each clock starts once',
-      'the worker is ready. Numbers, strings and typed arrays are copied raw, plain objects go through msgpack, the',
+      'the worker is ready and warm. Numbers, strings and typed arrays are copied raw, plain objects go through msgpack, the',
       'rest through v8.serialize (src/sync/item-codec.ts). The getMany row batches the consumer only: the producer',
       'still puts one item at a time, as the MessageChannel row posts one.',
     ],

@@ -1,5 +1,6 @@
 import { deserialize, serialize } from 'node:v8';
 import { Packr } from 'msgpackr/index-no-eval';
+import { NO_ROOM, packPlainTree } from './plain-pack.js';
 import { isPlainTree } from './plain-tree.js';
 
 /**
@@ -8,8 +9,9 @@ import { isPlainTree } from './plain-tree.js';
  * From cheapest to dearest:
  * - numbers (float64), well-formed strings (UTF-8), booleans, null, undefined: tag + raw bytes;
  * - typed arrays and Buffers: tag (which class) + the view's bytes, no serializer at all;
- * - plain trees (objects and arrays of the above, see plain-tree.ts): msgpack, about 1 µs an
- *   item where v8.serialize builds a serializer per call (4-10 µs);
+ * - plain trees (objects and arrays of the above, see plain-tree.ts): msgpack, written by
+ *   plain-pack.ts in one walk that checks as it writes, read by msgpackr; v8.serialize builds a
+ *   serializer per call (4-10 µs);
  * - anything else (Map, Date, cycles, shared references, -0 inside an object...): v8.serialize,
  *   the structured clone of postMessage, which also refuses what cannot be cloned.
  *
@@ -96,7 +98,14 @@ export function encodeItem(item: unknown, what: string): void {
         else encoded.payload = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
         return;
       }
-      if (isPlainTree(item)) {
+      const packed = packPlainTree(item, scratch, scratchView);
+      if (packed >= 0) {
+        encoded.tag = Tag.MSGPACK;
+        encoded.length = packed;
+        return;
+      }
+      // Too big for the scratch buffer: check first, then let msgpackr size its own buffer.
+      if (packed === NO_ROOM && isPlainTree(item)) {
         encoded.tag = Tag.MSGPACK;
         encoded.payload = packr.pack(item);
         encoded.length = encoded.payload.length;
@@ -159,7 +168,9 @@ export function decodeItem(tag: number, bytes: Buffer, length: number, offset = 
     case Tag.FALSE: return false;
     case Tag.NULL: return null;
     case Tag.UNDEFINED: return undefined;
-    case Tag.MSGPACK: return packr.unpack(bytes.subarray(offset, offset + length));
+    // The whole (reused) buffer and its bounds, not a subarray: msgpackr keeps the DataView it
+    // makes on the buffer, where a fresh subarray would cost a Buffer and a DataView per item.
+    case Tag.MSGPACK: return offset === 0 ? packr.unpack(bytes, length) : packr.unpack(bytes, { start: offset, end: offset + length });
     // v8.deserialize makes typed arrays that are views on its input: give it its own copy.
     default: return deserialize(Uint8Array.prototype.slice.call(bytes, offset, offset + length));
   }

@@ -44,7 +44,11 @@ function plainObject(value: object, walk: Walk, depth: number): boolean {
     if (array.length > MAX_NODES) return false;
     // Holes and named properties both make the key count differ from the length.
     if (Object.keys(array).length !== array.length) return false;
-    for (let i = 0; i < array.length; i++) if (!plainValue(array[i], walk, depth)) return false;
+    for (let i = 0; i < array.length; i++) {
+      // A hole with a named property beside it passes the count: `in` tells it from undefined.
+      if (array[i] === undefined && !(i in array)) return false;
+      if (!plainValue(array[i], walk, depth)) return false;
+    }
     return true;
   }
   if (proto !== Object.prototype && proto !== null) return false;

@@ -13,50 +13,77 @@ import { acquireWord, releaseWord } from './lock.js';
  * producer wait on a bound. Shared memory does all three; items keep the types postMessage
  * would give them (see item-codec.ts).
  *
- *   producer threads                 control (Int32Array)                  consumer threads
- *   put(item) ─ encode ─▶ [lock] ─▶ data: … [len:u32][tag][payload] … ─▶ [lock] ─ decode ─▶ get()
- *                          count, head, used, closed, maxsize,
- *                          notEmpty/notFull seqs, waiters and wakes on each side
+ *   producer threads                    control (Int32Array)                    consumer threads
+ *   put(item) ─ encode ─▶ [PUT_LOCK] ─▶ data: … [len:u32][tag][payload] … ─▶ [GET_LOCK] ─ decode ─▶ get()
+ *                 writes at TAIL, counts PUT_COUNT     reads at HEAD, counts TAKEN, BYTES_TAKEN
  *
- * Every read or write of the ring happens under the lock word, synchronously (never across an
- * await), and the critical section only copies bytes: encoding happens before it, decoding
- * after it (from a per-thread scratch copy). So the lock is spun on for a few tries before a
- * thread waits for it: its holder is about to let go.
+ * One lock per side: producers contend only with producers, consumers only with consumers, so
+ * one producer and one consumer never wait for each other's lock (on a busy machine a lock
+ * holder that is descheduled used to stall the other side). Each side only counts up its own
+ * words (wrapping int32s; items and bytes in the ring are differences) and reads the other's
+ * with Atomics (sequentially consistent):
+ * - a put writes its record's bytes at TAIL, in room it owns (its bytes put minus the bytes
+ *   taken it last read), then adds one to PUT_COUNT, which publishes the bytes;
+ * - a get that sees PUT_COUNT ahead of TAKEN copies the record at HEAD out, then adds to
+ *   BYTES_TAKEN and TAKEN, which hands the bytes back to the producers.
+ * Each side keeps the other's count as last read (SEEN_*) and reads it again only when that
+ * says empty (or full): one producer and one consumer running apart touch each other's cache
+ * line once a batch, not once an item. A stale count only ever errs on the safe side.
+ * Growing the buffer moves bytes the consumers read: the producer that grows holds both locks
+ * (always PUT_LOCK first; a consumer never takes PUT_LOCK while it holds GET_LOCK).
  *
- * Waiting for an item (or for room) and waking up, without lost or needless wake-ups:
- * - a getter that finds the ring empty counts itself in GET_WAITERS, reads the NOT_EMPTY seq,
- *   lets go of the lock and waits on that word; all three under the lock;
- * - a put that finds more waiters than wake-ups already sent (GET_WAITERS > GET_WAKES) bumps
- *   NOT_EMPTY, counts a wake-up and, after letting go of the lock, notifies one thread. A put
- *   that finds every waiter already woken skips both: a burst of puts costs one notify, not one
- *   each, while the woken consumer is on its way;
- * - every waiter, however its wait ended (notify, seq changed, timeout, abort), takes the lock
- *   again and uncounts itself and one wake-up (never below zero). So GET_WAKES <= GET_WAITERS,
- *   and a wake-up that went to a waiter which had already left is paid back by that waiter.
- * NOT_FULL, PUT_WAITERS and PUT_WAKES work the same way for bounded rings.
+ * Waiting for an item (or for room), without lost wake-ups: a getter counts itself in
+ * GET_WAITERS, reads the NOT_EMPTY seq, checks PUT_COUNT again, lets go of its lock and waits on
+ * the seq; a put that finds GET_WAITERS > 0 after publishing moves the seq on and notifies one.
+ * Both sides write, then read the other's word, all seq-cst, so one of them sees the other: the
+ * getter sees the item, or the put sees the waiter (whose wait then returns at once). A waiter
+ * that leaves without taking (timeout, abort) passes a wake-up on to the next waiter. NOT_FULL
+ * and PUT_WAITERS work the same way for bounded rings.
  *
- * Cost of an uncontended put + get of a number (the budget this layout is written to): per
- * side one compareExchange to lock, one store of COUNT, one exchange to unlock, no notify while
- * nobody waits; no allocation on the put side, one resolved promise on the get side; encoding
- * a number is one setFloat64. An object adds msgpack (about 1 µs) or v8.serialize.
+ * Cost of an uncontended put + get of a number: per side one compareExchange to lock, one or
+ * two atomic writes of its own counts, one exchange to unlock, one load of the other side's
+ * waiters, no notify while nobody waits; no allocation on the put side, one resolved promise
+ * on the get side; encoding a number is one setFloat64. An object adds msgpack (see
+ * plain-pack.ts) or v8.serialize.
  *
  * The data buffer starts small and doubles up to `maxBytes` (see #grow).
  */
-const LOCK = 0;
-const COUNT = 1;
-const HEAD = 2;
-const USED = 3;
-const CLOSED = 4;
-const NOT_EMPTY = 5;
-const NOT_FULL = 6;
-const MAXSIZE = 7;
-const GET_WAITERS = 8;
-const PUT_WAITERS = 9;
-const GET_WAKES = 10;
-const PUT_WAKES = 11;
-/** Bytes of the data buffer in use: a thread whose view is shorter makes a new one. */
-const CAPACITY = 12;
-const CONTROL_WORDS = 13;
+/*
+ * The control words, laid out on separate 64-byte cache lines by who writes them, so that a
+ * producer's lock and TAIL do not bounce between cores with every get (and the reverse):
+ * producers' words, consumers' words, the two counts both change per item, and the words that
+ * change only on close, growth or sleep.
+ */
+const LINE = 16;
+// Producers' words (under PUT_LOCK).
+const PUT_LOCK = 0;
+/** Where the next record goes. */
+const TAIL = 1;
+/** Items ever put (wrapping): published with Atomics. */
+const PUT_COUNT = 2;
+/** Bytes of records ever put, headers included (wrapping). */
+const BYTES_PUT = 3;
+/** TAKEN and BYTES_TAKEN as the producers last read them. */
+const SEEN_TAKEN = 4;
+const SEEN_BYTES_TAKEN = 5;
+// Consumers' words (under GET_LOCK).
+const GET_LOCK = LINE;
+/** Where the oldest record starts. */
+const HEAD = LINE + 1;
+/** Items ever taken and their bytes (wrapping): published with Atomics. */
+const TAKEN = LINE + 2;
+const BYTES_TAKEN = LINE + 3;
+/** PUT_COUNT as the consumers last read it. */
+const SEEN_PUT = LINE + 4;
+const CLOSED = 3 * LINE;
+const MAXSIZE = 3 * LINE + 1;
+/** Bytes of the data buffer in use (changed under both locks): a thread whose view is shorter makes a new one. */
+const CAPACITY = 3 * LINE + 2;
+const GET_WAITERS = 3 * LINE + 3;
+const PUT_WAITERS = 3 * LINE + 4;
+const NOT_EMPTY = 3 * LINE + 5;
+const NOT_FULL = 3 * LINE + 6;
+const CONTROL_WORDS = 4 * LINE;
 
 /** The u32 length and the tag byte in front of each payload. */
 const HEADER_BYTES = 5;
@@ -65,7 +92,7 @@ const INITIAL_BYTES = 4096;
 /** Default cap of the data buffer: address space reserved up front, memory used only when grown. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 /**
- * Tries at the lock before waiting for it asynchronously. A holder keeps it for a copy of a few
+ * Tries at a lock before waiting for it asynchronously. A holder keeps it for a copy of a few
  * bytes, so spinning is usually over in well under a microsecond; a waitAsync wake-up costs
  * tens. Bounded, because the holder's thread may have been descheduled.
  */
@@ -84,6 +111,8 @@ export interface SharedRing {
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
 }
+
+type PutOutcome = 'done' | 'closed' | 'full' | 'grow';
 
 export class Ring {
   readonly #control: Int32Array;
@@ -115,7 +144,9 @@ export class Ring {
   }
 
   get size(): number {
-    return Atomics.load(this.#control, COUNT);
+    const control = this.#control;
+    const taken = Atomics.load(control, TAKEN);
+    return Math.max(0, (Atomics.load(control, PUT_COUNT) - taken) | 0);
   }
 
   get maxsize(): number {
@@ -136,11 +167,15 @@ export class Ring {
     } catch (error) {
       return Promise.reject(error);
     }
-    // Fast path: the lock is free (or soon), the ring is open and has room.
-    if (wait.deadline === Infinity && !wait.signal && spinLock(this.#control)) {
+    // Fast path: the producers' lock is free (or soon), the ring is open and has room.
+    const control = this.#control;
+    if (wait.deadline === Infinity && !wait.signal && spinLock(control, PUT_LOCK)) {
       const outcome = this.#putLocked(encoded.tag, encoded.payload, 0, encoded.length);
-      if (outcome === 'done') return RESOLVED;
-      releaseLock(this.#control);
+      releaseWord(control, PUT_LOCK);
+      if (outcome === 'done') {
+        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, 1);
+        return RESOLVED;
+      }
       if (outcome === 'closed') return Promise.reject(new ClosedError(`${what}: the queue is closed`));
     }
     return this.#putWaiting(takeEncoded(), wait, what);
@@ -157,9 +192,10 @@ export class Ring {
     // No spinning for an item on an empty ring before sleeping: measured on a busy 2-core
     // machine, a spinning getter took the CPU from the very producer it waited for (Pipe round
     // trips 3x slower, no throughput gained).
-    if (wait.deadline === Infinity && !wait.signal && spinLock(this.#control)) {
-      if (this.#control[COUNT]! > 0) return Promise.resolve(this.#takeLocked());
-      releaseLock(this.#control);
+    const control = this.#control;
+    if (wait.deadline === Infinity && !wait.signal && spinLock(control, GET_LOCK)) {
+      if (available(control) > 0) return Promise.resolve(this.#takeLocked());
+      releaseWord(control, GET_LOCK);
     }
     return this.#getWaiting(wait, what);
   }
@@ -175,9 +211,10 @@ export class Ring {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (wait.deadline === Infinity && !wait.signal && spinLock(this.#control)) {
-      if (this.#control[COUNT]! > 0) return Promise.resolve(this.#takeManyLocked(max));
-      releaseLock(this.#control);
+    const control = this.#control;
+    if (wait.deadline === Infinity && !wait.signal && spinLock(control, GET_LOCK)) {
+      if (available(control) > 0) return Promise.resolve(this.#takeManyLocked(max));
+      releaseWord(control, GET_LOCK);
     }
     return this.#getWaiting(wait, what, max) as Promise<unknown[]>;
   }
@@ -194,47 +231,84 @@ export class Ring {
 
   async #putWaiting(record: Uint8Array, { timeout, deadline, signal }: CheckedWait, what: string): Promise<void> {
     const control = this.#control;
-    for (let waited = false; ; waited = true) {
-      await lock(control);
-      if (waited) uncountWaiter(control, PUT_WAITERS, PUT_WAKES);
+    for (;;) {
+      await lock(control, PUT_LOCK);
       if (signal?.aborted) {
-        releaseLock(control);
+        releaseWord(control, PUT_LOCK);
+        leaveWaiting(control, NOT_FULL, PUT_WAITERS);
         throw signal.reason;
       }
-      const outcome = this.#putLocked(record[0]!, record, 1, record.length - 1);
-      if (outcome === 'done') return;
+      let outcome = this.#putLocked(record[0]!, record, 1, record.length - 1);
+      if (outcome === 'grow') {
+        // Both locks: no consumer reads while bytes move.
+        await lock(control, GET_LOCK);
+        try {
+          this.#grow(((control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0) + HEADER_BYTES + record.length - 1);
+        } catch (error) {
+          // A buffer that cannot grow: fail this put, not every thread behind the locks.
+          releaseWord(control, PUT_LOCK);
+          throw error;
+        } finally {
+          releaseWord(control, GET_LOCK);
+        }
+        outcome = this.#putLocked(record[0]!, record, 1, record.length - 1);
+      }
+      if (outcome === 'done') {
+        releaseWord(control, PUT_LOCK);
+        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, 1);
+        return;
+      }
       if (outcome === 'closed') {
-        releaseLock(control);
+        releaseWord(control, PUT_LOCK);
         throw new ClosedError(`${what}: the queue is closed`);
       }
       if (remaining(deadline) === 0) {
-        releaseLock(control);
+        releaseWord(control, PUT_LOCK);
+        leaveWaiting(control, NOT_FULL, PUT_WAITERS);
         throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed full (${this.size} items)`);
       }
-      await waitUnlocked(control, NOT_FULL, PUT_WAITERS, deadline, signal);
+      // Full: count in as a waiter, then look again (a get may have made room since).
+      Atomics.add(control, PUT_WAITERS, 1);
+      const seq = Atomics.load(control, NOT_FULL);
+      const again = this.#roomFor(record.length - 1, true) || Atomics.load(control, CLOSED) === 1;
+      releaseWord(control, PUT_LOCK);
+      if (!again) await sleep(control, NOT_FULL, seq, deadline, signal);
+      Atomics.sub(control, PUT_WAITERS, 1);
     }
   }
 
   /** The waiting get: one item, or (`many` > 0) an array of 1 to `many` items. */
   async #getWaiting({ timeout, deadline, signal }: CheckedWait, what: string, many = 0): Promise<unknown> {
     const control = this.#control;
-    for (let waited = false; ; waited = true) {
-      await lock(control);
-      if (waited) uncountWaiter(control, GET_WAITERS, GET_WAKES);
+    for (;;) {
+      await lock(control, GET_LOCK);
       if (signal?.aborted) {
-        releaseLock(control);
+        releaseWord(control, GET_LOCK);
+        leaveWaiting(control, NOT_EMPTY, GET_WAITERS);
         throw signal.reason;
       }
-      if (control[COUNT]! > 0) return many > 0 ? this.#takeManyLocked(many) : this.#takeLocked();
+      if (available(control) > 0) return many > 0 ? this.#takeManyLocked(many) : this.#takeLocked();
       if (Atomics.load(control, CLOSED) === 1) {
-        releaseLock(control);
+        releaseWord(control, GET_LOCK);
+        // A put that saw the ring open may still be writing: once the producers' lock has been
+        // free, every put either published its item or saw CLOSED.
+        await lock(control, PUT_LOCK);
+        releaseWord(control, PUT_LOCK);
+        if (this.size > 0) continue;
         throw new ClosedError(`${what}: the queue is closed and empty`);
       }
       if (remaining(deadline) === 0) {
-        releaseLock(control);
+        releaseWord(control, GET_LOCK);
+        leaveWaiting(control, NOT_EMPTY, GET_WAITERS);
         throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed empty`);
       }
-      await waitUnlocked(control, NOT_EMPTY, GET_WAITERS, deadline, signal);
+      // Empty: count in as a waiter, then look again (a put may have published since).
+      Atomics.add(control, GET_WAITERS, 1);
+      const seq = Atomics.load(control, NOT_EMPTY);
+      const again = Atomics.load(control, PUT_COUNT) !== control[TAKEN] || Atomics.load(control, CLOSED) === 1;
+      releaseWord(control, GET_LOCK);
+      if (!again) await sleep(control, NOT_EMPTY, seq, deadline, signal);
+      Atomics.sub(control, GET_WAITERS, 1);
     }
   }
 
@@ -245,36 +319,44 @@ export class Ring {
     }
   }
 
-  #hasRoom(length: number): boolean {
+  /**
+   * Under the producers' lock: room for a payload of `length` bytes within maxsize and maxBytes
+   * (the buffer may have to grow). Reads the consumers' counts again only when the ones last
+   * seen say no (or `fresh`).
+   */
+  #roomFor(length: number, fresh = false): boolean {
     const control = this.#control;
-    const maxsize = control[MAXSIZE]!;
-    return (maxsize === 0 || control[COUNT]! < maxsize) && control[USED]! + HEADER_BYTES + length <= this.#maxBytes;
+    if (fresh) seeTaken(control);
+    for (let looked = fresh; ; looked = true) {
+      const maxsize = control[MAXSIZE]!;
+      if ((maxsize === 0 || ((control[PUT_COUNT]! - control[SEEN_TAKEN]!) | 0) < maxsize) && usedBytes(control) + HEADER_BYTES + length <= this.#maxBytes) return true;
+      if (looked) return false;
+      seeTaken(control);
+    }
   }
 
-  /** Under the lock: the data view, renewed if another thread has grown the buffer. */
+  /** The data view, renewed if another thread has grown the buffer (under either lock). */
   #view(): Uint8Array {
-    const capacity = this.#control[CAPACITY]!;
+    const capacity = Atomics.load(this.#control, CAPACITY);
     if (this.#data.length !== capacity) this.#data = new Uint8Array(this.#dataBuffer, 0, capacity);
     return this.#data;
   }
 
-  // ---- under the lock ------------------------------------------------------------------------
+  // ---- under the producers' lock ------------------------------------------------------------
 
-  /**
-   * Writes one record if the ring is open and has room. Once written, lets go of the lock (and
-   * wakes a getter if one waits for this item); when closed or full, the caller still holds it.
-   */
-  #putLocked(tag: number, payload: Uint8Array, from: number, length: number): 'done' | 'closed' | 'full' {
+  /** Writes and publishes one record if the ring is open and has room; the caller lets go of the lock. */
+  #putLocked(tag: number, payload: Uint8Array, from: number, length: number): PutOutcome {
     const control = this.#control;
     if (Atomics.load(control, CLOSED) === 1) return 'closed';
-    if (!this.#hasRoom(length)) return 'full';
-    const used = control[USED]!;
+    if (!this.#roomFor(length)) return 'full';
     const need = HEADER_BYTES + length;
-    let data = this.#view();
-    if (used + need > data.length) data = this.#grow(used + need);
+    const data = this.#view();
     const capacity = data.length;
-    let at = control[HEAD]! + used;
-    if (at >= capacity) at -= capacity;
+    if (usedBytes(control) + need > capacity) {
+      seeTaken(control);
+      if (usedBytes(control) + need > capacity) return 'grow';
+    }
+    let at = control[TAIL]!;
     // Header: length (little-endian u32) and tag, byte by byte: they may wrap.
     const total = length + 1;
     data[at] = total;
@@ -288,13 +370,48 @@ export class Ring {
     data[at] = tag;
     at = at + 1 === capacity ? 0 : at + 1;
     copyIn(data, payload, from, length, at);
-    control[USED] = used + need;
-    Atomics.store(control, COUNT, control[COUNT]! + 1);
-    const wake = wakeOne(control, NOT_EMPTY, GET_WAITERS, GET_WAKES);
-    releaseLock(control);
-    if (wake) Atomics.notify(control, NOT_EMPTY, 1);
+    at += length;
+    control[TAIL] = at >= capacity ? at - capacity : at;
+    control[BYTES_PUT] = (control[BYTES_PUT]! + need) | 0;
+    Atomics.add(control, PUT_COUNT, 1);
     return 'done';
   }
+
+  /**
+   * Under both locks: grows the buffer to at least `atLeast` bytes (doubling). A ring that wraps
+   * moves its wrapped start to just past the old end (room a doubling always leaves); one that
+   * does not wrap moves nothing.
+   */
+  #grow(atLeast: number): void {
+    const control = this.#control;
+    const oldCapacity = this.#view().length;
+    if (atLeast <= oldCapacity) return;
+    const size = Math.min(this.#maxBytes, Math.max(atLeast, oldCapacity * 2));
+    if (!this.#dataBuffer.growable) throw new InvalidStateError('the queue buffer cannot grow');
+    this.#dataBuffer.grow(size);
+    Atomics.store(control, CAPACITY, size);
+    const data = this.#view();
+    const head = control[HEAD]!;
+    const used = (control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0;
+    const wrapped = head + used - oldCapacity;
+    if (wrapped <= 0) {
+      control[TAIL] = head + used;
+      return;
+    }
+    if (oldCapacity + wrapped <= size) {
+      data.copyWithin(oldCapacity, 0, wrapped);
+      control[TAIL] = oldCapacity + wrapped;
+      return;
+    }
+    // Capped by maxBytes short of doubling: straighten the ring to start at 0 instead.
+    const live = new Uint8Array(used);
+    copyOut(data, head, used, live, oldCapacity);
+    data.set(live, 0);
+    control[HEAD] = 0;
+    control[TAIL] = used;
+  }
+
+  // ---- under the consumers' lock ------------------------------------------------------------
 
   /** Takes the oldest record (there is one), lets go of the lock, and decodes it. */
   #takeLocked(): unknown {
@@ -322,26 +439,19 @@ export class Ring {
       if (length > readScratch.length) readScratch = Buffer.allocUnsafeSlow(length <= MAX_READ_SCRATCH ? Math.max(length, readScratch.length * 2) : length);
       copyOut(data, at, length, readScratch, capacity);
     }
-    const used = control[USED]! - HEADER_BYTES - length;
     at += length;
-    // An empty ring restarts at 0: fewer wrapped copies for the common put-then-get pattern.
-    control[HEAD] = used === 0 ? 0 : at >= capacity ? at - capacity : at;
-    control[USED] = used;
-    Atomics.store(control, COUNT, control[COUNT]! - 1);
-    const wake = wakeOne(control, NOT_FULL, PUT_WAITERS, PUT_WAKES);
-    releaseLock(control);
-    if (wake) Atomics.notify(control, NOT_FULL, 1);
+    control[HEAD] = at >= capacity ? at - capacity : at;
+    // Bytes first: a producer that sees the item gone finds its bytes gone too.
+    Atomics.store(control, BYTES_TAKEN, (control[BYTES_TAKEN]! + HEADER_BYTES + length) | 0);
+    Atomics.store(control, TAKEN, (control[TAKEN]! + 1) | 0);
+    releaseWord(control, GET_LOCK);
+    wakeWaiter(control, NOT_FULL, PUT_WAITERS, 1);
     const bytes = readScratch;
     // One huge item does not keep its scratch alive in this thread.
     if (bytes.length > MAX_READ_SCRATCH) readScratch = Buffer.allocUnsafeSlow(MAX_READ_SCRATCH);
     return view ?? decodeItem(tag, bytes, length);
   }
 
-  /**
-   * Grows the buffer to at least `atLeast` bytes (doubling). A ring that wraps moves its
-   * wrapped start to just past the old end (room a doubling always leaves); one that does not
-   * wrap moves nothing.
-   */
   /**
    * Takes up to `max` records (there is one at least): their payloads are copied into this
    * thread's scratch at 8-byte aligned offsets, the lock is let go, then each is decoded.
@@ -350,7 +460,7 @@ export class Ring {
     const control = this.#control;
     const data = this.#view();
     const capacity = data.length;
-    const count = Math.min(max, control[COUNT]!);
+    const count = Math.min(max, available(control, max));
     const tags = new Array<number>(count);
     const lengths = new Array<number>(count);
     const starts = new Array<number>(count);
@@ -375,18 +485,17 @@ export class Ring {
     }
     if (scratchBytes > readScratch.length) readScratch = Buffer.allocUnsafeSlow(Math.max(scratchBytes, readScratch.length * 2));
     const bytes = readScratch;
-    let used = control[USED]!;
+    let freed = 0;
     for (let i = 0, offset = 0; i < count; i++) {
       copyOut(data, starts[i]!, lengths[i]!, bytes, capacity, offset);
       offset += alignTo8(lengths[i]!);
-      used -= HEADER_BYTES + lengths[i]!;
+      freed += HEADER_BYTES + lengths[i]!;
     }
-    control[HEAD] = used === 0 ? 0 : at;
-    control[USED] = used;
-    Atomics.store(control, COUNT, control[COUNT]! - count);
-    const wake = wakeSome(control, NOT_FULL, PUT_WAITERS, PUT_WAKES, count);
-    releaseLock(control);
-    if (wake > 0) Atomics.notify(control, NOT_FULL, wake);
+    control[HEAD] = at;
+    Atomics.store(control, BYTES_TAKEN, (control[BYTES_TAKEN]! + freed) | 0);
+    Atomics.store(control, TAKEN, (control[TAKEN]! + count) | 0);
+    releaseWord(control, GET_LOCK);
+    wakeWaiter(control, NOT_FULL, PUT_WAITERS, count);
     if (bytes.length > MAX_READ_SCRATCH) readScratch = Buffer.allocUnsafeSlow(MAX_READ_SCRATCH);
     const items = new Array<unknown>(count);
     for (let i = 0, offset = 0; i < count; i++) {
@@ -394,29 +503,6 @@ export class Ring {
       offset += alignTo8(lengths[i]!);
     }
     return items;
-  }
-
-  #grow(atLeast: number): Uint8Array {
-    const control = this.#control;
-    const oldCapacity = this.#data.length;
-    const size = Math.min(this.#maxBytes, Math.max(atLeast, oldCapacity * 2));
-    if (!this.#dataBuffer.growable) throw new InvalidStateError('the queue buffer cannot grow');
-    this.#dataBuffer.grow(size);
-    control[CAPACITY] = size;
-    const data = this.#view();
-    const head = control[HEAD]!;
-    const wrapped = head + control[USED]! - oldCapacity;
-    if (wrapped <= 0) return data;
-    if (oldCapacity + wrapped <= size) {
-      data.copyWithin(oldCapacity, 0, wrapped);
-      return data;
-    }
-    // Capped by maxBytes short of doubling: straighten the ring to start at 0 instead.
-    const live = new Uint8Array(control[USED]!);
-    copyOut(data, head, live.length, live, oldCapacity);
-    data.set(live, 0);
-    control[HEAD] = 0;
-    return data;
   }
 }
 
@@ -451,65 +537,71 @@ function alignTo8(n: number): number {
   return (n + 7) & ~7;
 }
 
-// ---- the lock and the wake-up counts ------------------------------------------------------------
+// ---- each side's view of the other ------------------------------------------------------------
 
-/** Takes the ring's lock if it is free or freed within a few tries. */
-function spinLock(control: Int32Array): boolean {
+/**
+ * Under the consumers' lock: items to take, reading PUT_COUNT again only when the last read
+ * says fewer than `want` (getMany takes all that is there, up to its max).
+ */
+function available(control: Int32Array, want = 1): number {
+  const taken = control[TAKEN]!;
+  const known = (control[SEEN_PUT]! - taken) | 0;
+  if (known >= want) return known;
+  const put = Atomics.load(control, PUT_COUNT);
+  control[SEEN_PUT] = put;
+  return (put - taken) | 0;
+}
+
+/** Under the producers' lock: reads the consumers' counts again (each only grows: a stale one errs toward full). */
+function seeTaken(control: Int32Array): void {
+  control[SEEN_TAKEN] = Atomics.load(control, TAKEN);
+  control[SEEN_BYTES_TAKEN] = Atomics.load(control, BYTES_TAKEN);
+}
+
+/** Under the producers' lock: bytes in the ring as last seen (never fewer than there are). */
+function usedBytes(control: Int32Array): number {
+  return (control[BYTES_PUT]! - control[SEEN_BYTES_TAKEN]!) | 0;
+}
+
+// ---- the locks and the wake-ups ----------------------------------------------------------------
+
+/** Takes the lock word at `index` if it is free or freed within a few tries. */
+function spinLock(control: Int32Array, index: number): boolean {
   for (let i = 0; i < LOCK_SPINS; i++) {
-    if (Atomics.load(control, LOCK) === 0 && Atomics.compareExchange(control, LOCK, 0, 1) === 0) return true;
+    if (Atomics.load(control, index) === 0 && Atomics.compareExchange(control, index, 0, 1) === 0) return true;
   }
   return false;
 }
 
-async function lock(control: Int32Array): Promise<void> {
-  if (!spinLock(control)) await acquireWord(control, LOCK, Infinity);
-}
-
-function releaseLock(control: Int32Array): void {
-  releaseWord(control, LOCK);
+async function lock(control: Int32Array, index: number): Promise<void> {
+  if (!spinLock(control, index)) await acquireWord(control, index, Infinity);
 }
 
 /**
- * Under the lock: when some waiter on `seq` has not been sent a wake-up yet, counts one and
- * moves the seq on; true when the caller must notify once it has let go of the lock.
+ * After publishing items (or room): when somebody waits on the other side, moves its seq on and
+ * wakes up to `n` of them. One load and nothing more while nobody waits.
  */
-function wakeOne(control: Int32Array, seq: number, waiters: number, wakes: number): boolean {
-  const sent = control[wakes]!;
-  if (control[waiters]! <= sent) return false;
-  control[wakes] = sent + 1;
+function wakeWaiter(control: Int32Array, seq: number, waiters: number, n: number): void {
+  const waiting = Atomics.load(control, waiters);
+  if (waiting === 0) return;
   Atomics.add(control, seq, 1);
-  return true;
-}
-
-/** As wakeOne, for `n` items at once: how many waiters the caller must notify (0 to n). */
-function wakeSome(control: Int32Array, seq: number, waiters: number, wakes: number, n: number): number {
-  const sent = control[wakes]!;
-  const wake = Math.min(n, control[waiters]! - sent);
-  if (wake <= 0) return 0;
-  control[wakes] = sent + wake;
-  Atomics.add(control, seq, 1);
-  return wake;
-}
-
-/** Under the lock: a waiter is back, however its wait ended. */
-function uncountWaiter(control: Int32Array, waiters: number, wakes: number): void {
-  control[waiters] = control[waiters]! - 1;
-  const sent = control[wakes]!;
-  if (sent > 0) control[wakes] = sent - 1;
+  Atomics.notify(control, seq, Math.min(n, waiting));
 }
 
 /**
- * Counts this side in `waiters`, reads `word`, drops the ring's lock and waits for the word to
- * move on (the lock is held on entry; the caller uncounts itself under the lock afterwards).
- * An abort is not thrown here: the caller sees `signal.aborted` once it has uncounted itself.
+ * A waiter gives up (timeout, abort) after its last wait: the wake-up it may have been sent goes
+ * on to the next waiter, so that none is lost to a leaver. A needless wake-up only makes a
+ * waiter look again.
  */
-async function waitUnlocked(control: Int32Array, word: number, waiters: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
-  control[waiters] = control[waiters]! + 1;
-  const seq = Atomics.load(control, word);
-  releaseLock(control);
+function leaveWaiting(control: Int32Array, seq: number, waiters: number): void {
+  wakeWaiter(control, seq, waiters, 1);
+}
+
+/** Waits for `seq` to move on from `value` (an abort ends the wait: the caller reports it). */
+async function sleep(control: Int32Array, seq: number, value: number, deadline: number, signal: AbortSignal | undefined): Promise<void> {
   try {
-    await waitWord(control, word, seq, deadline, signal);
+    await waitWord(control, seq, value, deadline, signal);
   } catch {
-    // Aborted: reported by the caller after it has uncounted itself.
+    // Aborted: reported by the caller once it has uncounted itself.
   }
 }

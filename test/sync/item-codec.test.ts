@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Queue } from '../../src/index.js';
+import { Packr } from 'msgpackr/index-no-eval';
+import { NOT_PLAIN, NO_ROOM, packPlainTree } from '../../src/sync/plain-pack.js';
 import { isPlainTree } from '../../src/sync/plain-tree.js';
 
 /** Through a queue and back: what a consumer would get. */
@@ -81,6 +83,40 @@ describe('Queue item encoding', { timeout: 30_000 }, () => {
     for (let i = 0; i < 20; i++) deep = { deep };
     assert.equal(isPlainTree(deep), false, 'deeper than 16 levels');
     assert.equal(isPlainTree(Array.from({ length: 300 }, (_, i) => i)), false, 'more than 256 values');
+  });
+
+  test('plain-pack writes msgpack that reads back as the structured clone, and refuses what isPlainTree refuses', () => {
+    const unpackr = new Packr({ useRecords: false, moreTypes: false });
+    const scratch = Buffer.alloc(4096);
+    const scratchView = new DataView(scratch.buffer, scratch.byteOffset, scratch.byteLength);
+    const wide = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i]));
+    const accepted: object[] = [
+      { id: 1, name: 'item', tags: ['a', 'b'] },
+      [0, 127, 128, 65535, 65536, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53 + 2, -1, -32, -33, -(2 ** 31), -(2 ** 31) - 1, 0.5, NaN, Infinity, -Infinity, 5e-324],
+      { short: 'héllo 🧵 ∑', long: 'é🧵x'.repeat(40), empty: '', ascii: 'y'.repeat(200), 'ключ 🔑': true },
+      { u: undefined, n: null, f: false, nested: { deep: [[{ x: [] }]] } },
+      wide, Array.from({ length: 40 }, (_, i) => `s${i}`), Object.assign(Object.create(null) as object, { k: 1 }),
+    ];
+    for (const value of accepted) {
+      const length = packPlainTree(value, scratch, scratchView);
+      assert.ok(length > 0, `packed: ${JSON.stringify(value)}`);
+      assert.equal(isPlainTree(value), true);
+      assert.deepStrictEqual(unpackr.unpack(scratch.subarray(0, length)), structuredClone(value));
+    }
+    const shared = {};
+    const holeWithName = Object.assign([1, , 3], { x: 1 }); // eslint-disable-line no-sparse-arrays
+    let deep: object = {};
+    for (let i = 0; i < 20; i++) deep = { deep };
+    for (const refused of [{ a: shared, b: shared }, { z: -0 }, [-0], { d: new Date(0) }, { b: 1n }, { f: () => 1 }, { s: 'a\udc00' }, { s: 'a\ud800'.repeat(40) }, { s: '\ud800' }, { 'k\udfff': 1 },
+      { t: new Uint8Array(1) }, [1, , 2], holeWithName, Object.assign([1], { extra: 2 }), JSON.parse('{"__proto__": 1}') as object, new (class A {})(), deep, Array.from({ length: 300 }, (_, i) => i)]) { // eslint-disable-line no-sparse-arrays
+      assert.equal(packPlainTree(refused, scratch, scratchView), NOT_PLAIN, `refused: ${String(Object.keys(refused))}`);
+    }
+    assert.equal(packPlainTree({ big: 'x'.repeat(5000) }, scratch, scratchView), NO_ROOM);
+  });
+
+  test('a plain tree bigger than the encoder\'s scratch buffer still arrives whole', async () => {
+    const big = { text: 'é'.repeat(40_000), list: ['x'.repeat(30_000), 1.5] };
+    assert.deepStrictEqual(await roundTrip(big), big);
   });
 
   test('mixed items of every kind wrap around a small ring intact and in order', async () => {

@@ -4,10 +4,11 @@
 // waiting path), 'signal' (an AbortSignal).
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeArgs } from '../../src/core/shareable.js';
-import { serializeError, type Queue, type WaitOptions } from '../../src/index.js';
+import { ClosedError, serializeError, type Queue, type WaitOptions } from '../../src/index.js';
+import { origin } from './stress-items.js';
 
 type Style = 'fast' | 'timeout' | 'signal';
-const { role, style, id, count, args } = workerData as { role: 'produce' | 'consume'; style: Style; id: number; count: number; args: unknown[] };
+const { role, style, id, count, args, untilClosed } = workerData as { role: 'produce' | 'consume'; style: Style; id: number; count: number; args: unknown[]; untilClosed?: boolean };
 const [queue] = decodeArgs(args, 'thread') as [Queue<unknown>];
 
 function options(): WaitOptions | undefined {
@@ -26,17 +27,16 @@ function item(seq: number): unknown {
   }
 }
 
-/** [producer, seq] of an item as item() made it. */
-function origin(value: unknown): [number, number] {
-  if (typeof value === 'number') return [Math.floor(value / 1_000_000), value % 1_000_000];
-  if (value instanceof Float64Array) return [value[0]!, value[1]!];
-  if (value instanceof Map) return [value.get('producer') as number, value.get('seq') as number];
-  const { producer, seq } = value as { producer: number; seq: number };
-  return [producer, seq];
-}
-
+/** How many items were put: all `count`, or (`untilClosed`) as many as went in before the close. */
 async function produce(): Promise<number> {
-  for (let seq = 0; seq < count; seq++) await queue.put(item(seq), options());
+  for (let seq = 0; seq < count; seq++) {
+    try {
+      await queue.put(item(seq), options());
+    } catch (error) {
+      if (untilClosed && error instanceof ClosedError) return seq;
+      throw error;
+    }
+  }
   return count;
 }
 
@@ -48,7 +48,13 @@ async function consume(): Promise<number[]> {
   const taken: number[] = [];
   for (;;) {
     // The 'fast' consumer takes batches: getMany shares the ring with the single gets.
-    const values = style === 'fast' ? await queue.getMany(7) : [await queue.get(options())];
+    let values: unknown[];
+    try {
+      values = style === 'fast' ? await queue.getMany(7) : [await queue.get(options())];
+    } catch (error) {
+      if (untilClosed && error instanceof ClosedError) return taken;
+      throw error;
+    }
     for (const [i, value] of values.entries()) {
       if (value === null) {
         // Other consumers' nulls taken in the same batch go back for them.
