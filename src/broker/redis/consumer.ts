@@ -197,31 +197,22 @@ export class RedisConsumer implements TransportConsumer {
   #deliver(id: string, fields: Buffer[], claimed: boolean): void {
     const entry: HeldEntry = { fields, settled: false };
     this.#held.set(id, entry);
-    const message = parseFields(fields);
-    const settle = (copy: Buffer[] | undefined): Promise<void> => {
-      if (entry.settled) return Promise.resolve();
-      entry.settled = true;
-      this.#held.delete(id);
-      this.#wake?.();
-      if (this.#stopping && this.#held.size === 0) void this.#transport.forget(this);
-      return this.#transport.settle(this.#queue, id, copy);
-    };
-    const delivery: Delivery = {
-      payload: message.payload,
-      headers: message.headers,
-      ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
-      ...(message.correlationId === undefined ? {} : { correlationId: message.correlationId }),
-      ...(message.contentType === undefined ? {} : { contentType: message.contentType }),
-      redelivered: claimed || message.redelivered,
-      ack: () => settle(undefined),
-      nack: (requeue: boolean) => settle(requeue ? redeliveredCopy(fields) : undefined),
-    };
     // A throwing handler must not stop the loop; its message stays held until settled or close().
     try {
-      this.#onDelivery(delivery);
+      this.#onDelivery(new RedisDelivery(this, id, entry, claimed));
     } catch {
       // BrokerClient reports its handlers' errors itself.
     }
+  }
+
+  /** Settles a delivery once: later calls do nothing. `copy` requeues. */
+  settleHeld(id: string, entry: HeldEntry, copy: Buffer[] | undefined): Promise<void> {
+    if (entry.settled) return Promise.resolve();
+    entry.settled = true;
+    this.#held.delete(id);
+    this.#wake?.();
+    if (this.#stopping && this.#held.size === 0) void this.#transport.forget(this);
+    return this.#transport.settle(this.#queue, id, copy);
   }
 
   #waitForSettle(timeoutMs: number): Promise<void> {
@@ -236,5 +227,44 @@ export class RedisConsumer implements TransportConsumer {
         done();
       };
     });
+  }
+}
+
+/**
+ * One delivered entry. A class, not an object of closures: its methods are shared, so a message
+ * costs one object here (with its parsed fields) however it is settled.
+ */
+class RedisDelivery implements Delivery {
+  readonly payload: Uint8Array;
+  readonly headers: Record<string, string>;
+  readonly redelivered: boolean;
+  // Declared only: absent (not undefined) on a message without them, as the other adapters do.
+  declare readonly replyTo?: string;
+  declare readonly correlationId?: string;
+  declare readonly contentType?: string;
+  readonly #consumer: RedisConsumer;
+  readonly #id: string;
+  readonly #entry: HeldEntry;
+
+  constructor(consumer: RedisConsumer, id: string, entry: HeldEntry, claimed: boolean) {
+    const message = parseFields(entry.fields);
+    this.payload = message.payload;
+    this.headers = message.headers;
+    this.redelivered = claimed || message.redelivered;
+    const optional = this as { replyTo?: string; correlationId?: string; contentType?: string };
+    if (message.replyTo !== undefined) optional.replyTo = message.replyTo;
+    if (message.correlationId !== undefined) optional.correlationId = message.correlationId;
+    if (message.contentType !== undefined) optional.contentType = message.contentType;
+    this.#consumer = consumer;
+    this.#id = id;
+    this.#entry = entry;
+  }
+
+  ack(): Promise<void> {
+    return this.#consumer.settleHeld(this.#id, this.#entry, undefined);
+  }
+
+  nack(requeue: boolean): Promise<void> {
+    return this.#consumer.settleHeld(this.#id, this.#entry, requeue ? redeliveredCopy(this.#entry.fields) : undefined);
   }
 }

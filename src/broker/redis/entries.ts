@@ -48,24 +48,30 @@ type ParsedEntry = TransportProperties & { payload: Uint8Array; headers: Record<
  * not a JSON object of strings is kept as the header `h`. Never throws.
  */
 export function parseFields(fields: Buffer[]): ParsedEntry {
-  const message: ParsedEntry = { payload: new Uint8Array(0), headers: {}, redelivered: false };
-  const other: Record<string, string> = {};
+  const message: ParsedEntry = { payload: EMPTY, headers: {}, redelivered: false };
+  let other: Record<string, string> | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fields[i]!.toString();
+    const name = fields[i]!;
     const value = fields[i + 1]!;
-    switch (name) {
-      case 't': message.contentType = value.toString(); break;
-      case 'p': message.payload = new Uint8Array(value); break;
-      case 'r': message.replyTo = value.toString(); break;
-      case 'c': message.correlationId = value.toString(); break;
-      case 'h': message.headers = parseHeaders(value.toString()); break;
-      case 'd': message.redelivered = true; break;
-      default: other[name] = value.toString();
+    // weft's own names are one byte: switch on it, no string per field name (the hot path).
+    switch (name.length === 1 ? name[0] : -1) {
+      case T: message.contentType = value.toString(); break;
+      // A copy: the reply's buffer may be a slice of a whole socket read, not to be kept alive.
+      case P: message.payload = new Uint8Array(value); break;
+      case R: message.replyTo = value.toString(); break;
+      case C: message.correlationId = value.toString(); break;
+      case H: message.headers = parseHeaders(value.toString()); break;
+      case D: message.redelivered = true; break;
+      default: (other ??= {})[name.toString()] = value.toString();
     }
   }
-  if (Object.keys(other).length > 0) message.headers = { ...other, ...message.headers };
+  if (other !== undefined) message.headers = { ...other, ...message.headers };
   return message;
 }
+
+const EMPTY = new Uint8Array(0);
+/** The byte of each one-letter field name. */
+const T = 0x74, P = 0x70, R = 0x72, C = 0x63, H = 0x68, D = 0x64;
 
 function parseHeaders(text: string): Record<string, string> {
   try {

@@ -26,6 +26,8 @@ const MAX_BATCH = 1000;
 interface Waiter {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** Resolve with undefined, not the command's reply (a publish says nothing of the entry's id). */
+  noValue?: boolean;
 }
 
 interface Command {
@@ -34,9 +36,11 @@ interface Command {
   waiter: Waiter;
 }
 
+/** The acks of one queue in one pipeline: one promise for all of them, not one per ack. */
 interface QueueAcks {
   ids: string[];
-  waiters: Waiter[];
+  done: Promise<void>;
+  waiter: Waiter;
 }
 
 export class Outbox {
@@ -58,16 +62,25 @@ export class Outbox {
     });
   }
 
+  /** send() with its arguments in an array the caller gives up (no copy), resolving with nothing. */
+  sendVoid(command: string, args: Array<string | number | Buffer>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#commands.push({ name: command, args, waiter: { resolve: resolve as (value: unknown) => void, reject, noValue: true } });
+      this.#added();
+    });
+  }
+
   /** Resolves once the server has removed the entry (with the others of its queue in this turn). */
   ack(queue: string, id: string): Promise<void> {
     let acks = this.#acks.get(queue);
-    if (!acks) this.#acks.set(queue, acks = { ids: [], waiters: [] });
-    const pending = acks;
-    return new Promise<void>((resolve, reject) => {
-      pending.ids.push(id);
-      pending.waiters.push({ resolve: () => resolve(), reject });
-      this.#added();
-    });
+    if (!acks) {
+      let waiter!: Waiter;
+      const done = new Promise<void>((resolve, reject) => { waiter = { resolve: () => resolve(), reject }; });
+      this.#acks.set(queue, acks = { ids: [], done, waiter });
+    }
+    acks.ids.push(id);
+    this.#added();
+    return acks.done;
   }
 
   /** Writes everything gathered now (before the connection closes). */
@@ -85,12 +98,12 @@ export class Outbox {
       pipeline.call(name, ...args);
       waiters.push(waiter);
     }
-    for (const [queue, { ids, waiters: ackWaiters }] of acks) {
+    for (const [queue, { ids, waiter: ackWaiter }] of acks) {
       const key = streamKey(queue);
       pipeline.call('XACK', key, GROUP, ...ids);
       pipeline.call('XDEL', key, ...ids);
       // The XACK's outcome is the acks' outcome; the XDEL only tidies the stream.
-      waiters.push(ackWaiters, []);
+      waiters.push(ackWaiter, []);
     }
     pipeline.exec().then(
       (results) => {
@@ -119,6 +132,6 @@ export class Outbox {
 function settle(waiter: Waiter | Waiter[], error: Error | null, value: unknown): void {
   for (const one of Array.isArray(waiter) ? waiter : [waiter]) {
     if (error) one.reject(error);
-    else one.resolve(value);
+    else one.resolve(one.noValue ? undefined : value);
   }
 }

@@ -99,11 +99,17 @@ export class RedisTransport implements BrokerTransport {
     return this.#options.redeliverAfter;
   }
 
-  async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
-    this.#assertOpen();
-    // Known queues skip a turn of the event loop: publishing is the hot path.
-    if (!this.#readyQueues.has(queue)) await this.ensureQueue(queue);
-    await this.#outbox.send('XADD', streamKey(queue), '*', ...entryFields(payload, properties));
+  publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
+    // Not async: a publish to a known queue costs the outbox's promise only (the hot path).
+    try {
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!this.#readyQueues.has(queue)) return this.ensureQueue(queue).then(() => this.publish(queue, payload, properties));
+    const args = entryFields(payload, properties);
+    args.unshift(streamKey(queue), '*');
+    return this.#outbox.sendVoid('XADD', args);
   }
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void, options: TransportConsumeOptions = {}): Promise<TransportConsumer> {
