@@ -105,14 +105,34 @@ export class Outbox {
       // The XACK's outcome is the acks' outcome; the XDEL only tidies the stream.
       waiters.push(ackWaiter, []);
     }
-    pipeline.exec().then(
+    // One command timeout for the whole pipeline, not a timer per command: ioredis arms one per
+    // command it sends while `commandTimeout` is set, and exec() sends them all synchronously.
+    const options = this.#connection.options;
+    const timeoutMs = options.commandTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    options.commandTimeout = undefined;
+    let written: Promise<Array<[Error | null, unknown]> | null>;
+    try {
+      written = pipeline.exec();
+    } finally {
+      options.commandTimeout = timeoutMs;
+    }
+    if (timeoutMs !== undefined) {
+      // As ioredis's own timeout: the callers hear of it; the commands stay sent.
+      timer = setTimeout(() => {
+        for (const waiter of waiters) settle(waiter, new Error('Command timed out'), undefined);
+      }, timeoutMs);
+    }
+    written.then(
       (results) => {
-        for (const [index, waiter] of waiters.entries()) {
+        clearTimeout(timer);
+        for (let index = 0; index < waiters.length; index++) {
           const [error, value] = results?.[index] ?? [new Error('redis answered no reply for the command'), undefined];
-          settle(waiter, error, value);
+          settle(waiters[index]!, error, value);
         }
       },
       (error: Error) => {
+        clearTimeout(timer);
         for (const waiter of waiters) settle(waiter, error, undefined);
       },
     );
