@@ -16,6 +16,10 @@
  * for good whatever runs in between (a claim of an acked entry finds nothing pending). A
  * requeue (nack) goes through the settle script, which adds its copy only if its XACK removed
  * the entry.
+ *
+ * Per message this costs one command and one promise (a publish), or a place in an array (an
+ * ack: the acks of a queue in one pipeline share one promise), and one timer per pipeline for
+ * the command timeout: ioredis's timer per command was a tenth of the hot path's CPU.
  */
 import type { Redis } from 'ioredis';
 import { GROUP, streamKey } from './entries.js';
