@@ -122,6 +122,41 @@ export function encodeItem(item: unknown, what: string): void {
   encoded.length = encoded.payload.length;
 }
 
+/**
+ * Several encoded items back to back, for a putMany: record i is `bytes[starts[i], starts[i + 1])`,
+ * its tag first then its payload (`starts` has one entry more than there are items).
+ */
+export interface EncodedBatch {
+  bytes: Uint8Array;
+  starts: number[];
+}
+
+/**
+ * Encodes every item before any goes in, so that an item that cannot be cloned (TypeError) or
+ * can never fit (`check` throws) refuses the whole batch, not the rest of it.
+ */
+export function encodeBatch(items: readonly unknown[], what: string, check: (length: number) => void): EncodedBatch {
+  let bytes = Buffer.allocUnsafe(Math.max(64, items.length * 16));
+  const starts = new Array<number>(items.length + 1);
+  let end = 0;
+  for (let i = 0; i < items.length; i++) {
+    encodeItem(items[i], what);
+    check(encoded.length);
+    const need = end + 1 + encoded.length;
+    if (need > bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, bytes.length * 2));
+      grown.set(bytes.subarray(0, end));
+      bytes = grown;
+    }
+    starts[i] = end;
+    bytes[end] = encoded.tag;
+    bytes.set(encoded.payload.subarray(0, encoded.length), end + 1);
+    end = need;
+  }
+  starts[items.length] = end;
+  return { bytes, starts };
+}
+
 /** A copy of the last encode (tag first), for a put that has to wait before it can write. */
 export function takeEncoded(): Uint8Array {
   const out = new Uint8Array(1 + encoded.length);

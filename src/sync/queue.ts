@@ -45,6 +45,18 @@ export class Queue<T = unknown> {
     return this.#ring.put(item, options, 'Queue.put()');
   }
 
+  /**
+   * Appends `items` in order, in as few steps as there is room for: one hold of the shared lock
+   * and one wake-up of the getters for all that fit, so a producer with a batch pays the per-put
+   * cost once. On a bounded queue, waits for room as put does. Every item is serialised first:
+   * one that cannot be refuses the whole batch (TypeError) before any goes in. A close, timeout
+   * or abort part-way leaves the first items in; its error says how many.
+   */
+  putMany(items: readonly T[], options?: WaitOptions): Promise<void> {
+    if (!Array.isArray(items)) return Promise.reject(new TypeError(expected('items', 'an array', items)));
+    return this.#ring.putMany(items, options, 'Queue.putMany()');
+  }
+
   /** Takes the oldest item, waiting while there is none (TimeoutError after `timeout` ms). */
   get(options?: WaitOptions): Promise<T> {
     return this.#ring.get(options, 'Queue.get()') as Promise<T>;
@@ -100,6 +112,7 @@ export class Queue<T = unknown> {
       serve(queue, method, args, signal) {
         switch (method) {
           case 'put': return queue.put(args[0], { ...(args[1] as WaitOptions | undefined), signal });
+          case 'putMany': return queue.putMany(args[0] as unknown[], { ...(args[1] as WaitOptions | undefined), signal });
           case 'get': return queue.get({ ...(args[0] as WaitOptions | undefined), signal });
           case 'getMany': return queue.getMany(args[0] as number, { ...(args[1] as WaitOptions | undefined), signal });
           case 'close': return queue.close();
@@ -132,6 +145,12 @@ export class QueueProxy<T = unknown> extends ServedProxy {
   async put(item: T, options?: WaitOptions): Promise<void> {
     checkWaitOptions(options);
     await this.call('put', [item, ServedProxy.remoteOptions('Queue', options)]);
+  }
+
+  async putMany(items: readonly T[], options?: WaitOptions): Promise<void> {
+    if (!Array.isArray(items)) throw new TypeError(expected('items', 'an array', items));
+    checkWaitOptions(options);
+    await this.call('putMany', [items, ServedProxy.remoteOptions('Queue', options)]);
   }
 
   async get(options?: WaitOptions): Promise<T> {

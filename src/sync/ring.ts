@@ -1,7 +1,7 @@
 import { InvalidStateError, TimeoutError } from '../core/errors.js';
 import { checkWaitOptions, remaining, waitWord, type CheckedWait, type WaitOptions } from './atomic-wait.js';
 import { ClosedError } from './errors.js';
-import { decodeItem, encodeItem, encoded, isViewTag, newView, takeEncoded } from './item-codec.js';
+import { decodeItem, encodeBatch, encodeItem, encoded, isViewTag, newView, takeEncoded, type EncodedBatch } from './item-codec.js';
 import { acquireWord, releaseWord } from './lock.js';
 
 /**
@@ -178,7 +178,27 @@ export class Ring {
       }
       if (outcome === 'closed') return Promise.reject(new ClosedError(`${what}: the queue is closed`));
     }
-    return this.#putWaiting(takeEncoded(), wait, what);
+    const record = takeEncoded();
+    return this.#putWaiting({ bytes: record, starts: [0, record.length] }, wait, what);
+  }
+
+  /**
+   * Appends `items` in order under as few holds of the producers' lock as there is room for
+   * (one when it all fits), with one wake-up of the getters per hold; on a bounded ring, waits
+   * for room as put does. Every item is encoded first, so one that cannot be sent refuses the
+   * batch. A close, timeout or abort part-way leaves the first items in (the error says how many).
+   */
+  putMany(items: readonly unknown[], options: WaitOptions | undefined, what: string): Promise<void> {
+    let wait: CheckedWait;
+    let batch: EncodedBatch;
+    try {
+      wait = checkWaitOptions(options);
+      batch = encodeBatch(items, what, (length) => this.#checkFits(length, what));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (items.length === 0) return RESOLVED;
+    return this.#putWaiting(batch, wait, what);
   }
 
   /** Takes the oldest item; waits while the ring is empty; ClosedError once closed and drained. */
@@ -223,8 +243,12 @@ export class Ring {
     Atomics.notify(control, NOT_FULL);
   }
 
-  async #putWaiting(record: Uint8Array, { timeout, deadline, signal }: CheckedWait, what: string): Promise<void> {
+  /** The waiting put of a batch of records (one for put), in order, from the first not yet in. */
+  async #putWaiting({ bytes, starts }: EncodedBatch, { timeout, deadline, signal }: CheckedWait, what: string): Promise<void> {
     const control = this.#control;
+    const count = starts.length - 1;
+    let next = 0;
+    const partly = () => (count > 1 ? ` (the first ${next} of ${count} items went in)` : '');
     for (;;) {
       await lock(control, PUT_LOCK);
       if (signal?.aborted) {
@@ -232,40 +256,53 @@ export class Ring {
         leaveWaiting(control, NOT_FULL, PUT_WAITERS);
         throw signal.reason;
       }
-      let outcome = this.#putLocked(record[0]!, record, 1, record.length - 1);
-      if (outcome === 'grow') {
-        // Both locks: no consumer reads while bytes move.
-        await lock(control, GET_LOCK);
-        try {
-          this.#grow(((control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0) + HEADER_BYTES + record.length - 1);
-        } catch (error) {
-          // A buffer that cannot grow: fail this put, not every thread behind the locks.
-          releaseWord(control, PUT_LOCK);
-          throw error;
-        } finally {
-          releaseWord(control, GET_LOCK);
+      const first = next;
+      let outcome: PutOutcome = 'done';
+      try {
+        for (; next < count; next++) {
+          const at = starts[next]!;
+          const length = starts[next + 1]! - at - 1;
+          outcome = this.#putLocked(bytes[at]!, bytes, at + 1, length);
+          if (outcome === 'grow') {
+            // Both locks: no consumer reads while bytes move.
+            await lock(control, GET_LOCK);
+            try {
+              this.#grow(((control[BYTES_PUT]! - Atomics.load(control, BYTES_TAKEN)) | 0) + HEADER_BYTES + length);
+            } finally {
+              releaseWord(control, GET_LOCK);
+            }
+            outcome = this.#putLocked(bytes[at]!, bytes, at + 1, length);
+          }
+          if (outcome !== 'done') break;
         }
-        outcome = this.#putLocked(record[0]!, record, 1, record.length - 1);
-      }
-      if (outcome === 'done') {
+      } catch (error) {
+        // A buffer that cannot grow: fail this put, not every thread behind the locks.
         releaseWord(control, PUT_LOCK);
-        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, 1);
+        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+        throw error;
+      }
+      if (next === count) {
+        releaseWord(control, PUT_LOCK);
+        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
         return;
       }
       if (outcome === 'closed') {
         releaseWord(control, PUT_LOCK);
-        throw new ClosedError(`${what}: the queue is closed`);
+        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+        throw new ClosedError(`${what}: the queue is closed${partly()}`);
       }
       if (remaining(deadline) === 0) {
         releaseWord(control, PUT_LOCK);
+        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
         leaveWaiting(control, NOT_FULL, PUT_WAITERS);
-        throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed full (${this.size} items)`);
+        throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed full (${this.size} items)${partly()}`);
       }
       // Full: count in as a waiter, then look again (a get may have made room since).
       Atomics.add(control, PUT_WAITERS, 1);
       const seq = Atomics.load(control, NOT_FULL);
-      const again = this.#roomFor(record.length - 1, true) || Atomics.load(control, CLOSED) === 1;
+      const again = this.#roomFor(starts[next + 1]! - starts[next]! - 1, true) || Atomics.load(control, CLOSED) === 1;
       releaseWord(control, PUT_LOCK);
+      wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
       if (!again) await sleep(control, NOT_FULL, seq, deadline, signal);
       Atomics.sub(control, PUT_WAITERS, 1);
     }
@@ -576,6 +613,7 @@ async function lock(control: Int32Array, index: number): Promise<void> {
  * wakes up to `n` of them. One load and nothing more while nobody waits.
  */
 function wakeWaiter(control: Int32Array, seq: number, waiters: number, n: number): void {
+  if (n === 0) return;
   const waiting = Atomics.load(control, waiters);
   if (waiting === 0) return;
   Atomics.add(control, seq, 1);

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { until } from '../helpers.js';
 import { ClosedError, InvalidStateError, Pipe, PipeEnd, Queue, TimeoutError, Timer } from '../../src/index.js';
 
 describe('Queue in one thread', { timeout: 30_000 }, () => {
@@ -94,6 +95,43 @@ describe('Queue in one thread', { timeout: 30_000 }, () => {
     await assert.rejects(queue.getMany(3, { timeout: 5 }), TimeoutError);
     queue.close();
     await assert.rejects(queue.getMany(3), ClosedError);
+  });
+
+  test('putMany appends a batch in order, waits for room on a bounded queue, and wakes a waiting getter', async () => {
+    const queue = new Queue<unknown>({ maxsize: 3 });
+    const waiting = queue.get();
+    const items = [1, { two: 2 }, new Float64Array([3]), 'four', new Map([[5, 5]]), 6n, undefined];
+    const put = queue.putMany(items);
+    // A get that waited for an item gets the batch's first one (a hang here: it was not woken).
+    assert.equal(await waiting, 1);
+    const got: unknown[] = [];
+    while (got.length < items.length - 1) got.push(...(await queue.getMany(2, { timeout: 5000 })));
+    await put;
+    assert.deepStrictEqual(got, items.slice(1));
+    assert.equal(queue.size, 0);
+    await queue.putMany([]);
+    assert.equal(queue.size, 0, 'an empty batch puts nothing');
+  });
+
+  test('putMany refuses a batch holding an item it cannot send before any goes in; a close or timeout part-way says how many went in', async () => {
+    const queue = new Queue<unknown>({ maxsize: 2, maxBytes: 256 });
+    await assert.rejects(queue.putMany([1, 2, () => 3]), { name: 'TypeError', message: /Queue\.putMany\(\): expected a structured-clonable item/ });
+    await assert.rejects(queue.putMany([1, 'y'.repeat(300)]), { name: 'RangeError', message: /does not fit in a queue of at most 256 bytes/ });
+    await assert.rejects(queue.putMany('ab' as unknown as unknown[]), { name: 'TypeError', message: 'Expected `items` to be an array, got "ab" (string)' });
+    assert.equal(queue.size, 0, 'nothing went in from a refused batch');
+    await assert.rejects(queue.putMany([1, 2, 3, 4], { timeout: 5 }), {
+      name: 'TimeoutError',
+      message: 'Queue.putMany() timed out after 5 ms: the queue stayed full (2 items) (the first 2 of 4 items went in)',
+    });
+    assert.deepEqual(await queue.getMany(5), [1, 2]);
+    await queue.put('a');
+    const partly = queue.putMany(['b', 'c', 'd']);
+    assert.equal(await queue.get(), 'a'); // room for 'b' and 'c': 'd' waits
+    await until(() => queue.size === 2, 5000, "putMany's second item to go in");
+    queue.close();
+    await assert.rejects(partly, { name: 'ClosedError', message: 'Queue.putMany(): the queue is closed (the first 2 of 3 items went in)' });
+    assert.deepEqual([await queue.get(), await queue.get()], ['b', 'c']);
+    await assert.rejects(queue.putMany([1]), { name: 'ClosedError', message: 'Queue.putMany(): the queue is closed' });
   });
 
   test('getMany across a wrapped ring: every payload decoded from its own aligned offset', async () => {

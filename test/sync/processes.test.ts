@@ -78,10 +78,10 @@ describe('sync primitives across child processes (served by the parent)', { time
     assert.equal(other.isSet(), true);
   });
 
-  test('Queue: two producer and two consumer processes, nothing lost or duplicated', async () => {
+  test('Queue: two producer and two consumer processes, one putting in batches (putMany), nothing lost or duplicated', async () => {
     const queue = new Queue<string>({ maxsize: 8 });
     const consumers = [inProcess<string[]>('consume', queue), inProcess<string[]>('consume', queue)];
-    await Promise.all([inProcess('produce', queue, 'a', 500), inProcess('produce', queue, 'b', 500)]);
+    await Promise.all([inProcess('produce', queue, 'a', 500), inProcess('produceBatches', queue, 'b', 500, 7)]);
     queue.close();
     const got = (await Promise.all(consumers)).flat();
     assert.equal(got.length, 1000);

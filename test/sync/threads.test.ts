@@ -135,10 +135,10 @@ describe('sync primitives across worker threads (shared memory)', { timeout: 60_
     assert.equal(other.isSet(), true);
   });
 
-  test('Queue: two producer threads, two consumer threads, nothing lost or duplicated', async () => {
+  test('Queue: two producer threads, two consumer threads, one putting in batches (putMany), nothing lost or duplicated', async () => {
     const queue = new Queue<string>({ maxsize: 16 });
     const consumers = [inThread<string[]>('consume', queue), inThread<string[]>('consume', queue)];
-    await Promise.all([inThread('produce', queue, 'a', 2000), inThread('produce', queue, 'b', 2000)]);
+    await Promise.all([inThread('produce', queue, 'a', 2000), inThread('produceBatches', queue, 'b', 2000, 7)]);
     queue.close();
     const got = (await Promise.all(consumers)).flat();
     assert.equal(got.length, 4000);
