@@ -319,9 +319,13 @@ export class Scheduler {
     }
   }
 
-  /** Whether a ready worker offers the task. */
+  /**
+   * Whether a connected worker offers the task, ready or not: one that is draining, or silent
+   * past its lease (a busy machine), still offers it, so its jobs wait rather than fail as
+   * unknown (they did, saying "no connected worker offers it (they offer" the very task).
+   */
   #routable(def: TaskDef): boolean {
-    for (const m of this.#members.values()) if (m.schedulable && m.canRun(def)) return true;
+    for (const m of this.#members.values()) if (m.canRun(def)) return true;
     return false;
   }
 

@@ -14,6 +14,7 @@ import { Scheduler } from '../../src/cluster/scheduler.js';
 const work = defineTasks(import.meta.url, {
   x: (n: number) => n,
   y: (n: number) => n,
+  z: (n: number) => n,
 }, { namespace: 'mem' });
 
 class MemoryLink implements WorkerLink {
@@ -80,6 +81,8 @@ describe('Scheduler (no transport)', () => {
     const cluster = new MemoryCluster();
     const a = cluster.join(['mem.x']);
     const b = cluster.join(['mem.y']);
+    // Both keep talking: this test is about routing, not the 60 ms leases a busy machine can miss.
+    a.member.lastHeard = b.member.lastHeard = Date.now() + 1e6;
     const xs = Array.from({ length: 10 }, (_, i) => cluster.submit(work.x, i));
     const y = cluster.submit(work.y, 99);
     await tick();
@@ -99,6 +102,28 @@ describe('Scheduler (no transport)', () => {
     const cluster = new MemoryCluster();
     cluster.join(['mem.x']);
     await assert.rejects(cluster.submit(work.y, 1), (error: Error) => error instanceof UnknownTaskError && /mem\.y.*they offer mem\.x/.test(error.message));
+    await cluster.shutdown();
+  });
+
+  test('a task whose only worker is silent past its lease waits for it (not UnknownTaskError) and runs when it speaks again', async () => {
+    const cluster = new MemoryCluster();
+    const a = cluster.join(['mem.x']);
+    a.member.lastHeard = Date.now() - 1e6; // silent since long ago: lost at the next lease check
+    const lost = await cluster.next('worker-lost');
+    assert.match(lost.reason, /lease expired/);
+    const b = cluster.join(['mem.y']); // a ready worker, so the executor has room to dispatch
+    b.member.lastHeard = Date.now() + 1e6;
+    const future = cluster.submit(work.x, 7);
+    // A task nobody offers, submitted after it, fails once unroutableTimeout (30 ms here) has
+    // passed for both; the silent worker's task still waits: its worker offers it.
+    await assert.rejects(cluster.submit(work.z, 1), (error: Error) => error instanceof UnknownTaskError && /mem\.z.*they offer mem\.x, mem\.y/.test(error.message));
+    assert.equal(future.state, 'running', 'the task still waits for the worker that offers it');
+    assert.equal(a.link.runs.length, 0);
+    a.member.lastHeard = Date.now() + 1e6;
+    cluster.scheduler.heard(a.member);
+    await tick();
+    answer(cluster, a.member, a.link.runs[0]!, 7);
+    assert.equal(await future, 7);
     await cluster.shutdown();
   });
 
