@@ -47,6 +47,19 @@ export class FrameInbox {
     return this.frames.shift()!;
   }
 
+  /**
+   * The next frame that is not a heartbeat PING: what an authenticated peer waits for after it
+   * sends something (the server pings every heartbeatInterval, so on a busy machine a PING can
+   * come first).
+   */
+  async answer(timeoutMs = 3000): Promise<RawFrame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const frame = await this.next(Math.max(1, deadline - Date.now()));
+      if (frame.type !== FrameType.PING) return frame;
+    }
+  }
+
   #wake(): void {
     for (const wake of this.#waiters.splice(0)) wake();
   }

@@ -100,7 +100,7 @@ describe('a server facing bad peers', () => {
   test('garbage after the handshake earns a FAULT frame and a closed connection', async () => {
     const inbox = await rawClient(server.port, authkey);
     inbox.socket.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-    const fault = await inbox.next();
+    const fault = await inbox.answer();
     assert.equal(fault.type, FrameType.FAULT);
     assert.match(fault.body.toString(), /unsupported protocol version|exceeds the limit/);
     await inbox.closed;
@@ -115,7 +115,7 @@ describe('a server facing bad peers', () => {
     header[4] = PROTOCOL_VERSION;
     header[5] = FrameType.CALL;
     inbox.socket.write(header);
-    const fault = await inbox.next();
+    const fault = await inbox.answer();
     assert.equal(fault.type, FrameType.FAULT);
     assert.match(fault.body.toString(), /frame body of 4294967289 bytes exceeds the limit of 67108864 bytes/);
     await inbox.closed;
@@ -128,7 +128,7 @@ describe('a server facing bad peers', () => {
     const frame = encodeFrame(FrameType.CALL, 1, Buffer.from([0x90]));
     frame[4] = PROTOCOL_VERSION + 1;
     inbox.socket.write(frame);
-    const fault = await inbox.next();
+    const fault = await inbox.answer();
     assert.equal(fault.type, FrameType.FAULT);
     assert.equal(fault.body.toString(), `unsupported protocol version ${PROTOCOL_VERSION + 1}: this peer speaks version ${PROTOCOL_VERSION}`);
     await inbox.closed;
@@ -150,7 +150,7 @@ describe('a server facing bad peers', () => {
     const codec = new Codec();
     const ask = async (id: number, body: unknown, type: number = FrameType.CALL) => {
       inbox.socket.write(codec.encodeFrame(type, id, body));
-      const answer = await inbox.next();
+      const answer = await inbox.answer();
       assert.equal(answer.id, id);
       return [answer.type, codec.decode(answer.body)] as const;
     };
@@ -168,7 +168,7 @@ describe('a server facing bad peers', () => {
     const [, proto] = await ask(5, [0, 'constructor', []]);
     assert.match((proto as Error).message, /has no method "constructor"/);
     inbox.socket.write(encodeFrame(FrameType.CALL, 6, Buffer.from([0x92, 0x01])));
-    const bad = await inbox.next();
+    const bad = await inbox.answer();
     assert.equal(bad.type, FrameType.ERROR);
     assert.match((codec.decode(bad.body) as Error).message, /not valid MessagePack/);
     const [t7, sum] = await ask(7, [0, 'add', [40, 2]]);

@@ -82,7 +82,7 @@ test('over RPC, a hostile call argument never reaches the handler: the caller ge
     let id = 0;
     for (const body of [...hostile.map(([, body]) => body), nestedErrors(4000)]) {
       call(++id, body);
-      const answer = await inbox.next();
+      const answer = await inbox.answer();
       assert.equal(answer.type, FrameType.ERROR);
       assert.equal(answer.id, id);
       const error = codec.decode(answer.body) as Error;
