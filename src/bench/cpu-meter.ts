@@ -4,7 +4,7 @@
  * this process (all its threads), from worker processes by pid (/proc on Linux: other systems
  * report none), and from a Redis server (`INFO cpu`, which counts every client of the server).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second in /proc/<pid>/stat (USER_HZ: 100 on every Linux port in use). */
 const USER_HZ = 100;
@@ -33,6 +33,40 @@ export function procSeconds(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Seconds of CPU the calling thread has used (Linux: /proc/thread-self/schedstat, in ns), or
+ * undefined elsewhere. process.cpuUsage() counts every thread of the process, V8's GC helpers
+ * included; this is the one thread a single-threaded loop runs on.
+ */
+export function threadSeconds(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process's child processes now (Linux /proc: their parent pid), [] where /proc cannot tell. */
+export function childPids(): number[] {
+  const children: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return children;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
 }
 
 /** Undefined when a worker's CPU cannot be read: a partial figure would flatter the row. */

@@ -29,6 +29,18 @@ export interface Measurement<V = unknown> {
   spread: number;
   /** What the last run returned (to check the work was really done). */
   value: V;
+  /** With a RoundMeter: what it read over each measured run, in run order (undefined where it could not). */
+  metered?: (number[] | undefined)[];
+}
+
+/**
+ * Reads counters around each timed run of measureInterleaved (CPU seconds, say): `start()` just
+ * before the clock starts, `stop(started)` just after it stops, so reading them is not timed.
+ * `stop` returns what was used over the run, or undefined where it cannot tell.
+ */
+export interface RoundMeter<S = unknown> {
+  start(): S;
+  stop(started: S): number[] | undefined;
 }
 
 export async function measure<V>(run: () => V | Promise<V>, options: MeasureOptions = {}): Promise<Measurement<V>> {
@@ -89,26 +101,30 @@ export async function inRounds(rows: number, { warmup = 0, rounds }: { warmup?: 
  * Measures several contenders in rounds (inRounds): each round runs every contender once, the
  * first one rotating; warm-up rounds are taken the same way and thrown away.
  */
-export async function measureInterleaved<V>(contenders: Contender<V>[], options: MeasureOptions = {}): Promise<Measurement<V>[]> {
-  const { warmup = 1, repeats = 3 } = options;
+export async function measureInterleaved<V, S = unknown>(contenders: Contender<V>[], options: MeasureOptions & { meter?: RoundMeter<S> } = {}): Promise<Measurement<V>[]> {
+  const { warmup = 1, repeats = 3, meter } = options;
   const task = benchProgress().task(contenders.length * (warmup + repeats));
   try {
     const samples = contenders.map(() => [] as number[]);
+    const metered = contenders.map(() => [] as (number[] | undefined)[]);
     const values = new Array<V>(contenders.length);
     await inRounds(contenders.length, { warmup, rounds: repeats }, async (c, round) => {
       const contender = contenders[c]!;
       const step = round < 0 ? 'warm-up' : `run ${round + 1}/${repeats}`;
       task.running(contender.name, step);
+      const started = meter?.start();
       const start = performance.now();
       const value = await contender.run();
       const seconds = (performance.now() - start) / 1000;
+      const used = meter?.stop(started as S);
       if (round >= 0) {
         values[c] = value;
         samples[c]!.push(seconds);
+        metered[c]!.push(used);
       }
       task.finished(contender.name, step, round < 0 ? undefined : `${seconds.toFixed(3)} s`);
     });
-    return contenders.map((_, c) => ({ samples: samples[c]!, value: values[c]!, ...summarize(samples[c]!) }));
+    return contenders.map((_, c) => ({ samples: samples[c]!, value: values[c]!, ...summarize(samples[c]!), ...(meter ? { metered: metered[c]! } : {}) }));
   } finally {
     task.end();
   }

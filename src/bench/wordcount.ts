@@ -16,6 +16,7 @@ import { COLLECTION_EXECUTORS, collectionRow, collectionVerdicts, wordcountBag, 
 import { benchExecutor } from './executors.js';
 import { WorkerSplit } from './static-split.js';
 import { measureInterleaved, percent, reportSpread, type BenchReport, type Cell, type Contender, type Measurement } from './harness.js';
+import { medianCpu, rowCpuMeter } from './row-cpu.js';
 import benchTasks, { countWords } from './tasks.js';
 
 export interface WordcountOptions {
@@ -43,6 +44,9 @@ interface WordcountRow {
   megabytesPerSecond: number;
   speedup: number;
   words: number;
+  /** CPU seconds per run (median), Linux only: this thread's, and this process's with its children's. */
+  mainCpuSeconds?: number;
+  cpuSeconds?: number;
 }
 
 /** A small seeded PRNG (mulberry32): the same corpus on every run and every machine. */
@@ -171,10 +175,15 @@ export async function benchWordcount(options: WordcountOptions): Promise<BenchRe
       ]),
       { name: 'rpc', run: async () => checked('rpc', merge(await Promise.all(chunks.map((chunk) => peer.countWords(chunk))))) },
     ];
-    const results = await measureInterleaved(contenders, options);
+    // Every pool, the cluster's workers and the RPC server are started: the meter knows their pids.
+    const results = await measureInterleaved(contenders, { ...options, meter: rowCpuMeter() });
     measurements = results;
     results.forEach((result, i) => {
-      measured.push({ executor: contenders[i]!.name, seconds: result.median, min: result.min, max: result.max, spread: result.spread, megabytesPerSecond: megabytes / result.median, words: total(result.value) });
+      const cpu = medianCpu(result.metered);
+      measured.push({
+        executor: contenders[i]!.name, seconds: result.median, min: result.min, max: result.max, spread: result.spread, megabytesPerSecond: megabytes / result.median, words: total(result.value),
+        ...(cpu ? { mainCpuSeconds: cpu[0], cpuSeconds: cpu[1] } : {}),
+      });
     });
   } finally {
     await Promise.all(executors.map(({ executor }) => executor.shutdown()));
@@ -198,6 +207,7 @@ export async function benchWordcount(options: WordcountOptions): Promise<BenchRe
   });
   const threads = rows.find((r) => r.executor === 'threads');
   const floorRow = rows.find((r) => r.executor === STATIC_SPLIT);
+  notes.push(...cpuNotes(rows, options.workers));
   if (threads && floorRow) notes.push(`threads / ${STATIC_SPLIT}: ${(floorRow.seconds / threads.seconds).toFixed(2)}x its speed (the pool's dispatch and per-chunk answers against one share and one answer per worker; the split's own ${floorRow.speedup.toFixed(2)}x the plain loop is what this machine gives ${options.workers} workers now)`);
   notes.push(...collections.notes);
   if (rows.some((r) => r.executor.startsWith('collection'))) {
@@ -205,14 +215,34 @@ export async function benchWordcount(options: WordcountOptions): Promise<BenchRe
   }
   return {
     title: `weft bench wordcount: ${megabytes.toFixed(1)} MB of text, ${chunks.length} chunks, ${expected.size} distinct words, ${options.workers} workers`,
-    header: ['executor', 'seconds', 'spread', 'MB/s', 'speedup'],
-    rows: rows.map((r): Cell[] => [r.executor, r.seconds, percent(r.spread), r.megabytesPerSecond, `${r.speedup.toFixed(2)}x`]),
+    header: ['executor', 'seconds', 'spread', 'MB/s', 'speedup', 'CPU s', 'main CPU s'],
+    rows: rows.map((r): Cell[] => [r.executor, r.seconds, percent(r.spread), r.megabytesPerSecond, `${r.speedup.toFixed(2)}x`, r.cpuSeconds, r.mainCpuSeconds]),
     notes,
     charts: wordcountCharts(rows, options.workers),
     goals: collections.goals,
     spread: reportSpread(measurements),
     data: { benchmark: 'wordcount', options, rows },
   };
+}
+
+/** Rows whose work runs on the workers (against the plain loop's one thread). */
+const PARALLEL = /^(static split|threads|processes|cluster|collection)/;
+
+/**
+ * What the CPU columns say: how much of the plain loop's work ran off its own thread (V8's GC
+ * helpers), and the most each parallel row could gain on `workers` free cores for the CPU it
+ * used (the plain loop's own-thread CPU against the row's CPU / workers).
+ */
+function cpuNotes(rows: WordcountRow[], workers: number): string[] {
+  const plain = rows[0]!;
+  if (plain.cpuSeconds === undefined || plain.mainCpuSeconds === undefined || plain.mainCpuSeconds <= 0) return [];
+  const ceiling = (cpu: number) => (workers * plain.mainCpuSeconds!) / cpu;
+  const elsewhere = 1 - plain.mainCpuSeconds / plain.cpuSeconds;
+  const parallel = rows.filter((r) => PARALLEL.test(r.executor) && r.cpuSeconds !== undefined && r.cpuSeconds > 0);
+  return [
+    `CPU s: a run's CPU (median) in this process and its child processes; main CPU s: this thread's. The ${plain.executor} used ${plain.cpuSeconds.toFixed(3)} CPU s, ${plain.mainCpuSeconds.toFixed(3)} on its own thread: ${percent(elsewhere)} of its work (V8's GC helper threads) ran on another core, which ${workers} busy workers do not have to spare`,
+    `at most on ${workers} free cores, for the CPU each used (the ${plain.executor}'s own-thread CPU against the row's CPU / ${workers}): the ${plain.executor}'s own CPU ${ceiling(plain.cpuSeconds).toFixed(2)}x${parallel.length ? `; ${parallel.map((r) => `${r.executor} ${ceiling(r.cpuSeconds!).toFixed(2)}x (${(r.cpuSeconds! / plain.cpuSeconds!).toFixed(2)}x its CPU)`).join(', ')}` : ''}`,
+  ];
 }
 
 function wordcountCharts(rows: WordcountRow[], workers: number) {

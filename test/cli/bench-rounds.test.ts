@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { inRounds, measureInterleaved, roundOrder } from '../../src/bench/harness.js';
 import { TickBatcher } from '../../src/bench/tick-batcher.js';
+import { medianCpu } from '../../src/bench/row-cpu.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -29,6 +30,29 @@ test('measureInterleaved interleaves the rows, rotates the first, and keeps only
   for (const result of results) assert.equal(result.samples.length, 3);
   // The value is the last measured run's: c ran last in the final round, as the 12th call.
   assert.deepEqual(results.map((r) => r.value), [10, 11, 12]);
+});
+
+test('measureInterleaved with a meter: read around each run, outside its timing, kept for measured rounds only', async () => {
+  const events: string[] = [];
+  let reading = 0;
+  const contenders = ['a', 'b'].map((name) => ({ name, run: () => void events.push(`run ${name}`) }));
+  const meter = {
+    start: () => (events.push('start'), ++reading),
+    stop: (started: number) => (events.push('stop'), started === 1 ? undefined : [started * 10]),
+  };
+  const results = await measureInterleaved(contenders, { warmup: 1, repeats: 2, meter });
+  assert.deepEqual(events.slice(0, 6), ['start', 'run a', 'stop', 'start', 'run b', 'stop']);
+  // Readings 1 and 2 were the warm-up round's; round 1 ran b (3) then a (4), round 2 a (5) then b (6).
+  assert.deepEqual(results.map((r) => r.metered), [[[40], [50]], [[30], [60]]]);
+  const unmetered = await measureInterleaved(contenders, { warmup: 0, repeats: 1 });
+  assert.equal(unmetered[0]!.metered, undefined);
+});
+
+test('medianCpu: the median of each figure over the runs that were read', () => {
+  assert.deepEqual(medianCpu([[1, 4], undefined, [3, 2], [2, 9]]), [2, 4]);
+  assert.deepEqual(medianCpu([[1, 4], [3, 6]]), [2, 5]);
+  assert.equal(medianCpu([undefined]), undefined);
+  assert.equal(medianCpu(undefined), undefined);
 });
 
 test('TickBatcher: the first write of a tick leaves at once, the rest of the tick leave together', async () => {

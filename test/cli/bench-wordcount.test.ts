@@ -17,6 +17,8 @@ interface Row {
   megabytesPerSecond: number;
   speedup: number;
   words: number;
+  cpuSeconds?: number;
+  mainCpuSeconds?: number;
 }
 
 test('weft bench wordcount --json: plain loop, the static split, each executor and rpc, all with positive figures and the same word total', () => {
@@ -30,13 +32,21 @@ test('weft bench wordcount --json: plain loop, the static split, each executor a
   }
   assert.equal(rows[0]!.speedup, 1);
   assert.ok(rows[0]!.words > 20_000, `0.2 MB holds tens of thousands of words, got ${rows[0]!.words}`);
+  if (process.platform === 'linux') {
+    // The plain loop runs on this thread: its own CPU is part of the process's, and the threads
+    // row's counting is not on this thread.
+    const [plain, threads] = [rows[0]!, rows.find((r) => r.executor === 'threads')!];
+    assert.ok(plain.mainCpuSeconds! > 0 && plain.cpuSeconds! >= plain.mainCpuSeconds!, JSON.stringify(plain));
+    assert.ok(threads.cpuSeconds! > 0 && threads.mainCpuSeconds! < plain.mainCpuSeconds!, JSON.stringify(threads));
+  }
 });
 
 test('weft bench wordcount prints the table and its notes', () => {
   const run = spawnSync(process.execPath, [cli, 'bench', 'wordcount', '--megabytes', '0.1', '--chunks', '4', '--repeats', '1', '--warmup', '0', '--executors', 'inline'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /executor\s+seconds\s+spread\s+MB\/s\s+speedup/);
-  assert.match(run.stdout, /^plain loop\s+[\d.]+\s+\d+%\s+[\d.]+\s+1\.00x$/m);
+  assert.match(run.stdout, /executor\s+seconds\s+spread\s+MB\/s\s+speedup\s+CPU s\s+main CPU s/);
+  assert.match(run.stdout, /^plain loop\s+[\d.]+\s+\d+%\s+[\d.]+\s+1\.00x\s+(-|[\d.]+)\s+(-|[\d.]+)$/m);
+  if (process.platform === 'linux') assert.match(run.stdout, /The plain loop used [\d.]+ CPU s, [\d.]+ on its own thread: \d+% of its work/);
   assert.match(run.stdout, /^rpc\s+[\d.]+/m);
   assert.match(run.stdout, /fastest: \S+/);
   assert.match(run.stdout, /across a boundary/);
@@ -46,7 +56,8 @@ test('weft bench wordcount prints the table and its notes', () => {
 test('weft bench wordcount with threads: the static split row and threads / static split in the notes', () => {
   const run = spawnSync(process.execPath, [cli, 'bench', 'wordcount', '--megabytes', '0.1', '--chunks', '5', '--repeats', '1', '--warmup', '0', '--executors', 'threads'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /^static split\s+[\d.]+\s+\d+%\s+[\d.]+\s+\d+\.\d\dx$/m);
+  assert.match(run.stdout, /^static split\s+[\d.]+\s+\d+%\s+[\d.]+\s+\d+\.\d\dx\s+(-|[\d.]+)\s+(-|[\d.]+)$/m);
+  if (process.platform === 'linux') assert.match(run.stdout, /at most on \d+ free cores.*static split \d+\.\d\dx \(\d+\.\d\dx its CPU\)/);
   assert.match(run.stdout, /threads \/ static split: \d+\.\d\dx its speed .*the split's own \d+\.\d\dx the plain loop/);
 });
 
