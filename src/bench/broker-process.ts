@@ -28,9 +28,14 @@ export async function startFauxqsProcess(timeoutMs = 10_000): Promise<BrokerProc
   return { url: `sqs://127.0.0.1:${port}/weft-bench-`, stop: () => stop(child) };
 }
 
-/** `stderr`: 'pipe' to quote it when the server fails to start. */
+/**
+ * `stderr`: 'pipe' to quote it when the server fails to start. The IPC channel is only there
+ * to close when this process ends, however it ends: the server then exits (no orphans).
+ */
 function spawnServer(args: string[], env: Record<string, string>, stderr: 'inherit' | 'pipe'): ChildProcess {
-  return spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', stderr] });
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', stderr, 'ipc'] });
+  child.channel?.unref();
+  return child;
 }
 
 /** The match of `pattern` in the child's output; rejects (and kills it) if it exits or takes longer. */

@@ -14,3 +14,5 @@ try {
 }
 const server = await fauxqs.startFauxqs({ port: 0, logger: false });
 console.log(`fauxqs listening on ${server.port}`);
+// The benchmark talks to it over an IPC channel only to be outlived by nothing: gone, it exits.
+process.once('disconnect', () => process.exit(0));

@@ -46,5 +46,8 @@ export function closeOnSignal(command: string, server: { close(): Promise<void> 
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    // Started by a program with an IPC channel (fork, or spawn with 'ipc'): it never outlives
+    // that program, however it ended (a SIGKILLed benchmark or test left servers running).
+    if (process.channel) process.once('disconnect', () => stop('the parent process is gone'));
   });
 }

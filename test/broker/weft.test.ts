@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AuthenticationError, connect, openBroker, type Message } from '../../src/index.js';
 import { serveBroker, type BrokerSession } from '../../src/broker/weft-server.js';
+import { until } from '../helpers.js';
 
 test('weft://: a wrong authkey is an AuthenticationError and the broker keeps serving; a missing one is a TypeError', async (t) => {
   const server = await serveBroker({ port: 0, authkey: 'right' });
@@ -32,6 +33,36 @@ test('a session refuses settling a delivery it does not hold, and bad arguments,
   await assert.rejects(session.publish('', new Uint8Array(1), {}), /queue/);
   await assert.rejects(session.publish('q', 'not bytes' as never, {}), /payload/);
   await assert.rejects(session.consume('q', 0, {} as never), /prefetch/);
+});
+
+test('weft broker started with an IPC channel exits when the program that started it is SIGKILLed (no orphan server)', async () => {
+  const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  // A parent that starts `weft broker` with an IPC channel, says the broker's pid once it
+  // listens, and then just waits to be killed.
+  const parentScript = `
+    const { spawn } = require('node:child_process');
+    const broker = spawn(process.execPath, [${JSON.stringify(cli)}, 'broker', '--port', '0'], { env: { ...process.env, WEFT_AUTHKEY: 'k' }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    broker.stdout.on('data', (chunk) => { if (/listening on/.test(String(chunk))) console.log('broker pid ' + broker.pid); });
+    setInterval(() => {}, 1000);`;
+  const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let brokerPid = 0;
+  try {
+    brokerPid = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      parent.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /broker pid (\d+)/.exec(out);
+        if (match) resolve(Number(match[1]));
+      });
+      parent.once('exit', (code) => reject(new Error(`the parent exited with ${code} before its broker listened`)));
+    });
+    parent.kill('SIGKILL');
+    const alive = () => { try { process.kill(brokerPid, 0); return true; } catch { return false; } };
+    await until(() => !alive(), 10_000, `weft broker (pid ${brokerPid}) to exit after its parent was SIGKILLed`);
+  } finally {
+    parent.kill('SIGKILL');
+    if (brokerPid) try { process.kill(brokerPid, 'SIGKILL'); } catch { /* gone, as it should be */ }
+  }
 });
 
 test('weft broker runs a broker until SIGTERM; a program talks to it through a weft:// URL', async () => {
