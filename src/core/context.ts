@@ -37,6 +37,19 @@ export function currentTaskContext(): TaskContext | undefined {
   return syncSlot.current ?? storage.getStore();
 }
 
+/** The AsyncLocalStorage store alone (not the synchronous slot): the context this async run carries. */
+export function asyncTaskContext(): TaskContext | undefined {
+  return storage.getStore();
+}
+
+/**
+ * Runs `fn` with no task in the async context: the task store unset, every other
+ * AsyncLocalStorage's store kept (run, not exit, which on Node 20 turns the hooks off and on).
+ */
+export function runOutsideTasks<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
+  return storage.run(undefined as unknown as TaskContext, fn, ...args);
+}
+
 export function runWithContext<A extends unknown[], R>(context: TaskContext, fn: (...args: A) => R, ...args: A): R {
   return storage.run(context, fn, ...args);
 }

@@ -1,4 +1,4 @@
-import { contextScope, enterContext, type ContextScope } from './context.js';
+import { asyncTaskContext, contextScope, enterContext, runOutsideTasks, type ContextScope } from './context.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import type { Future } from './future.js';
 import { futureInternals } from './future.js';
@@ -195,6 +195,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
       this.rejectAttempt(job, attempt, error);
       return;
     }
+    if (out === WATCHED) return;
     // Two bound functions (48 bytes each, no shared closure context): a million may be pending.
     if (isPromiseLike(out)) out.then(resolvedHere.bind(job), rejectedHere.bind(job));
     else this.resolveAttempt(job, attempt, out);
@@ -432,10 +433,35 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 }
 
-/** Runs a job's function here, its task context entered for everything it schedules. */
+/** What invokeInContext returns when it has already attached the reactions that settle the job. */
+const WATCHED: unique symbol = Symbol('weft.watched');
+const nativeThen = Promise.prototype.then;
+
+/**
+ * Runs a job's function here, its task context entered for everything it schedules. When it
+ * returns a native promise, the reactions that settle the job are attached here, inside the
+ * task's context, which the engine keeps with each reaction: two shared functions then find
+ * the job as their async context, where a bound pair would cost 96 bytes per pending task.
+ * Another thenable runs its callbacks wherever it likes, so it gets the bound pair (runHere).
+ */
 function invokeInContext(job: Job, onValue: (job: Job, value: unknown) => void): unknown {
   enterContext(job);
-  return invokeHere(job, onValue, true);
+  const out = invokeHere(job, onValue, true);
+  if (out instanceof Promise && out.then === nativeThen && asyncTaskContext() === job) {
+    out.then(fulfilledInContext, rejectedInContext);
+    return WATCHED;
+  }
+  return out;
+}
+
+// The outcome is reported outside the task's context, as runHere's bound pair does: future
+// callbacks and the tasks the pump starts next must not inherit it.
+function fulfilledInContext(value: unknown): void {
+  runOutsideTasks(settleHere, asyncTaskContext() as Job, true, value);
+}
+
+function rejectedInContext(error: unknown): void {
+  runOutsideTasks(settleHere, asyncTaskContext() as Job, false, error);
 }
 
 /** Runs a job's function here; not `entered`, it has its context in its synchronous part only. */
