@@ -42,14 +42,6 @@ export function asyncTaskContext(): TaskContext | undefined {
   return storage.getStore();
 }
 
-/**
- * Runs `fn` with no task in the async context: the task store unset, every other
- * AsyncLocalStorage's store kept (run, not exit, which on Node 20 turns the hooks off and on).
- */
-export function runOutsideTasks<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
-  return storage.run(undefined as unknown as TaskContext, fn, ...args);
-}
-
 export function runWithContext<A extends unknown[], R>(context: TaskContext, fn: (...args: A) => R, ...args: A): R {
   return storage.run(context, fn, ...args);
 }
@@ -79,8 +71,8 @@ export function enterContext(context: TaskContext): void {
  * A scope (an AsyncResource) that runs code in the async context current when it was made and
  * returns to the caller's context, the very same one, when that code returns.
  */
-export type ContextScope = AsyncResource;
-
-export function contextScope(): ContextScope {
-  return new AsyncResource('weft.TaskRound');
+export class ContextScope extends AsyncResource {
+  constructor() {
+    super('weft.TaskRound');
+  }
 }

@@ -46,7 +46,8 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
   readonly future: Future<any, any>;
   /** For 'call', the arguments; for 'chunk', one argument list per call; for 'items', one argument per call. */
   readonly args: readonly unknown[];
-  readonly owner: JobOwner;
+  /** The executor, or for a job run on the executor's own thread the pump round that started it (see ExecutorBase.runHere). */
+  owner: JobOwner;
   /** The TaskRef when FLAG_REF is set, else the function. */
   #callee: TaskRef | ((...args: any[]) => unknown);
   /** The attempt number (above ATTEMPT_SHIFT), kind and flags (see the FLAG_ constants); FLAG_RUNNING: it holds a slot. */
