@@ -199,7 +199,8 @@ export abstract class ExecutorBase implements Executor, JobOwner {
       return;
     }
     if (out === WATCHED) return;
-    // Two bound functions (48 bytes each, no shared closure context): a million may be pending.
+    // No context to find the job by (asyncContext off, or a thenable that is not a native
+    // promise): two bound functions, 48 bytes each with no shared closure context.
     if (isPromiseLike(out)) out.then(resolvedHere.bind(job), rejectedHere.bind(job));
     else this.resolveAttempt(job, attempt, out);
   }
