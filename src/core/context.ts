@@ -37,6 +37,11 @@ export function currentTaskContext(): TaskContext | undefined {
   return syncSlot.current ?? storage.getStore();
 }
 
+/** The AsyncLocalStorage store alone (not the synchronous slot): the context this async run carries. */
+export function asyncTaskContext(): TaskContext | undefined {
+  return storage.getStore();
+}
+
 export function runWithContext<A extends unknown[], R>(context: TaskContext, fn: (...args: A) => R, ...args: A): R {
   return storage.run(context, fn, ...args);
 }
@@ -66,8 +71,8 @@ export function enterContext(context: TaskContext): void {
  * A scope (an AsyncResource) that runs code in the async context current when it was made and
  * returns to the caller's context, the very same one, when that code returns.
  */
-export type ContextScope = AsyncResource;
-
-export function contextScope(): ContextScope {
-  return new AsyncResource('weft.TaskRound');
+export class ContextScope extends AsyncResource {
+  constructor() {
+    super('weft.TaskRound');
+  }
 }

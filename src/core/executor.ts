@@ -1,4 +1,4 @@
-import { contextScope, enterContext, type ContextScope } from './context.js';
+import { asyncTaskContext, ContextScope, enterContext } from './context.js';
 import { CancelledError, InvalidStateError, TimeoutError } from './errors.js';
 import type { Future } from './future.js';
 import { futureInternals } from './future.js';
@@ -72,7 +72,7 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   #closing: Promise<void> | undefined;
   #counts = { completed: 0, failed: 0, cancelled: 0 };
   /** The scope of the pump round in progress, made when a task of it enters its context (see runHere). */
-  #round: ContextScope | undefined;
+  #round: PumpRound | undefined;
 
   /** A name for messages: "GreenPool", "ThreadPool", ... */
   protected abstract readonly kind: string;
@@ -182,20 +182,25 @@ export abstract class ExecutorBase implements Executor, JobOwner {
    * Runs a job's function in this thread and reports its outcome. With `asyncContext`, the job
    * is entered as the async context inside a scope made once per pump round, which returns to
    * the pump's own context on return: one context frame per task, and the outcome is reported
-   * (future callbacks, the `then` that waits for the task) from the pump's context, not the task's.
+   * (future callbacks, the `then` that waits for the task) from the pump's context, not the task's:
+   * such a job's owner becomes its round, which keeps that context and forwards to the executor.
    */
   protected runHere(job: Job, asyncContext = true): void {
     const attempt = job.runningAttempt;
     let out: unknown;
     try {
-      out = asyncContext
-        ? (this.#round ??= contextScope()).runInAsyncScope(invokeInContext, undefined, job, this.#yieldHere)
-        : invokeHere(job, this.#yieldHere, false);
+      if (asyncContext) {
+        const round = (this.#round ??= new PumpRound(this));
+        job.owner = round;
+        out = round.tasks.runInAsyncScope(invokeInContext, undefined, job, this.#yieldHere);
+      } else out = invokeHere(job, this.#yieldHere, false);
     } catch (error) {
       this.rejectAttempt(job, attempt, error);
       return;
     }
-    // Two bound functions (48 bytes each, no shared closure context): a million may be pending.
+    if (out === WATCHED) return;
+    // No context to find the job by (asyncContext off, or a thenable that is not a native
+    // promise): two bound functions, 48 bytes each with no shared closure context.
     if (isPromiseLike(out)) out.then(resolvedHere.bind(job), rejectedHere.bind(job));
     else this.resolveAttempt(job, attempt, out);
   }
@@ -420,7 +425,8 @@ export abstract class ExecutorBase implements Executor, JobOwner {
       // nothing), so the attempt settling is the running one; 0 means it was let go already.
       const attempt = job.runningAttempt;
       if (attempt === 0) return;
-      const executor = job.owner as ExecutorBase;
+      const owner = job.owner;
+      const executor = (owner instanceof PumpRound ? owner.executor : owner) as ExecutorBase;
       if (ok) executor.resolveAttempt(job, attempt, outcome);
       else executor.rejectAttempt(job, attempt, outcome);
     };
@@ -432,10 +438,61 @@ export abstract class ExecutorBase implements Executor, JobOwner {
   }
 }
 
-/** Runs a job's function here, its task context entered for everything it schedules. */
+/** What invokeInContext returns when it has already attached the reactions that settle the job. */
+const WATCHED: unique symbol = Symbol('weft.watched');
+const nativeThen = Promise.prototype.then;
+
+/**
+ * Runs a job's function here, its task context entered for everything it schedules. When it
+ * returns a native promise, the reactions that settle the job are attached here, inside the
+ * task's context, which the engine keeps with each reaction: two shared functions then find
+ * the job as their async context, where a bound pair would cost 96 bytes per pending task.
+ * Another thenable runs its callbacks wherever it likes, so it gets the bound pair (runHere).
+ */
 function invokeInContext(job: Job, onValue: (job: Job, value: unknown) => void): unknown {
   enterContext(job);
-  return invokeHere(job, onValue, true);
+  const out = invokeHere(job, onValue, true);
+  if (out instanceof Promise && out.then === nativeThen && asyncTaskContext() === job) {
+    out.then(fulfilledInContext, rejectedInContext);
+    return WATCHED;
+  }
+  return out;
+}
+
+// The outcome is reported from the context of the round that started the task, as runHere's
+// bound pair does: future callbacks and the tasks the pump starts next must not inherit the
+// task's. Re-entering a kept scope allocates nothing, where leaving the task's store by
+// AsyncLocalStorage.run would copy the context frame on Node 24 (some 800 bytes a task).
+function fulfilledInContext(value: unknown): void {
+  const job = asyncTaskContext() as Job;
+  (job.owner as PumpRound).runInAsyncScope(settleHere, undefined, job, true, value);
+}
+
+function rejectedInContext(error: unknown): void {
+  const job = asyncTaskContext() as Job;
+  (job.owner as PumpRound).runInAsyncScope(settleHere, undefined, job, false, error);
+}
+
+/**
+ * The context scope of one pump round. Jobs run here in their own async context take it as
+ * their owner, so the reactions that settle them can return to the round's context; it
+ * forwards cancellations to the executor.
+ */
+class PumpRound extends ContextScope implements JobOwner {
+  /**
+   * The scope the round's tasks enter their contexts in. On Node 20 entering a context writes
+   * the store on the scope it runs in, so the tasks get a scope of their own and this one keeps
+   * the round's context as it was made.
+   */
+  readonly tasks = new ContextScope();
+
+  constructor(readonly executor: ExecutorBase) {
+    super();
+  }
+
+  jobCancelled(job: Job): void {
+    this.executor.jobCancelled(job);
+  }
 }
 
 /** Runs a job's function here; not `entered`, it has its context in its synchronous part only. */

@@ -36,9 +36,9 @@ let extrasOf: (job: Job) => JobExtras;
  * One submitted task: its future, what to run, its options and the state of its current
  * attempt. It is also the task's TaskContext, so running a task allocates no extra object;
  * the AbortController is made only when somebody reads `signal`. A million green jobs may be
- * pending at once, so a job holds only what every job needs, in 8 slots (88 bytes on Node 20
+ * pending at once, so a job holds only what every job needs, in 7 slots (80 bytes on Node 20
  * and 24, against 168 before): the attempt number shares a small integer with the kind and
- * flags, the function and its TaskRef share a slot, there are no private methods (each class
+ * flags (one of them says whether that attempt holds a slot), the function and its TaskRef share a slot, there are no private methods (each class
  * with some costs every instance a slot), and the rest (timer, backend slot, observability
  * state, the caller's signal listener) lives in a JobExtras record made on first use.
  */
@@ -46,12 +46,11 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
   readonly future: Future<any, any>;
   /** For 'call', the arguments; for 'chunk', one argument list per call; for 'items', one argument per call. */
   readonly args: readonly unknown[];
-  /** The attempt that holds an executor slot right now, or 0. */
-  runningAttempt = 0;
-  readonly owner: JobOwner;
+  /** The executor, or for a job run on the executor's own thread the pump round that started it (see ExecutorBase.runHere). */
+  owner: JobOwner;
   /** The TaskRef when FLAG_REF is set, else the function. */
   #callee: TaskRef | ((...args: any[]) => unknown);
-  /** The attempt number (above ATTEMPT_SHIFT), kind and flags (see the FLAG_ constants). */
+  /** The attempt number (above ATTEMPT_SHIFT), kind and flags (see the FLAG_ constants); FLAG_RUNNING: it holds a slot. */
   #bits: number;
   #extras: JobExtras | undefined = undefined;
 
@@ -88,6 +87,18 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
 
   set attempt(value: number) {
     this.#bits = (this.#bits & LOW_BITS) | (value << ATTEMPT_SHIFT);
+  }
+
+  /** The attempt that holds an executor slot right now, or 0. */
+  get runningAttempt(): number {
+    const bits = this.#bits;
+    return bits & FLAG_RUNNING ? bits >>> ATTEMPT_SHIFT : 0;
+  }
+
+  /** 0 gives the slot up; any other value becomes the attempt number, holding the slot. */
+  set runningAttempt(value: number) {
+    if (value === 0) this.#bits &= ~FLAG_RUNNING;
+    else this.#bits = (this.#bits & LOW_BITS) | FLAG_RUNNING | (value << ATTEMPT_SHIFT);
   }
 
   /** The task's options (its TaskRef's), or an empty record for a plain function. */
@@ -158,10 +169,10 @@ export class Job extends LazyAbortContext implements TaskContext, CancelListener
 
   /** Starts a fresh attempt: a new signal that has not aborted. */
   beginAttempt(): number {
-    this.attempt++;
-    this.runningAttempt = this.attempt;
+    const attempt = this.attempt + 1;
+    this.runningAttempt = attempt;
     this.resetAbort();
-    return this.attempt;
+    return attempt;
   }
 
   /** Drops timers and listeners once the future has settled. */
@@ -202,8 +213,9 @@ const KIND_MASK = 3;
 const FLAG_QUEUED = 4;
 const FLAG_FINALIZED = 8;
 const FLAG_REF = 16;
-const LOW_BITS = 31;
-const ATTEMPT_SHIFT = 5;
+const FLAG_RUNNING = 32;
+const LOW_BITS = 63;
+const ATTEMPT_SHIFT = 6;
 
 /** The name a job's task goes by in errors, events and lists: its task name, else its function's. */
 export function taskNameOf(job: Job): string {

@@ -74,10 +74,11 @@ describe('weft CLI', () => {
   test('bench green runs both modes in fresh processes and reports ratios', () => {
     const run = weft('bench', 'green', '--tasks', '2000', '--delay', '1', '--repeats', '1', '--json');
     assert.equal(run.code, 0, run.stderr);
-    const data = JSON.parse(run.stdout) as { ratios: { mode: string; time: number; memory: number }[]; runs: Record<string, { completed: number }[]> };
+    const data = JSON.parse(run.stdout) as { ratios: { mode: string; time: number; cpu: number; memory: number }[]; runs: Record<string, { completed: number; cpuSeconds: number }[]> };
     for (const mode of ['bare', 'green', 'green-sync']) assert.equal(data.runs[mode]![0]!.completed, 2000, mode);
+    for (const mode of ['bare', 'green', 'green-sync']) assert.ok(data.runs[mode]![0]!.cpuSeconds > 0, `${mode} reports the CPU time of its run`);
     assert.deepEqual(data.ratios.map((r) => r.mode), ['bare', 'green', 'green-sync']);
-    for (const r of data.ratios) assert.ok(r.time > 0 && r.memory > 0);
+    for (const r of data.ratios) assert.ok(r.time > 0 && r.cpu > 0 && r.memory > 0);
   });
 
   test('bench sync --json: the Queue, the Pipe and a MessageChannel, every item checked on arrival', () => {

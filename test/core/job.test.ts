@@ -40,6 +40,22 @@ describe('Job', () => {
     assert.equal(job.slot, undefined);
   });
 
+  test('the running attempt shares the packed state: it follows beginAttempt, reads 0 once the slot is given up, and leaves kind and flags alone', () => {
+    const job = new Job(owner, () => 1, [], 'items', undefined);
+    job.queued = true;
+    assert.deepEqual([job.attempt, job.runningAttempt], [0, 0]);
+    assert.equal(job.beginAttempt(), 1);
+    assert.deepEqual([job.attempt, job.runningAttempt], [1, 1]);
+    job.runningAttempt = 0;
+    assert.deepEqual([job.attempt, job.runningAttempt], [1, 0], 'giving the slot up keeps the attempt number');
+    assert.equal(job.beginAttempt(), 2);
+    job.attempt = 5; // a broker redelivery raises the count of a running attempt
+    assert.deepEqual([job.attempt, job.runningAttempt], [5, 5]);
+    job.runningAttempt = 0;
+    job.attempt--; // requeued: the attempt that never started is taken back
+    assert.deepEqual([job.attempt, job.runningAttempt, job.kind, job.queued, job.finalized], [4, 0, 'items', true, false]);
+  });
+
   test('options come from the task reference, and RUN_AS sets the id and attempt', () => {
     const plain = new Job(owner, () => 1, [], 'call', undefined);
     assert.deepEqual(plain.options, {});

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { CancelledError, GreenPool, currentTaskContext, defineTasks, taskContext } from '../../src/index.js';
 
@@ -72,6 +73,23 @@ describe('GreenPool taskContext()', () => {
       await nextTurn();
       return taskContext().attempt;
     }), 1);
+    await pool.shutdown();
+  });
+
+  test('outcomes are reported in the submitter\'s context: its own AsyncLocalStorage store, no task context, for fulfilled and rejected tasks alike', async () => {
+    const request = new AsyncLocalStorage<string>();
+    const pool = new GreenPool({ size: 1 }); // the second and third tasks start from the first one's outcome
+    const seen: [string | undefined, unknown][] = [];
+    const record = () => seen.push([request.getStore(), currentTaskContext()]);
+    const futures = request.run('request-1', () => [0, 1, 2].map((i) => pool.spawn(async () => {
+      request.enterWith(`inside task ${i}`); // a task's own store stays in the task
+      await nextTurn();
+      if (i === 1) throw new Error('boom');
+      return taskContext().id;
+    }).onDone(record)));
+    await Promise.allSettled(futures);
+    assert.deepEqual(seen, [['request-1', undefined], ['request-1', undefined], ['request-1', undefined]]);
+    assert.equal(await futures[2], futures[2]!.id, 'a task started from an earlier outcome has its own context');
     await pool.shutdown();
   });
 
