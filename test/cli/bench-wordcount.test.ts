@@ -34,10 +34,11 @@ test('weft bench wordcount --json: plain loop, the static split, each executor a
   assert.ok(rows[0]!.words > 20_000, `0.2 MB holds tens of thousands of words, got ${rows[0]!.words}`);
   if (process.platform === 'linux') {
     // The plain loop runs on this thread: its own CPU is part of the process's, and the threads
-    // row's counting is not on this thread.
+    // row's counting is not on this thread: the process spent CPU beyond this thread's. (Not
+    // compared with the plain loop's: on 0.2 MB a loaded machine's dispatch can cost as much.)
     const [plain, threads] = [rows[0]!, rows.find((r) => r.executor === 'threads')!];
     assert.ok(plain.mainCpuSeconds! > 0 && plain.cpuSeconds! >= plain.mainCpuSeconds!, JSON.stringify(plain));
-    assert.ok(threads.cpuSeconds! > 0 && threads.mainCpuSeconds! < plain.mainCpuSeconds!, JSON.stringify(threads));
+    assert.ok(threads.cpuSeconds! > 0 && threads.mainCpuSeconds! < threads.cpuSeconds!, JSON.stringify(threads));
   }
 });
 
