@@ -60,6 +60,8 @@ export async function measure<V>(run: () => V | Promise<V>, options: MeasureOpti
 export interface Contender<V> {
   name: string;
   run(): V | Promise<V>;
+  /** Untimed, after the clock stops and before the next row runs: what `run` left to finish (a cold pool's shutdown). */
+  after?(): unknown;
 }
 
 /**
@@ -102,6 +104,7 @@ export async function measureInterleaved<V>(contenders: Contender<V>[], options:
       const start = performance.now();
       const value = await contender.run();
       const seconds = (performance.now() - start) / 1000;
+      await contender.after?.();
       if (round >= 0) {
         values[c] = value;
         samples[c]!.push(seconds);
