@@ -40,6 +40,10 @@ import { logger } from '../log.js';
  * - Calls prefetched into a worker count as running for the futures: cancelling one that has not
  *   started yet makes it start with its signal already aborted, as any cancelled running task.
  *   The window bounds that work to about TARGET_BATCH_MS per worker.
+ * - Workers start on demand (or all with start()); a job waits unbound for whichever is ready
+ *   first. Cold (none ready, threads), each starting worker is sent one job with its spawn: it
+ *   waits in the worker's port and starts when the worker is up, no "ready" round trip first.
+ *   A worker lost before it was ready ran none of them: they are unbound again.
  * - A worker runs its calls one at a time, so when it dies only the call it was running is
  *   blamed (threads say which through shared memory, processes in an exit report); the others
  *   run again (worker-loss.ts). Answers not sent yet come in its exit handler (threads) or
