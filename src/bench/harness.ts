@@ -72,6 +72,8 @@ export async function measure<V>(run: () => V | Promise<V>, options: MeasureOpti
 export interface Contender<V> {
   name: string;
   run(): V | Promise<V>;
+  /** Untimed, after the clock stops and before the next row runs: what `run` left to finish (a cold pool's shutdown). */
+  after?(): unknown;
 }
 
 /**
@@ -117,6 +119,7 @@ export async function measureInterleaved<V, S = unknown>(contenders: Contender<V
       const value = await contender.run();
       const seconds = (performance.now() - start) / 1000;
       const used = meter?.stop(started as S);
+      await contender.after?.();
       if (round >= 0) {
         values[c] = value;
         samples[c]!.push(seconds);

@@ -4,7 +4,7 @@
  */
 import type { Executor } from '../core/executor.js';
 import { COLLECTION_EXECUTORS, collectionRow, collectionVerdicts, piBag } from './collection-rows.js';
-import { benchExecutor } from './executors.js';
+import { benchExecutor, settleExecutor } from './executors.js';
 import { secondsChart, speedupChart, type TimedRow } from './chart-builders.js';
 import { measureInterleaved, percent, reportSpread, type BenchReport, type Cell, type Contender, type Goal, type Measurement } from './harness.js';
 import { StaticSplit } from './static-split.js';
@@ -60,7 +60,7 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
     const contenders: (Contender<number> & { workers: number })[] = [
       { name: 'plain loop', workers: 1, run: plainLoop },
       ...(split ? [{ name: STATIC_SPLIT, workers: options.workers, run: () => split.run(tasks, samples) }] : []),
-      ...executors.map(({ name, workers, executor }) => ({ name, workers, run: async () => sum(await executor.map(piTasks.monteCarlo, inputs)) })),
+      ...executors.map(({ name, workers, executor }) => ({ name, workers, run: async () => sum(await executor.map(piTasks.monteCarlo, inputs)), after: () => settleExecutor(executor) })),
       // The same sum written as a collection (map, then reduce with add), beside the rows above.
       ...executors.filter(({ name }) => options.collections !== false && COLLECTION_EXECUTORS.includes(name)).map(({ name, workers, executor }) => ({ name: collectionRow(name), workers, run: () => piBag(inputs, executor) })),
     ];
@@ -93,7 +93,8 @@ export async function benchPi(options: PiOptions): Promise<BenchReport> {
   const collections = collectionVerdicts(rows, { text: 'goal: within 1.10x; bag(inputs) in its default 16 partitions', met: (vsHand) => vsHand <= 1.1 });
   notes.push(...collections.notes);
   goals.push(...collections.goals);
-  if (warm && cold) goals.push({ text: `threads-cold - threads (starting the pool): ${(cold.seconds - warm.seconds).toFixed(3)} s (goal: within 0.1 s)`, met: cold.seconds - warm.seconds <= 0.1 });
+  // Cold: from `new ThreadPool()` to the map's result (its shutdown is not timed).
+  if (warm && cold) goals.push({ text: `threads-cold - threads (a new pool to its result): ${(cold.seconds - warm.seconds).toFixed(3)} s (goal: within 0.05 s)`, met: cold.seconds - warm.seconds <= 0.05 });
   return {
     title: `weft bench pi: ${tasks} tasks x ${samples} samples (${(total / 1e6).toFixed(1)} M samples), ${options.workers} workers`,
     header: ['executor', 'workers', 'seconds', 'spread', 'samples/s', 'speedup', 'efficiency', 'pi'],

@@ -13,7 +13,7 @@ import type { Executor } from '../core/executor.js';
 import { connect } from '../remote/rpc.js';
 import { secondsChart, speedupChart, type TimedRow } from './chart-builders.js';
 import { COLLECTION_EXECUTORS, collectionRow, collectionVerdicts, wordcountBag, wordcountPairsBag } from './collection-rows.js';
-import { benchExecutor } from './executors.js';
+import { benchExecutor, settleExecutor } from './executors.js';
 import { WorkerSplit } from './static-split.js';
 import { measureInterleaved, percent, reportSpread, type BenchReport, type Cell, type Contender, type Measurement } from './harness.js';
 import { medianCpu, rowCpuMeter } from './row-cpu.js';
@@ -167,7 +167,7 @@ export async function benchWordcount(options: WordcountOptions): Promise<BenchRe
       { name: 'plain loop', run: () => checked('plain loop', merge(chunks.map((chunk) => countWords(chunk)))) },
       ...(floor ? [{ name: STATIC_SPLIT, run: async () => checked(STATIC_SPLIT, merge(await floor.run(shares))) }] : []),
       // The one line that changes between rows: which executor maps countWords over the chunks.
-      ...executors.map(({ name, executor }) => ({ name, run: async () => checked(name, merge(await executor.map(benchTasks.countWords, chunks))) })),
+      ...executors.map(({ name, executor }) => ({ name, run: async () => checked(name, merge(await executor.map(benchTasks.countWords, chunks))), after: () => settleExecutor(executor) })),
       // The same count written as a collection, beside the hand-written map + merge above.
       ...executors.filter(({ name }) => COLLECTION_EXECUTORS.includes(name)).flatMap(({ name, executor }) => [
         { name: collectionRow(name), run: async () => checked(collectionRow(name), await wordcountBag(chunks, executor)) },

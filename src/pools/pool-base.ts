@@ -40,6 +40,10 @@ import { logger } from '../log.js';
  * - Calls prefetched into a worker count as running for the futures: cancelling one that has not
  *   started yet makes it start with its signal already aborted, as any cancelled running task.
  *   The window bounds that work to about TARGET_BATCH_MS per worker.
+ * - Workers start on demand (or all with start()); a job waits unbound for whichever is ready
+ *   first. Cold (none ready, threads), each starting worker is sent one job with its spawn: it
+ *   waits in the worker's port and starts when the worker is up, no "ready" round trip first.
+ *   A worker lost before it was ready ran none of them: they are unbound again.
  * - A worker runs its calls one at a time, so when it dies only the call it was running is
  *   blamed (threads say which through shared memory, processes in an exit report); the others
  *   run again (worker-loss.ts). Answers not sent yet come in its exit handler (threads) or
@@ -113,6 +117,11 @@ export abstract class PoolBase extends ExecutorBase {
   #flush = () => this.#flushAll();
 
   protected abstract readonly workerKind: WorkerKind;
+  /**
+   * Whether work may be sent to a worker that has not said it is ready: its messages wait for
+   * it (a worker thread's port keeps them until the worker listens; a child's IPC is not relied on).
+   */
+  protected readonly sendsWhileStarting: boolean = false;
   protected abstract spawnTransport(workerId: number, events: TransportEvents): Transport;
   /** Processes: the server that serves shareable objects to children. */
   protected get objectServer(): ObjectServer | undefined {
@@ -140,7 +149,8 @@ export abstract class PoolBase extends ExecutorBase {
     if (options.force) {
       for (const w of this.#workers) {
         const head = w.fifo.peek();
-        if (!w.exiting && head?.future === future) this.#kill(w, 'its task was cancelled with force', undefined, head);
+        // Not yet ready: the task has not started, and starts with its signal aborted.
+        if (!w.exiting && w.ready && head?.future === future) this.#kill(w, 'its task was cancelled with force', undefined, head);
       }
     }
     return cancelled;
@@ -236,19 +246,30 @@ export abstract class PoolBase extends ExecutorBase {
    * Undefined while a worker is still starting (a new one is started if below `size`): the job
    * waits unbound and goes to whichever worker is ready or idle first, so a slow start delays
    * no task more than it must (nor queues it behind a long one on a busy worker).
+   * Cold (no worker ready, threads): one job goes to each starting worker that has none, sent
+   * at once, so that it starts the moment its worker has (no round trip after "ready").
    */
   #pick(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     let starting = false;
+    let ready = false;
+    let emptyStarting: WorkerSlot | undefined;
     for (const w of this.#workers) {
       if (w.exiting || w === this.#suspects.worker) continue;
-      if (!w.ready) starting = true;
-      else if (w.fifo.length === 0) return w;
-      else if (!best || w.fifo.length < best.fifo.length) best = w;
+      if (!w.ready) {
+        starting = true;
+        if (w.fifo.length === 0) emptyStarting ??= w;
+        continue;
+      }
+      ready = true;
+      if (w.fifo.length === 0) return w;
+      if (!best || w.fifo.length < best.fifo.length) best = w;
     }
+    const cold = !ready && this.sendsWhileStarting;
+    if (cold && emptyStarting) return emptyStarting;
     if (this.#live < this.size) {
-      this.#spawn();
-      return undefined;
+      const w = this.#spawn();
+      return cold ? w : undefined;
     }
     return starting ? undefined : best;
   }
@@ -281,7 +302,8 @@ export abstract class PoolBase extends ExecutorBase {
   }
 
   #armGrace(w: WorkerSlot): void {
-    if (w.graceTimer || w.exiting) return;
+    // A starting worker runs nothing yet: its grace period begins when it is ready.
+    if (w.graceTimer || w.exiting || !w.ready) return;
     const seq = w.settled + 1;
     w.graceTimer = setTimeout(() => {
       w.graceTimer = undefined;
@@ -296,6 +318,9 @@ export abstract class PoolBase extends ExecutorBase {
     if (!w.ready) {
       w.ready = true;
       for (const wake of w.readyWaiters.splice(0)) wake();
+      // Work sent while it started: its time is measured from now, not from the spawn.
+      if (w.busy) w.lastReplyAt = performance.now();
+      if (w.fifo.peek()?.aborted) this.#armGrace(w);
       this.#refill(w);
       if (!w.busy) w.transport.setBusy(false);
     }
@@ -364,7 +389,9 @@ export abstract class PoolBase extends ExecutorBase {
     if (info.pending) this.#onMessage(w, info.pending);
     w.markBusy(false, performance.now());
     const jobs = [...w.fifo.drain()];
-    if (jobs.length > 0) this.#failOrRequeue(w, info, jobs);
+    // Sent while it started: none of them ran, so they wait for a worker again, first in line.
+    if (!w.ready) this.#unbindAll(jobs);
+    else if (jobs.length > 0) this.#failOrRequeue(w, info, jobs);
     if (this.#workers.length === 0 && this.#closeWaiters.length > 0) for (const wake of this.#closeWaiters.splice(0)) wake();
     // Keep the pool at strength after a crash; idle stops are not replaced until there is work,
     // nor are workers that died starting (that would loop; the next task retries on demand).
@@ -375,6 +402,16 @@ export abstract class PoolBase extends ExecutorBase {
       else this.#failUnbound(w, info);
     }
     this.#suspects.isolate(this.#workers);
+  }
+
+  /** Jobs back to the front of the unbound queue, in order; an idle ready worker takes its share now. */
+  #unbindAll(jobs: Job[]): void {
+    if (jobs.length === 0) return;
+    for (let i = jobs.length - 1; i >= 0; i--) {
+      jobs[i]!.slot = undefined;
+      this.#unbound.unshift(jobs[i]!);
+    }
+    for (const other of this.#workers) if (other.ready && !other.exiting && other.fifo.length === 0) this.#refill(other);
   }
 
   /** No worker could start: the jobs waiting for one fail rather than wait forever. */

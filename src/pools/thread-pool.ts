@@ -24,6 +24,9 @@ export interface ThreadPoolOptions extends PoolOptions {
 export class ThreadPool extends PoolBase {
   protected readonly kind = 'ThreadPool';
   protected readonly workerKind = 'thread';
+  // A worker's port keeps what is posted to it until the worker listens: a cold pool's first
+  // calls go with the spawn and start the moment the worker is up.
+  protected override readonly sendsWhileStarting = true;
   readonly #resourceLimits: ResourceLimits | undefined;
   readonly #execArgv: string[] | undefined;
 
