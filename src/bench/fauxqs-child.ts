@@ -15,4 +15,5 @@ try {
 const server = await fauxqs.startFauxqs({ port: 0, logger: false });
 console.log(`fauxqs listening on ${server.port}`);
 // The benchmark talks to it over an IPC channel only to be outlived by nothing: gone, it exits.
+process.channel?.unref();
 process.once('disconnect', () => process.exit(0));

@@ -48,6 +48,10 @@ export function closeOnSignal(command: string, server: { close(): Promise<void> 
     process.once('SIGTERM', () => stop('SIGTERM'));
     // Started by a program with an IPC channel (fork, or spawn with 'ipc'): it never outlives
     // that program, however it ended (a SIGKILLed benchmark or test left servers running).
-    if (process.channel) process.once('disconnect', () => stop('the parent process is gone'));
+    // The channel itself must not keep this process alive once the server has closed.
+    if (process.channel) {
+      process.channel.unref();
+      process.once('disconnect', () => stop('the parent process is gone'));
+    }
   });
 }
