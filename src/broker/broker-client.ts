@@ -104,6 +104,7 @@ export class BrokerClient implements Broker {
       onRefused: options.onRefused,
       decode: (payload) => this.#decode(payload),
       sendReply: (replyTo, correlationId, value) => this.#sendReply(replyTo, correlationId, value),
+      repliesPrecedeAcks: this.repliesPrecedeAcks,
     });
     consumer.attach(await this.#call(this.#transport.consume(queue, prefetch, consumer.deliver, options.refillAt === undefined ? undefined : { refillAt: options.refillAt })));
     this.#consumers.add(consumer);
