@@ -143,7 +143,7 @@ export class QueueConsumer implements Consumer {
       if (!message.settled) {
         await (failure ? message.nack(false) : message.ack()).catch((error: Error) => this.#report(error, message));
       }
-      await replied;
+      if (replied) await replied;
     } finally {
       this.#finished();
     }
