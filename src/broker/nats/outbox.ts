@@ -1,16 +1,16 @@
 /**
  * What a NATS transport writes while work flows, gathered per turn of the event loop: replies to
- * inboxes and acks. nats.js writes what was issued before its next microtask in one socket
+ * inboxes, acks, naks and terms. nats.js writes what was issued before its next microtask in one socket
  * write, so issuing a turn's replies and acks together makes one write of them (a handler's
  * reply and its message's ack were two: the ack waited for the reply's flush).
  *
- *   reply(inbox) ─┐
- *                 ├─(nextTick)─▶ the replies, in order; then per durable +ACK, +ACK, …, the last
- *   ack(msg) ─────┘              +ACK as a request ─▶ its answer confirms the whole batch
- *                                (no ack in the batch: a flush, PING/PONG, confirms the replies)
+ *   reply(inbox) ─────────┐
+ *   settle(-NAK | +TERM) ─┼─(nextTick)─▶ the replies, in order; the naks and terms; then per
+ *   ack(msg) ─────────────┘              durable +ACK, +ACK, …, the last +ACK as a request ─▶ its
+ *                                        answer confirms the batch (no ack: a flush, PING/PONG)
  *
- * Order: replies leave before the acks of their turn (BrokerTransport.repliesPrecedeAcks), on
- * one connection, which the server reads in order. JetStream handles a consumer's acks in the
+ * Order: replies leave before the acks, naks and terms of their turn
+ * (BrokerTransport.repliesPrecedeAcks), on one connection, which the server reads in order. JetStream handles a consumer's acks in the
  * order received, so the answer to the last ack proves every ack before it arrived too, and
  * every reply before them: one confirmation (one request's inbox token and timer) per batch,
  * not per message.
@@ -34,6 +34,8 @@ export class NatsOutbox {
   readonly #requests: NatsRequests;
   readonly #ack: Uint8Array;
   #replies: Reply[] = [];
+  /** Naks and terms: ack subject, then what it takes. */
+  #settles: Array<[subject: string, verdict: Uint8Array]> = [];
   /** Ack subjects by durable (`$JS.ACK.<stream>.<consumer>`). */
   #acks = new Map<string, string[]>();
   #waiters: Waiter[] = [];
@@ -54,6 +56,12 @@ export class NatsOutbox {
     return this.#batch();
   }
 
+  /** A nak or a term (`verdict`) to a message's ack subject; resolves once the server has read it. */
+  settle(subject: string, verdict: Uint8Array): Promise<void> {
+    this.#settles.push([subject, verdict]);
+    return this.#batch();
+  }
+
   /** Resolves once the server has confirmed this ack (or one sent after it to the same durable). */
   ack(subject: string): Promise<void> {
     const durable = durableOf(subject);
@@ -64,8 +72,8 @@ export class NatsOutbox {
   }
 
   /**
-   * The acks issued from now on wait until `until` settles (a reply to a queue whose stream is
-   * being made, issued before them, must reach the server first). Replies do not wait.
+   * The acks, naks and terms issued from now on wait until `until` settles (a reply to a queue
+   * whose stream is being made, issued before them, must reach the server first). Replies do not wait.
    */
   holdAcks(until: Promise<unknown>): void {
     const gate: Promise<void> = Promise.allSettled([this.#gate, until]).then(() => {
@@ -78,20 +86,20 @@ export class NatsOutbox {
   flush(): void {
     this.#scheduled = false;
     const replies = this.#replies;
+    const settles = this.#settles;
     const acks = this.#acks;
     const waiters = this.#waiters;
     if (waiters.length === 0) return;
     this.#replies = [];
+    this.#settles = [];
     this.#acks = new Map();
     this.#waiters = [];
     this.#done = undefined;
     let confirmed: Promise<unknown>;
     try {
       for (const { subject, payload, headers } of replies) this.#nc.publish(subject, payload, { headers });
-      // Replies alone: a flush (PING/PONG) proves the server read them.
-      if (acks.size === 0) confirmed = this.#nc.flush();
-      else if (this.#gate === undefined) confirmed = this.#writeAcks(acks);
-      else confirmed = this.#gate.then(() => this.#writeAcks(acks));
+      if (this.#gate === undefined) confirmed = this.#writeSettles(settles, acks);
+      else confirmed = this.#gate.then(() => this.#writeSettles(settles, acks));
     } catch (error) {
       confirmed = Promise.reject(error as Error);
     }
@@ -101,8 +109,13 @@ export class NatsOutbox {
     );
   }
 
-  /** Per durable: every ack but the last as a publish, the last as a request; resolves once every request is answered. */
-  #writeAcks(acks: Map<string, string[]>): Promise<unknown> {
+  /**
+   * The naks and terms; then per durable every ack but the last as a publish, the last as a
+   * request. Resolves once every request is answered, or without acks once a flush is.
+   */
+  #writeSettles(settles: Array<[string, Uint8Array]>, acks: Map<string, string[]>): Promise<unknown> {
+    for (const [subject, verdict] of settles) this.#nc.publish(subject, verdict);
+    if (acks.size === 0) return this.#nc.flush();
     const confirmations: Promise<unknown>[] = [];
     for (const subjects of acks.values()) {
       const last = subjects.length - 1;

@@ -328,9 +328,8 @@ export class NatsTransport implements BrokerTransport {
         // Confirmed by the server (the message is gone), with the other acks of this turn (outbox.ts).
         await this.#outbox.ack(ackSubject(msg));
       } else {
-        msg.respond(how === 'nak' ? NAK : TERM);
-        // A flush round trip proves the server read the nak/term before we resolve.
-        await this.#nc.flush();
+        // After this turn's replies; a flush round trip (or the batch's ack) proves the server read it.
+        await this.#outbox.settle(ackSubject(msg), how === 'nak' ? NAK : TERM);
       }
     };
     const { properties, headers } = decodeHeaders(msg.headers);
