@@ -13,6 +13,8 @@ export interface QueueConsumerSettings {
   onRefused: ConsumeOptions['onRefused'];
   decode: (payload: Uint8Array) => unknown;
   sendReply: ReplySender;
+  /** The transport writes a reply before an ack issued after it (BrokerTransport.repliesPrecedeAcks). */
+  repliesPrecedeAcks: boolean;
 }
 
 /**
@@ -131,12 +133,17 @@ export class QueueConsumer implements Consumer {
       }
       if (failure) this.#report(failure, message);
       if (!autoAck) return;
+      let replied: Promise<void> | undefined;
       if (message.replyTo !== undefined && !message.replied) {
-        await message.reply(failure ?? value).catch((error: Error) => this.#report(error, message));
+        replied = message.reply(failure ?? value).catch((error: Error) => this.#report(error, message));
+        // The ack must never reach the server before the reply: where the transport keeps that
+        // order itself, both are issued now and leave in one write; else the ack waits.
+        if (!this.#settings.repliesPrecedeAcks) await replied;
       }
       if (!message.settled) {
         await (failure ? message.nack(false) : message.ack()).catch((error: Error) => this.#report(error, message));
       }
+      if (replied) await replied;
     } finally {
       this.#finished();
     }

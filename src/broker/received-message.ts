@@ -25,7 +25,7 @@ export class ReceivedMessage<T> implements Message<T> {
   constructor(queue: string, body: T, delivery: Delivery, sendReply: ReplySender) {
     this.queue = queue;
     this.body = body;
-    this.headers = Object.freeze({ ...delivery.headers });
+    this.headers = frozenHeaders(delivery.headers);
     this.replyTo = delivery.replyTo || undefined;
     this.correlationId = delivery.correlationId || undefined;
     this.redelivered = delivery.redelivered;
@@ -65,6 +65,14 @@ export class ReceivedMessage<T> implements Message<T> {
     hooks.current?.messageSettled(this.queue);
     return undefined;
   }
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** A frozen copy of a delivery's headers; one shared empty object for the many messages without any. */
+function frozenHeaders(headers: Record<string, string>): Readonly<Record<string, string>> {
+  for (const _ in headers) return Object.freeze({ ...headers });
+  return NO_HEADERS;
 }
 
 /**

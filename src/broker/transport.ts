@@ -30,8 +30,8 @@
  *   subscription made later never sees it. Payloads from one connection to one subscription
  *   arrive in the order sent.
  * - Every payload a transport sends (publish, reply, broadcast) carries weft's content type,
- *   CONTENT_TYPE, marked the server's native way (AMQP's content_type, a NATS header, a field
- *   of a Redis stream entry, a 2-byte prefix on Redis pub/sub); everything received reports
+ *   CONTENT_TYPE, marked the server's native way (AMQP's content_type, a NATS header, the name
+ *   of the Redis stream entry's body field, a 2-byte prefix on Redis pub/sub); everything received reports
  *   the mark it found, or undefined, so that BrokerClient refuses what other programs put
  *   there instead of decoding it as a value.
  * - Connection loss is reported once through `onLost`; after it every call rejects.

@@ -310,6 +310,16 @@ describe('NATS JetStream transport', () => {
     await delivery.ack();
   });
 
+  test('a publish to a queue whose stream was deleted behind its back rejects at once, saying so', async () => {
+    const transport = await open();
+    const name = queue('deleted');
+    await transport.publish(name, bytes('first'), {});
+    await jsm.streams.delete(natsStreamName(name));
+    const started = Date.now();
+    await assert.rejects(transport.publish(name, bytes('second'), {}), /no responders/);
+    assert.ok(Date.now() - started < FAST.connectTimeout, 'rejected by the server\'s 503, not by the timeout');
+  });
+
   test('queue names with dots, spaces, wildcards, unicode and great length are distinct queues', async () => {
     const transport = await open();
     const suffix = randomBytes(4).toString('hex');

@@ -263,6 +263,52 @@ describe('redis transport', () => {
     await delivery.ack();
   });
 
+  it('writes a weft body as the field m (no content-type field), and still reads the t + p entries weft wrote before', async () => {
+    const transport = await open();
+    const queue = newQueue();
+    await transport.publish(queue, bytes('new'), {});
+    await transport.publish(queue, bytes('marked otherwise'), { contentType: 'text/plain' });
+    const written = (await admin.xrange(`weft:q:${queue}`, '-', '+')).map(([, fields]) => fields);
+    assert.deepEqual(written, [['m', 'new'], ['t', 'text/plain', 'p', 'marked otherwise']]);
+    await admin.xadd(`weft:q:${queue}`, '*', 't', 'application/x-msgpack', 'p', 'as weft wrote it before');
+    const inbox = new DeliveryInbox();
+    await transport.consume(queue, 3, inbox.push);
+    const deliveries = [await inbox.next(), await inbox.next(), await inbox.next()];
+    assert.deepEqual(deliveries.map((d) => [text(d.payload), d.contentType, d.headers]), [
+      ['new', 'application/x-msgpack', {}],
+      ['marked otherwise', 'text/plain', {}],
+      ['as weft wrote it before', 'application/x-msgpack', {}],
+    ]);
+    await Promise.all(deliveries.map((d) => d.ack()));
+  });
+
+  it('a reply to a queue it never used is written before an ack issued after it, in one pipeline', async () => {
+    const transport = await open();
+    const [source, target] = [newQueue(), newQueue()];
+    await transport.publish(source, bytes('question'), {});
+    const inbox = new DeliveryInbox();
+    await transport.consume(source, 1, inbox.push);
+    const delivery = await inbox.next();
+    const monitor = await admin.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const command = args[0]!.toLowerCase();
+      if (!['xgroup', 'xadd', 'xack', 'xdel'].includes(command)) return;
+      const key = command === 'xgroup' ? args[2] : args[1];
+      if (key === `weft:q:${target}`) seen.push(`${command} target`);
+      else if (key === `weft:q:${source}`) seen.push(`${command} source`);
+    });
+    try {
+      // Issued in this order in one turn, as a consumer answering a request does.
+      await Promise.all([transport.reply(target, bytes('answer'), 'c-1'), delivery.ack()]);
+      const deadline = Date.now() + 3000;
+      while (seen.length < 4 && Date.now() < deadline) await sleep(10);
+      assert.deepEqual(seen.slice(0, 4), ['xgroup target', 'xadd target', 'xack source', 'xdel source']);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
   it('routes replies to an inbox with their correlationId', async () => {
     const transport = await open();
     const replies: Array<[string, string | undefined]> = [];

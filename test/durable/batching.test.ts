@@ -80,7 +80,7 @@ describe('batches on Redis, with worker processes', () => {
         const futures = Array.from({ length: 40 }, (_, i) => submitter.submit(tasks.square, i));
         try {
           const entries = async () => (await redis.xrangeBuffer(`weft:q:${queue}`, '-', '+')).map(([, fields]) => {
-            const body = codec.decode(fields[fields.findIndex((f) => f.toString() === 'p') + 1]!) as Record<string, unknown>;
+            const body = codec.decode(fields[fields.findIndex((f) => f.toString() === 'm' || f.toString() === 'p') + 1]!) as Record<string, unknown>;
             return Array.isArray(body.batch) ? checkBatchMessage(body).map((t) => t.id) : [body.id as string];
           });
           await waitUntil(async () => (await entries()).flat().length === 40, 10_000, `the 40 tasks to reach the stream of ${queue}`);

@@ -223,7 +223,7 @@ export async function redisQueuedTasks(url: string, queue: string): Promise<numb
   try {
     let tasks = 0;
     for (const [, fields] of await redis.xrangeBuffer(`weft:q:${queue}`, '-', '+')) {
-      const payload = fields[fields.findIndex((field) => field.toString() === 'p') + 1];
+      const payload = fields[fields.findIndex((field) => field.toString() === 'm' || field.toString() === 'p') + 1];
       const body = payload && codec.decode(payload) as { batch?: unknown[] } | undefined;
       tasks += Array.isArray(body?.batch) ? body.batch.length : 1;
     }

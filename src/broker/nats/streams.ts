@@ -24,6 +24,8 @@ export class Streams {
   readonly #redeliverAfter: number;
   /** Streams known to exist, by queue name. */
   readonly #routes = new Map<string, Promise<QueueRoute>>();
+  /** The same, once made: publishing to them needs no await (the hot path). */
+  readonly #made = new Map<string, QueueRoute>();
   /** The durable consumer of each stream, by stream name. */
   readonly #durables = new Map<string, Promise<void>>();
 
@@ -62,9 +64,14 @@ export class Streams {
     if (!route) {
       route = this.#createStream(queue);
       this.#routes.set(queue, route);
-      route.catch(() => this.#routes.delete(queue));
+      route.then((made) => this.#made.set(queue, made), () => this.#routes.delete(queue));
     }
     return route;
+  }
+
+  /** The queue's route if its stream is known to exist, else undefined (then await route()). */
+  made(queue: string): QueueRoute | undefined {
+    return this.#made.get(queue);
   }
 
   async #createStream(queue: string): Promise<QueueRoute> {

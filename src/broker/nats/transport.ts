@@ -5,12 +5,11 @@
  * for ack_wait (= redeliverAfter). Inboxes and topics are core NATS subjects, not JetStream.
  *
  * Files: transport.ts (this: the connection, publishing, settling, inboxes, topics),
- * acks.ts (acks confirmed in batches), streams.ts (the streams and the durable, their figures), puller.ts (pull requests within
+ * outbox.ts (a turn's replies and acks in one write, confirmed once), streams.ts (the streams and the durable, their figures), puller.ts (pull requests within
  * prefetch), headers.ts (properties and the content type in NATS headers), names.ts (stream
  * names and subjects).
  */
 import type {
-  JetStreamClient,
   JetStreamManager,
   Msg,
   NatsConnection,
@@ -26,7 +25,8 @@ import { CORRELATION_ID, contentTypeHeaders, contentTypeOf, decodeHeaders, decod
 import { topicSubject } from './names.js';
 import { Streams } from './streams.js';
 import { ACK, NAK, Puller, TERM, WPI, ackSubject, deliveryCount } from './puller.js';
-import { AckBatcher } from './acks.js';
+import { NatsOutbox } from './outbox.js';
+import { NatsRequests, publishToStream } from './requests.js';
 
 const INBOX_PREFIX = '_INBOX.';
 /** Bytes of a message's max_payload kept for headers when telling the client how large a body may be. */
@@ -70,10 +70,11 @@ export async function openNatsTransport(url: URL, options: TransportOptions, rec
 
 export class NatsTransport implements BrokerTransport {
   readonly kind = 'nats';
+  /** Replies to inboxes and acks leave through #outbox, replies first; a reply to a queue is published when issued. */
+  readonly repliesPrecedeAcks = true;
   /** The server's max_payload, less room for weft's and the user's headers (they count too). */
   readonly maxPayload: number | undefined;
   readonly #nc: NatsConnection;
-  readonly #js: JetStreamClient;
   readonly #server: string;
   readonly #options: TransportOptions;
   readonly #streams: Streams;
@@ -93,15 +94,17 @@ export class NatsTransport implements BrokerTransport {
    * unsettled message gets a +WPI (in progress), which restarts its ack_wait on the server.
    */
   readonly #heartbeat: NodeJS.Timeout;
-  readonly #acks: AckBatcher;
+  readonly #outbox: NatsOutbox;
+  /** JetStream publishes and ack confirmations (requests.ts). */
+  readonly #requests: NatsRequests;
 
   constructor(nc: NatsConnection, jsm: JetStreamManager, server: string, options: TransportOptions) {
     this.#nc = nc;
     this.#streams = new Streams(jsm, options.redeliverAfter);
-    this.#js = nc.jetstream({ timeout: Math.max(options.connectTimeout, 1000) });
     this.#server = server;
     this.#options = options;
-    this.#acks = new AckBatcher(nc, ACK, options.connectTimeout);
+    this.#requests = new NatsRequests(nc, Math.max(options.connectTimeout, 1000));
+    this.#outbox = new NatsOutbox(nc, this.#requests, ACK);
     const serverLimit = nc.info?.max_payload;
     this.maxPayload = serverLimit === undefined ? undefined : Math.max(serverLimit - HEADER_ROOM, 0);
     this.#heartbeat = setInterval(() => this.#beat(), Math.max(10, Math.floor(options.redeliverAfter / 3)));
@@ -112,8 +115,8 @@ export class NatsTransport implements BrokerTransport {
 
   async publish(queue: string, payload: Uint8Array, properties: TransportProperties): Promise<void> {
     this.#ensureOpen();
-    const route = await this.#streams.route(queue);
-    await this.#js.publish(route.subject, payload, { headers: encodeHeaders(properties) });
+    const route = this.#streams.made(queue) ?? await this.#streams.route(queue);
+    await publishToStream(this.#requests, route.subject, payload, encodeHeaders(properties));
   }
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void): Promise<TransportConsumer> {
@@ -162,13 +165,26 @@ export class NatsTransport implements BrokerTransport {
     await this.#nc.flush();
   }
 
+  /**
+   * To an inbox: through the outbox, before the acks of this turn. To a queue: published now if
+   * its stream is known (the PUB is written before any later ack); else the acks issued
+   * meanwhile wait until it is published.
+   */
   async reply(replyTo: string, payload: Uint8Array, correlationId: string | undefined): Promise<void> {
     this.#ensureOpen();
-    if (!replyTo.startsWith(INBOX_PREFIX)) return this.publish(replyTo, payload, { correlationId });
+    if (!replyTo.startsWith(INBOX_PREFIX)) {
+      const properties = correlationId === undefined ? {} : { correlationId };
+      const route = this.#streams.made(replyTo);
+      if (route) {
+        return publishToStream(this.#requests, route.subject, payload, encodeHeaders(properties));
+      }
+      const published = this.publish(replyTo, payload, properties);
+      this.#outbox.holdAcks(published);
+      return published;
+    }
     const headers = contentTypeHeaders();
     if (correlationId !== undefined) headers.set(CORRELATION_ID, encodeURIComponent(correlationId));
-    this.#nc.publish(replyTo, payload, { headers });
-    await this.#nc.flush();
+    return this.#outbox.reply(replyTo, payload, headers);
   }
 
   queueStats(queue: string): Promise<QueueStats> {
@@ -222,6 +238,8 @@ export class NatsTransport implements BrokerTransport {
     this.#ended = new ConnectionClosedError(`the NATS transport to ${this.#server} is closed`);
     clearInterval(this.#heartbeat);
     this.#stopPulling();
+    // What this turn replied and acked leaves before the drain.
+    this.#outbox.flush();
     // Unsettled messages go back at once instead of after ack_wait; drain flushes the naks.
     // While reconnecting there is nobody to tell (and drain would wait for the reconnect):
     // the server gives them out again after ack_wait.
@@ -235,6 +253,7 @@ export class NatsTransport implements BrokerTransport {
     }
     // A drain that began while the link was silently down resolves without closing; make sure.
     if (!this.#nc.isClosed()) await this.#nc.close().catch(() => undefined);
+    this.#requests.close(this.#ended);
   }
 
   #beat(): void {
@@ -251,7 +270,7 @@ export class NatsTransport implements BrokerTransport {
     clearInterval(this.#heartbeat);
     this.#stopPulling();
     this.#unsettled.clear();
-    if (this.#ended) return;
+    if (this.#ended) return this.#requests.close(this.#ended);
     const cause = error ?? undefined;
     const lost = new ConnectionClosedError(
       `lost the connection to NATS at ${this.#server}${cause ? `: ${cause.message}` : ''}`,
@@ -259,6 +278,7 @@ export class NatsTransport implements BrokerTransport {
     );
     this.#ended = lost;
     this.#lost = lost;
+    this.#requests.close(lost);
     for (const listener of this.#lostListeners.splice(0)) {
       try {
         listener(lost);
@@ -305,12 +325,11 @@ export class NatsTransport implements BrokerTransport {
       // (the server reads the ack before that pull, both on this connection, in order).
       puller.settled();
       if (how === 'ack') {
-        // Confirmed by the server (the message is gone), with the other acks of this turn (acks.ts).
-        await this.#acks.ack(ackSubject(msg));
+        // Confirmed by the server (the message is gone), with the other acks of this turn (outbox.ts).
+        await this.#outbox.ack(ackSubject(msg));
       } else {
-        msg.respond(how === 'nak' ? NAK : TERM);
-        // A flush round trip proves the server read the nak/term before we resolve.
-        await this.#nc.flush();
+        // After this turn's replies; a flush round trip (or the batch's ack) proves the server read it.
+        await this.#outbox.settle(ackSubject(msg), how === 'nak' ? NAK : TERM);
       }
     };
     const { properties, headers } = decodeHeaders(msg.headers);

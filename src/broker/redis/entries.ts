@@ -1,8 +1,11 @@
 /**
  * How a weft message is kept in a Redis stream entry, and the script that settles one.
- * Fields: `t` the content type (weft's: application/x-msgpack), `p` payload, `r` replyTo, `c`
- * correlationId, `h` headers as JSON, and `d` = 1 on a copy put back by nack(true) or close(),
- * so that its next delivery says redelivered.
+ * Fields: `m` the payload of a weft body (content type application/x-msgpack: the field's name
+ * is the mark, so that no content-type field is written and read per message), or `t` a content
+ * type and `p` its payload (a body marked otherwise; also how weft wrote its own bodies before);
+ * `r` replyTo, `c` correlationId, `h` headers as JSON, and `d` = 1 on a copy put back by
+ * nack(true) or close(), so that its next delivery says redelivered. An entry with `p` and no
+ * `t` (another program's) has no content type, and is refused.
  */
 import { createHash } from 'node:crypto';
 import { CONTENT_TYPE, type TransportProperties } from '../transport.js';
@@ -33,7 +36,9 @@ return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`;
 export type RawEntry = [id: Buffer, fields: Buffer[] | null];
 
 export function entryFields(payload: Uint8Array, properties: TransportProperties): Array<string | Buffer> {
-  const fields: Array<string | Buffer> = ['t', properties.contentType ?? CONTENT_TYPE, 'p', Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)];
+  const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const contentType = properties.contentType;
+  const fields: Array<string | Buffer> = contentType === undefined || contentType === CONTENT_TYPE ? ['m', body] : ['t', contentType, 'p', body];
   if (properties.replyTo !== undefined) fields.push('r', properties.replyTo);
   if (properties.correlationId !== undefined) fields.push('c', properties.correlationId);
   if (properties.headers && Object.keys(properties.headers).length > 0) fields.push('h', JSON.stringify(properties.headers));
@@ -55,8 +60,9 @@ export function parseFields(fields: Buffer[]): ParsedEntry {
     const value = fields[i + 1]!;
     // weft's own names are one byte: switch on it, no string per field name (the hot path).
     switch (name.length === 1 ? name[0] : -1) {
-      case T: message.contentType = value.toString(); break;
       // A copy: the reply's buffer may be a slice of a whole socket read, not to be kept alive.
+      case M: message.payload = new Uint8Array(value); message.contentType = CONTENT_TYPE; break;
+      case T: message.contentType = value.toString(); break;
       case P: message.payload = new Uint8Array(value); break;
       case R: message.replyTo = value.toString(); break;
       case C: message.correlationId = value.toString(); break;
@@ -71,7 +77,7 @@ export function parseFields(fields: Buffer[]): ParsedEntry {
 
 const EMPTY = new Uint8Array(0);
 /** The byte of each one-letter field name. */
-const T = 0x74, P = 0x70, R = 0x72, C = 0x63, H = 0x68, D = 0x64;
+const M = 0x6d, T = 0x74, P = 0x70, R = 0x72, C = 0x63, H = 0x68, D = 0x64;
 
 function parseHeaders(text: string): Record<string, string> {
   try {

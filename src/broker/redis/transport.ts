@@ -106,10 +106,16 @@ export class RedisTransport implements BrokerTransport {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (!this.#readyQueues.has(queue)) return this.ensureQueue(queue).then(() => this.publish(queue, payload, properties));
+    const key = streamKey(queue);
     const args = entryFields(payload, properties);
-    args.unshift(streamKey(queue), '*');
-    return this.#outbox.sendVoid('XADD', args);
+    args.unshift(key, '*');
+    if (this.#readyQueues.has(queue)) return this.#outbox.sendVoid('XADD', args);
+    // The group is made in the same pipeline, just before: the XADD is written now, in the
+    // order publish() was called (a reply then an ack: the reply first), not a round trip later.
+    const grouped = this.#outbox.send('XGROUP', 'CREATE', key, GROUP, '0', 'MKSTREAM').catch((error: unknown) => {
+      if (!(error instanceof Error && error.message.startsWith('BUSYGROUP'))) throw error;
+    });
+    return Promise.all([grouped, this.#outbox.sendVoid('XADD', args)]).then(() => void this.#readyQueues.add(queue));
   }
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: Delivery) => void, options: TransportConsumeOptions = {}): Promise<TransportConsumer> {
