@@ -50,7 +50,8 @@ export class Queue<T = unknown> {
    * and one wake-up of the getters for all that fit, so a producer with a batch pays the per-put
    * cost once. On a bounded queue, waits for room as put does. Every item is serialised first:
    * one that cannot be refuses the whole batch (TypeError) before any goes in. A close, timeout
-   * or abort part-way leaves the first items in; its error says how many.
+   * or abort part-way leaves the first items in; a close's or timeout's error says how many (an
+   * abort rejects with the signal's reason).
    */
   putMany(items: readonly T[], options?: WaitOptions): Promise<void> {
     if (!Array.isArray(items)) return Promise.reject(new TypeError(expected('items', 'an array', items)));

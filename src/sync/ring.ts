@@ -186,7 +186,8 @@ export class Ring {
    * Appends `items` in order under as few holds of the producers' lock as there is room for
    * (one when it all fits), with one wake-up of the getters per hold; on a bounded ring, waits
    * for room as put does. Every item is encoded first, so one that cannot be sent refuses the
-   * batch. A close, timeout or abort part-way leaves the first items in (the error says how many).
+   * batch. A close, timeout or abort part-way leaves the first items in (a close's or timeout's
+   * error says how many).
    */
   putMany(items: readonly unknown[], options: WaitOptions | undefined, what: string): Promise<void> {
     let wait: CheckedWait;
@@ -257,6 +258,11 @@ export class Ring {
         throw signal.reason;
       }
       const first = next;
+      // Lets go of the lock, then wakes getters for the items this hold put in.
+      const letGo = () => {
+        releaseWord(control, PUT_LOCK);
+        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+      };
       let outcome: PutOutcome = 'done';
       try {
         for (; next < count; next++) {
@@ -277,23 +283,19 @@ export class Ring {
         }
       } catch (error) {
         // A buffer that cannot grow: fail this put, not every thread behind the locks.
-        releaseWord(control, PUT_LOCK);
-        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+        letGo();
         throw error;
       }
       if (next === count) {
-        releaseWord(control, PUT_LOCK);
-        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+        letGo();
         return;
       }
       if (outcome === 'closed') {
-        releaseWord(control, PUT_LOCK);
-        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+        letGo();
         throw new ClosedError(`${what}: the queue is closed${partly()}`);
       }
       if (remaining(deadline) === 0) {
-        releaseWord(control, PUT_LOCK);
-        wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+        letGo();
         leaveWaiting(control, NOT_FULL, PUT_WAITERS);
         throw new TimeoutError(`${what} timed out after ${timeout} ms: the queue stayed full (${this.size} items)${partly()}`);
       }
@@ -301,8 +303,7 @@ export class Ring {
       Atomics.add(control, PUT_WAITERS, 1);
       const seq = Atomics.load(control, NOT_FULL);
       const again = this.#roomFor(starts[next + 1]! - starts[next]! - 1, true) || Atomics.load(control, CLOSED) === 1;
-      releaseWord(control, PUT_LOCK);
-      wakeWaiter(control, NOT_EMPTY, GET_WAITERS, next - first);
+      letGo();
       if (!again) await sleep(control, NOT_FULL, seq, deadline, signal);
       Atomics.sub(control, PUT_WAITERS, 1);
     }

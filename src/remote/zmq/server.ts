@@ -141,7 +141,7 @@ export class ZmqServer {
       // Closing the socket closes its listener too (libzmq reports it on the socket's monitor).
       // No unbind() first: unbinding a ROUTER whose peers are closing their own ends at the same
       // moment can abort the process in libzmq 4.3.5 ("Assertion failed: _state == term_ack_sent
-      // || _state == term_req_sent2", pipe.cpp:355), reproduced about once in 300 such shutdowns.
+      // || _state == term_req_sent2", pipe.cpp:355), reproduced about once in 200 such shutdowns.
       this.#socket.close(); // LINGER_MS lets the GOODBYEs out
       await released;
     });
