@@ -34,13 +34,19 @@ export class TrackedChannel<C extends Channel> {
   }
 }
 
-/** A channel opened on first use and opened again when the server has closed it. */
+/**
+ * A channel opened on first use and opened again when the server has closed it. `prepare` (a
+ * consume, say) runs once the channel is watched, so that an error it provokes cannot take the
+ * connection down; if it fails, the channel is closed and get() rejects.
+ */
 export class ReopeningChannel<C extends Channel> {
   readonly #create: () => Promise<C>;
+  readonly #prepare: ((tracked: TrackedChannel<C>) => Promise<unknown>) | undefined;
   #current: Promise<TrackedChannel<C>> | undefined;
 
-  constructor(create: () => Promise<C>) {
+  constructor(create: () => Promise<C>, prepare?: (tracked: TrackedChannel<C>) => Promise<unknown>) {
     this.#create = create;
+    this.#prepare = prepare;
   }
 
   async get(): Promise<TrackedChannel<C>> {
@@ -50,7 +56,16 @@ export class ReopeningChannel<C extends Channel> {
       if (tracked?.open) return tracked;
       if (this.#current !== current) return this.get();
     }
-    const next = this.#create().then((channel) => new TrackedChannel(channel));
+    const next = this.#create().then(async (channel) => {
+      const tracked = new TrackedChannel(channel);
+      try {
+        await this.#prepare?.(tracked);
+      } catch (error) {
+        await tracked.close();
+        throw error;
+      }
+      return tracked;
+    });
     this.#current = next;
     next.catch(() => {
       if (this.#current === next) this.#current = undefined;

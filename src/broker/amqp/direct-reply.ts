@@ -12,7 +12,7 @@
  * what other clients send() to; the direct address exists only inside a request's replyTo.
  */
 import type { ConfirmChannel, ChannelModel, Options } from 'amqplib';
-import { TrackedChannel } from './channels.js';
+import { ReopeningChannel, type TrackedChannel } from './channels.js';
 import { deliverSafely, toBytes } from './consumer.js';
 import type { PayloadListener } from '../transport.js';
 
@@ -20,30 +20,22 @@ import type { PayloadListener } from '../transport.js';
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
 export class DirectReplyChannel {
-  readonly #model: ChannelModel;
-  readonly #onReply: PayloadListener<[correlationId: string | undefined]>;
-  #current: Promise<TrackedChannel<ConfirmChannel>> | undefined;
+  readonly #channel: ReopeningChannel<ConfirmChannel>;
   #closed = false;
 
   constructor(model: ChannelModel, onReply: PayloadListener<[correlationId: string | undefined]>) {
-    this.#model = model;
-    this.#onReply = onReply;
+    this.#channel = new ReopeningChannel(() => model.createConfirmChannel(), (tracked) =>
+      // No-ack is the only mode RabbitMQ allows on the pseudo-queue; an answer is not redelivered anyway.
+      tracked.channel.consume(DIRECT_REPLY_TO, (msg) => {
+        if (msg && !this.#closed) {
+          deliverSafely(() => onReply(toBytes(msg.content), msg.properties.contentType ?? undefined, msg.properties.correlationId ?? undefined));
+        }
+      }, { noAck: true }));
   }
 
   /** The open channel, consuming its direct replies; opened again if the server closed it. */
-  async get(): Promise<TrackedChannel<ConfirmChannel>> {
-    const current = this.#current;
-    if (current) {
-      const tracked = await current.catch(() => undefined);
-      if (tracked?.open) return tracked;
-      if (this.#current !== current) return this.get();
-    }
-    const next = this.#open();
-    this.#current = next;
-    next.catch(() => {
-      if (this.#current === next) this.#current = undefined;
-    });
-    return next;
+  get(): Promise<TrackedChannel<ConfirmChannel>> {
+    return this.#channel.get();
   }
 
   /** Publishes a request whose answer comes back here; `done` hears the server's confirm. */
@@ -51,25 +43,8 @@ export class DirectReplyChannel {
     tracked.channel.publish('', queue, content, { ...options, replyTo: DIRECT_REPLY_TO }, done);
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#closed = true;
-    const tracked = await this.#current?.catch(() => undefined);
-    await tracked?.close();
-  }
-
-  async #open(): Promise<TrackedChannel<ConfirmChannel>> {
-    const tracked = new TrackedChannel(await this.#model.createConfirmChannel());
-    try {
-      // No-ack is the only mode RabbitMQ allows on the pseudo-queue; an answer is not redelivered anyway.
-      await tracked.channel.consume(DIRECT_REPLY_TO, (msg) => {
-        if (msg && !this.#closed) {
-          deliverSafely(() => this.#onReply(toBytes(msg.content), msg.properties.contentType ?? undefined, msg.properties.correlationId ?? undefined));
-        }
-      }, { noAck: true });
-    } catch (error) {
-      await tracked.close();
-      throw error;
-    }
-    return tracked;
+    return this.#channel.close();
   }
 }
